@@ -107,6 +107,13 @@ class Settings:
         name = self.routes.get(kind, "default")
         return self.models.get(name, self.default_model)
 
+    def cost_of(self, model: str, usage: Any) -> float:
+        """US dollars for ``usage`` on ``model`` from the ``[prices]`` table (0 when unpriced)."""
+        price = self.prices.get(model)
+        if price is None:
+            return 0.0
+        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+
     def secret_values(self) -> list[str]:
         """Every secret value known, so logs and prompts can redact them."""
         values = [v for v in self.secrets.values() if v and len(v) >= 6]

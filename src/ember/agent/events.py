@@ -1,0 +1,75 @@
+"""Typed events the agent loop yields; every door (CLI, gateway, cron) only renders or forwards them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ember.models.base import ToolCall, Usage
+
+
+@dataclass
+class TextChunk:
+    """Answer text as it streams from the model."""
+
+    text: str
+
+
+@dataclass
+class ReasoningChunk:
+    """Model reasoning (``<think>``, thinking blocks); hidden by default in the CLI."""
+
+    text: str
+
+
+@dataclass
+class ModelCalled:
+    """One model call finished (a step of the loop)."""
+
+    step: int
+    model: str
+    usage: Usage
+    cost: float = 0.0
+
+
+@dataclass
+class ToolStarted:
+    call: ToolCall
+
+
+@dataclass
+class ToolFinished:
+    call: ToolCall
+    content: str
+    is_error: bool
+    seconds: float
+
+
+@dataclass
+class Compacted:
+    """Older turns were folded into a summary to stay within the context window."""
+
+    summary: str
+    folded_messages: int
+
+
+@dataclass
+class Notice:
+    """Something the user should know that is not part of the answer (a retry, a fallback)."""
+
+    text: str
+
+
+@dataclass
+class TurnFinished:
+    """The final answer of a turn, with what it cost."""
+
+    answer: str
+    session_id: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    tool_calls: list[dict] = field(default_factory=list)
+    steps: int = 0
+
+
+AgentEvent = TextChunk | ReasoningChunk | ModelCalled | ToolStarted | ToolFinished | Compacted | Notice | TurnFinished

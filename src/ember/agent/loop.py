@@ -1,0 +1,289 @@
+"""The one agent loop every door uses: store, build context, call the model, run tools, repeat.
+
+``Agent.run`` is a generator of typed events (see ``events.py``). Errors caused by the model go
+back to the model as tool errors; provider failures, the step limit and cancellation are raised
+after everything that happened has been stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ember.agent import compaction
+from ember.agent.context import ContextBuilder, SlotRequest, fit_to_budget, message_tokens
+from ember.agent.events import (
+    AgentEvent,
+    Compacted,
+    ModelCalled,
+    Notice,
+    ReasoningChunk,
+    TextChunk,
+    ToolFinished,
+    ToolStarted,
+    TurnFinished,
+)
+from ember.models.base import (
+    Cancelled,
+    Completion,
+    Message,
+    ProviderError,
+    ReasoningDelta,
+    StreamDone,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from ember.config import Settings
+    from ember.memory.store import SQLiteStore
+    from ember.models.router import Router
+    from ember.security.approval import Approver
+    from ember.tools.registry import ToolContext, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+class AgentError(Exception):
+    """The turn could not finish; the message says why and what to do."""
+
+
+class StepLimitReached(AgentError):
+    pass
+
+
+TurnListener = Callable[[str, str, TurnFinished], None]
+
+
+@dataclass
+class Agent:
+    settings: Settings
+    store: SQLiteStore
+    router: Router
+    registry: ToolRegistry
+    approver: Approver
+    context: ContextBuilder = field(default_factory=ContextBuilder)
+    interactive: bool = False
+    redact: Callable[[str], str] = field(default=lambda text: text)
+    turn_listeners: list[TurnListener] = field(default_factory=list)
+    _tool_contexts: dict[str, ToolContext] = field(default_factory=dict, init=False)
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def new_session(self, *, source: str = "cli", title: str | None = None) -> str:
+        spec = self.settings.model_for("chat")
+        return self.store.create_session(source=source, title=title, model=spec.model).id
+
+    def tool_context(self, session_id: str, cancel: threading.Event | None = None) -> ToolContext:
+        """Per-session tool state (loaded toolsets, working dir), rebuilt from history on resume."""
+        from ember.tools.registry import ToolContext
+
+        ctx = self._tool_contexts.get(session_id)
+        if ctx is None:
+            workspace = self.settings.workspace_dir
+            workspace.mkdir(parents=True, exist_ok=True)
+            ctx = ToolContext(
+                workspace=workspace,
+                settings=self.settings,
+                session_id=session_id,
+                approver=self.approver,
+                cancel=cancel or threading.Event(),
+                interactive=self.interactive,
+                max_output_chars=self.settings.tools.max_output_chars,
+                loaded_toolsets=self._toolsets_used(session_id),
+                cwd=workspace,
+            )
+            ctx.extras["store"] = self.store
+            ctx.extras["agent"] = self
+            self._tool_contexts[session_id] = ctx
+        if cancel is not None:
+            ctx.cancel = cancel
+        return ctx
+
+    def _toolsets_used(self, session_id: str) -> set[str]:
+        loaded: set[str] = set()
+        for stored in self.store.get_messages(session_id):
+            for call in stored.message.tool_calls:
+                if call.name == "tools_load" and isinstance(call.arguments.get("toolset"), str):
+                    loaded.add(call.arguments["toolset"])
+                else:
+                    tool = self.registry.get(call.name)
+                    if tool is not None and tool.toolset != "core":
+                        loaded.add(tool.toolset)
+        return loaded
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        session_id: str,
+        user_message: str,
+        *,
+        cancel: threading.Event | None = None,
+        images: list[str] | None = None,
+        stream: bool | None = None,
+    ) -> Iterator[AgentEvent]:
+        cancel = cancel or threading.Event()
+        stream = self.settings.agent.stream if stream is None else stream
+        ctx = self.tool_context(session_id, cancel)
+        self.store.add_message(session_id, Message(role="user", content=user_message, images=list(images or [])))
+        request = SlotRequest(session_id=session_id, user_message=user_message)
+        total = Usage()
+        total_cost = 0.0
+        calls_made: list[dict[str, Any]] = []
+        kind = "chat"
+        model_name = ""
+        for step in range(1, self.settings.agent.max_steps + 1):
+            messages = yield from self._prepare(session_id, request, ctx)
+            tools = self.registry.schemas(ctx.loaded_toolsets)
+            completion = yield from self._call_model(kind, messages, tools, stream, cancel, session_id)
+            cost = self.settings.cost_of(completion.model, completion.usage)
+            total += completion.usage
+            total_cost += cost
+            model_name = completion.model or model_name
+            self.store.add_message(
+                session_id, completion.to_message(), model=completion.model, usage=completion.usage
+            )
+            self.store.record_usage(session_id, model=completion.model, usage=completion.usage, cost=cost, kind=kind)
+            yield ModelCalled(step=step, model=completion.model, usage=completion.usage, cost=cost)
+            if not completion.tool_calls:
+                finished = TurnFinished(
+                    answer=completion.text,
+                    session_id=session_id,
+                    model=model_name,
+                    usage=total,
+                    cost=total_cost,
+                    tool_calls=calls_made,
+                    steps=step,
+                )
+                yield finished
+                self._notify(session_id, user_message, finished)
+                return
+            kind = "tools"
+            yield from self._run_tools(session_id, completion, ctx, calls_made)
+        raise StepLimitReached(
+            f"stopped after {self.settings.agent.max_steps} model calls without a final answer; "
+            "raise [agent] max_steps in config.toml (or EMBER_MAX_STEPS) if the task needs more"
+        )
+
+    def ask(self, session_id: str, user_message: str, **kwargs: Any) -> TurnFinished:
+        """Run a turn to the end and return its result (for callers that do not render events)."""
+        for event in self.run(session_id, user_message, **kwargs):
+            if isinstance(event, TurnFinished):
+                return event
+        raise AgentError("the turn ended without an answer")
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _history(self, session_id: str) -> tuple[list[tuple[int, Message]], str | None]:
+        summary = self.store.latest_summary(session_id)
+        after = summary[1] if summary else None
+        entries = [(m.id, m.message) for m in self.store.get_messages(session_id, after_id=after)]
+        return entries, summary[0] if summary else None
+
+    def _prepare(self, session_id: str, request: SlotRequest, ctx: ToolContext) -> Iterator[AgentEvent]:
+        entries, summary = self._history(session_id)
+        index = self.registry.index_lines(ctx.loaded_toolsets)
+        messages = self.context.build(request, [m for _, m in entries], index, summary)
+        spec = self.settings.model_for("chat")
+        limit = int(spec.context_window * self.settings.agent.compact_at)
+        if sum(message_tokens(m) for m in messages) <= limit:
+            return messages
+        plan = compaction.plan_compaction(entries, self.settings.agent.keep_recent_turns)
+        if plan is not None:
+            try:
+                result = self.router.complete("learning", compaction.summary_request(plan.folded, summary))
+            except ProviderError as exc:
+                yield Notice(f"could not compact the session ({exc}); dropping the oldest turns instead")
+            else:
+                if result.text.strip():
+                    self.store.add_summary(session_id, result.text.strip(), plan.upto_id)
+                    self.store.record_usage(
+                        session_id, model=result.model, usage=result.usage,
+                        cost=self.settings.cost_of(result.model, result.usage), kind="learning",
+                    )
+                    yield Compacted(summary=result.text.strip(), folded_messages=len(plan.folded))
+                    entries, summary = self._history(session_id)
+                    messages = self.context.build(request, [m for _, m in entries], index, summary)
+        budget = spec.context_window - spec.max_output_tokens
+        return fit_to_budget(messages, max(budget, limit))
+
+    def _call_model(
+        self,
+        kind: str,
+        messages: list[Message],
+        tools: list[dict],
+        stream: bool,
+        cancel: threading.Event,
+        session_id: str,
+    ) -> Iterator[AgentEvent]:
+        if not stream:
+            try:
+                return self.router.complete(kind, messages, tools, cancel=cancel)
+            except (Cancelled, KeyboardInterrupt):
+                self._store_interrupted(session_id, "")
+                raise
+        text: list[str] = []
+        completion: Completion | None = None
+        try:
+            for event in self.router.stream(kind, messages, tools, cancel=cancel):
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                    yield TextChunk(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    yield ReasoningChunk(event.text)
+                elif isinstance(event, StreamDone):
+                    completion = event.completion
+        except (Cancelled, KeyboardInterrupt):
+            self._store_interrupted(session_id, "".join(text))
+            raise
+        if completion is None:
+            raise AgentError("the model stream ended without a completion")
+        return completion
+
+    def _store_interrupted(self, session_id: str, partial: str) -> None:
+        note = (partial + "\n\n" if partial else "") + "[cancelled by the user]"
+        self.store.add_message(session_id, Message(role="assistant", content=note))
+
+    def _run_tools(
+        self, session_id: str, completion: Completion, ctx: ToolContext, calls_made: list[dict[str, Any]]
+    ) -> Iterator[AgentEvent]:
+        pending = list(completion.tool_calls)
+        while pending:
+            call = pending.pop(0)
+            yield ToolStarted(call)
+            started = time.monotonic()
+            try:
+                result = self.registry.execute(call, ctx)
+            except (Cancelled, KeyboardInterrupt):
+                for unfinished in [call, *pending]:
+                    self.store.add_message(
+                        session_id,
+                        Message(
+                            role="tool", tool_call_id=unfinished.id, name=unfinished.name,
+                            content="cancelled by the user", is_error=True,
+                        ),
+                    )
+                raise
+            content = self.redact(result.content)
+            self.store.add_message(
+                session_id,
+                Message(
+                    role="tool", tool_call_id=call.id, name=call.name, content=content,
+                    is_error=result.is_error, images=list(result.images),
+                ),
+            )
+            seconds = time.monotonic() - started
+            calls_made.append({"name": call.name, "arguments": call.arguments, "is_error": result.is_error})
+            yield ToolFinished(call=call, content=content, is_error=result.is_error, seconds=seconds)
+
+    def _notify(self, session_id: str, user_message: str, finished: TurnFinished) -> None:
+        for listener in self.turn_listeners:
+            try:
+                listener(session_id, user_message, finished)
+            except Exception:  # a listener's bug must never cost the user their answer
+                log.exception("turn listener failed")

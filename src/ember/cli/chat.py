@@ -1,0 +1,177 @@
+"""``ember`` / ``ember chat``: the interactive terminal.
+
+prompt_toolkit gives line editing and history (kept in EMBER_HOME/history); rich renders the
+streamed Markdown. Ctrl-C cancels the running turn and keeps the session; Ctrl-D leaves.
+When stdin is not a terminal (piped input) lines are read plainly, so chat can be scripted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ember.runtime import Runtime
+
+LATEST = "__latest__"
+
+
+@click.command()
+@click.option("--resume", "-r", is_flag=False, flag_value=LATEST, default=None, metavar="[ID]",
+              help="Continue a stored session: the latest one, or ID (a unique prefix is enough).")
+@click.option("--show-reasoning", is_flag=True, help="Show the model's reasoning (hidden by default).")
+@click.option("--yes", "-y", is_flag=True, help="Approve tools that would ask for approval.")
+@click.option("--model", "-m", "model_name", help="A named model from config.toml, or a model id.")
+def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = False,
+         model_name: str | None = None) -> None:
+    """Talk with Ember interactively."""
+    from rich.console import Console
+
+    from ember.config import load_settings
+    from ember.runtime import apply_model_choice, build_runtime
+
+    console = Console(highlight=False)
+    settings = load_settings()
+    apply_model_choice(settings, model_name)
+    interactive = sys.stdin.isatty()
+    runtime = build_runtime(
+        settings, interactive=True, auto_approve=yes, ask=_approval_prompt(console, interactive)
+    )
+    try:
+        ChatSession(runtime, console, show_reasoning, interactive).loop(resume)
+    finally:
+        runtime.close()
+
+
+def _approval_prompt(console: Console, interactive: bool):
+    def ask(request) -> str:
+        console.print(f"[yellow]Approval needed:[/] {request.reason}")
+        console.print(f"  [bold]{request.action}[/]", markup=True, highlight=False)
+        question = "  Allow? [y] once, [s] for this session, [a] always, [n] no: "
+        try:
+            answer = _read_line(question, interactive).strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = "n"
+        return {"y": "once", "s": "session", "a": "always"}.get(answer[:1], "deny")
+
+    return ask
+
+
+def _read_line(prompt: str, interactive: bool) -> str:
+    if interactive:
+        from prompt_toolkit import prompt as pt_prompt
+
+        return pt_prompt(prompt)
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
+class ChatSession:
+    def __init__(self, runtime: Runtime, console: Console, show_reasoning: bool, interactive: bool) -> None:
+        self.runtime = runtime
+        self.console = console
+        self.show_reasoning = show_reasoning
+        self.interactive = interactive
+        self.session_id = ""
+        self.prompt_session = None
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def read(self) -> str:
+        if not self.interactive:
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\n")
+        if self.prompt_session is None:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory
+
+            history = self.runtime.settings.home / "history"
+            self.prompt_session = PromptSession(history=FileHistory(str(history)))
+        return self.prompt_session.prompt("› ")
+
+    # --- main loop -------------------------------------------------------------------------------
+
+    def loop(self, resume: str | None) -> None:
+        self.start(resume)
+        while True:
+            try:
+                line = self.read().strip()
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                self.console.print("[dim]bye[/]")
+                return
+            if not line:
+                continue
+            if line.startswith("/"):
+                from ember.cli.slash import handle_slash
+
+                if handle_slash(self, line) == "exit":
+                    return
+                continue
+            self.turn(line)
+
+    def start(self, resume: str | None) -> None:
+        store = self.runtime.store
+        if resume:
+            info = store.latest_session() if resume == LATEST else store.get_session(resume)
+            if info is None:
+                raise click.ClickException(
+                    "no stored session to resume" if resume == LATEST
+                    else f"no session matches {resume!r}; see `ember sessions list`"
+                )
+            self.session_id = info.id
+            count = info.message_count
+            self.console.print(f"[dim]resumed session {info.id} ({count} messages)[/]")
+            self.show_tail()
+        else:
+            self.new_session()
+        spec = self.runtime.settings.model_for("chat")
+        self.console.print(f"[dim]Ember · {spec.provider}:{spec.model} · /help for commands, Ctrl-D to quit[/]")
+
+    def new_session(self) -> None:
+        self.session_id = self.runtime.agent.new_session(source="cli")
+
+    def show_tail(self, count: int = 4) -> None:
+        from rich.markdown import Markdown
+
+        messages = [m.message for m in self.runtime.store.get_messages(self.session_id)]
+        shown = [m for m in messages if m.role in ("user", "assistant") and m.content][-count:]
+        for message in shown:
+            if message.role == "user":
+                self.console.print(f"[bold]› {message.content}[/]", markup=True, highlight=False)
+            else:
+                self.console.print(Markdown(message.content))
+
+    def turn(self, text: str) -> None:
+        from ember.cli.errors import exit_code_for
+        from ember.cli.render import ChatRenderer
+
+        renderer = ChatRenderer(self.console, self.show_reasoning)
+        try:
+            for event in self.runtime.agent.run(self.session_id, text):
+                renderer.handle(event)
+        except KeyboardInterrupt:
+            renderer.abort()
+            self.console.print("[yellow]cancelled[/] [dim](the session goes on)[/]")
+        except Exception as exc:  # show the error, keep the session alive
+            renderer.abort()
+            code, message, hint = exit_code_for(exc)
+            if code == 130:
+                self.console.print("[yellow]cancelled[/]")
+                return
+            from rich.markup import escape
+
+            self.console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            if hint:
+                self.console.print(f"[dim]  → {hint}[/]")

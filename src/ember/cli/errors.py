@@ -1,0 +1,80 @@
+"""One place that turns failures into a clear message and an exit code (never a traceback).
+
+Exit codes (documented in docs/cli.md; scripts rely on them):
+0 success, 1 model or endpoint failure, 2 usage or configuration error, 3 database error,
+4 step limit reached, 5 a tool needed approval that was refused, 130 cancelled with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+EXIT_OK = 0
+EXIT_MODEL = 1
+EXIT_CONFIG = 2
+EXIT_STORE = 3
+EXIT_STEP_LIMIT = 4
+EXIT_CANCELLED = 130
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """Print an error for a person on stderr: what went wrong, then what to do next."""
+    sys.stderr.write(f"ember: error: {message}\n")
+    if hint:
+        sys.stderr.write(f"  → {hint}\n")
+    sys.stderr.flush()
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
+    """Map an exception to (exit code, message, hint)."""
+    from ember.config import ConfigError
+
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, str(exc), "run `ember doctor` to check the configuration"
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith("ember.memory"):
+        return EXIT_STORE, str(exc), None
+    if module.startswith("ember.models"):
+        if name == "Cancelled":
+            return EXIT_CANCELLED, "cancelled", None
+        return EXIT_MODEL, str(exc), "run `ember doctor` to test the endpoint"
+    if name == "StepLimitReached":
+        return EXIT_STEP_LIMIT, str(exc), None
+    if module.startswith("ember.agent"):
+        return EXIT_MODEL, str(exc), None
+    raise exc
+
+
+def run_cli(cli: click.Group) -> int:
+    try:
+        result = cli.main(standalone_mode=False, prog_name="ember")
+    except click.exceptions.Abort:
+        sys.stderr.write("\n")
+        return EXIT_CANCELLED
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\nember: cancelled\n")
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        # stdout closed early (`ember run ... | head -1`): not an error for the user.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("EMBER_DEBUG"):
+            raise
+        code, message, hint = exit_code_for(exc)
+        if code == EXIT_CANCELLED:
+            sys.stderr.write("\nember: cancelled\n")
+        else:
+            error(message, hint)
+        return code
+    return result if isinstance(result, int) else EXIT_OK

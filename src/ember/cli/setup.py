@@ -1,0 +1,149 @@
+"""``ember setup``: first run. Finds local model servers, asks a few questions, writes config.
+
+config.toml and .env are written with mode 0600; an existing config.toml is kept as
+config.toml.bak. Every question has a flag, so scripts can run it with ``--yes``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+KNOWN_SERVERS = [
+    (11434, "Ollama"),
+    (8080, "llama.cpp server"),
+    (1234, "LM Studio"),
+    (8000, "vLLM"),
+]
+
+HOSTED = {
+    "openai": ("openai", "https://api.openai.com/v1", "gpt-4o-mini"),
+    "openrouter": ("openai", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini"),
+    "anthropic": ("anthropic", "https://api.anthropic.com", "claude-sonnet-4-5"),
+}
+
+
+@dataclass
+class FoundServer:
+    label: str
+    base_url: str
+    models: list[str] = field(default_factory=list)
+
+
+def probe(port: int, label: str, host: str = "127.0.0.1", timeout: float = 0.4) -> FoundServer | None:
+    """Ask ``/v1/models`` on a local port; ``None`` when nothing OpenAI-compatible answers."""
+    import httpx
+
+    base = f"http://{host}:{port}/v1"
+    try:
+        response = httpx.get(f"{base}/models", timeout=timeout)
+        data = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    if response.status_code != 200 or not isinstance(data, dict):
+        return None
+    models = [m.get("id", "") for m in data.get("data", []) if isinstance(m, dict)]
+    return FoundServer(label, base, [m for m in models if m])
+
+
+def scan(extra_ports: tuple[int, ...] = ()) -> list[FoundServer]:
+    servers = [*KNOWN_SERVERS, *((p, f"server on port {p}") for p in extra_ports)]
+    found = []
+    for port, label in servers:
+        server = probe(port, label)
+        if server:
+            found.append(server)
+    return found
+
+
+def toml_value(value: object) -> str:
+    return json.dumps(value)  # a JSON string or number is a valid TOML basic value
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def write_config(home: Path, provider: str, base_url: str, model: str, api_key: str | None) -> list[Path]:
+    config_path = home / "config.toml"
+    if config_path.exists():
+        backup = home / "config.toml.bak"
+        backup.write_bytes(config_path.read_bytes())
+        os.chmod(backup, 0o600)
+    lines = [
+        "# Written by `ember setup`. Docs: docs/configuration.md",
+        "[model]",
+        f"provider = {toml_value(provider)}",
+        f"base_url = {toml_value(base_url)}",
+        f"model = {toml_value(model)}",
+        "",
+    ]
+    write_private(config_path, "\n".join(lines))
+    written = [config_path]
+    if api_key:
+        env_path = home / ".env"
+        from ember.config import read_dotenv
+
+        values = read_dotenv(env_path) if env_path.exists() else {}
+        values["EMBER_API_KEY"] = api_key
+        write_private(env_path, "".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
+        written.append(env_path)
+    return written
+
+
+@click.command()
+@click.option("--provider", type=click.Choice(["openai", "anthropic", "hermes", "openrouter"]), help="Skip the choice.")
+@click.option("--base-url", help="API root, e.g. http://127.0.0.1:11434/v1.")
+@click.option("--model", "model_name", help="Model id.")
+@click.option("--api-key", help="Stored in EMBER_HOME/.env (mode 0600), never in config.toml.")
+@click.option("--port", "ports", type=int, multiple=True, help="Also look for a server on this local port.")
+@click.option("--yes", "-y", is_flag=True, help="Take the first server found / the defaults without asking.")
+def setup(provider: str | None, base_url: str | None, model_name: str | None, api_key: str | None,
+          ports: tuple[int, ...], yes: bool) -> None:
+    """First-run setup: find local model servers and write config.toml and .env."""
+    from ember.config import ember_home
+
+    home = ember_home()
+    click.echo(f"Setting up Ember in {home}", err=True)
+    if provider is None and base_url is None:
+        found = scan(ports)
+        choices: list[tuple[str, str, str, list[str]]] = [
+            ("openai", s.base_url, f"{s.label} at {s.base_url} ({len(s.models)} models)", s.models) for s in found
+        ]
+        choices += [(key, HOSTED[key][1], f"{key} (hosted, needs an API key)", []) for key in HOSTED]
+        if found:
+            click.echo("Found local model servers:", err=True)
+        else:
+            click.echo("No local model server found on ports 11434, 8080, 1234, 8000.", err=True)
+        for number, (_, _, label, _) in enumerate(choices, 1):
+            click.echo(f"  {number}. {label}", err=True)
+        pick = 1 if yes else click.prompt("Which one", type=click.IntRange(1, len(choices)), default=1, err=True)
+        key, base_url, _, offered = choices[pick - 1]
+        provider = key
+        if not model_name and offered:
+            model_name = offered[0] if yes else click.prompt(
+                "Model", type=click.Choice(offered), default=offered[0], show_choices=True, err=True
+            )
+    if provider in HOSTED:
+        real_provider, default_url, default_model = HOSTED[provider]
+        base_url = base_url or default_url
+        model_name = model_name or (default_model if yes else click.prompt("Model", default=default_model, err=True))
+        if not api_key and not yes:
+            api_key = click.prompt("API key", hide_input=True, err=True)
+        provider = real_provider
+    if not base_url:
+        base_url = "http://127.0.0.1:8080/v1"
+    if not model_name:
+        model_name = "default" if yes else click.prompt("Model", default="default", err=True)
+    written = write_config(home, provider or "openai", base_url.rstrip("/"), model_name, api_key)
+    for path in written:
+        click.echo(f"wrote {path} (mode 0600)", err=True)
+    click.echo("Next: `ember doctor` to test the endpoint, then `ember` to chat.", err=True)

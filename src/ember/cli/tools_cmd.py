@@ -1,0 +1,63 @@
+"""``ember tools list|show``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ember.cli.group import DefaultGroup
+
+
+def _registry():
+    from ember.config import load_settings
+    from ember.tools.builtin import builtin_registry
+
+    return builtin_registry(load_settings())
+
+
+@click.group(cls=DefaultGroup, default_command="list")
+def tools() -> None:
+    """List tools and show their schemas."""
+
+
+@tools.command("list")
+@click.option("--json", "as_json", is_flag=True, help="As a JSON array.")
+def list_tools(as_json: bool) -> None:
+    """Every tool with its toolset and whether its dependencies are present."""
+    registry = _registry()
+    rows = []
+    for toolset in registry.toolsets():
+        for tool in registry.tools_in(toolset.name):
+            missing = registry.missing_dependencies(tool.name) if hasattr(registry, "missing_dependencies") else None
+            rows.append({
+                "name": tool.name,
+                "toolset": toolset.name,
+                "description": tool.description.splitlines()[0] if tool.description else "",
+                "available": not missing,
+                "missing": missing or None,
+            })
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("tool", "toolset", "ready", "description"):
+        table.add_column(column)
+    for row in rows:
+        ready = "[green]yes[/]" if row["available"] else f"[red]no[/] ({row['missing']})"
+        table.add_row(row["name"], row["toolset"], ready, row["description"])
+    Console(highlight=False).print(table)
+
+
+@tools.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """Print a tool's JSON schema, as the model sees it."""
+    registry = _registry()
+    tool = registry.get(name)
+    if tool is None:
+        raise click.ClickException(f"no tool named {name!r}; see `ember tools list`")
+    click.echo(json.dumps(tool.schema, indent=2))

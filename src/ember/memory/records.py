@@ -1,0 +1,155 @@
+"""The store's vocabulary: the records it hands out, its errors, and ``Message`` <-> row.
+
+These are all the rest of Ember sees of the store: the CLI, the agent and a future PostgreSQL
+backend all speak them, never a ``sqlite3.Row``. ``ember.memory.store`` re-exports them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ember.models.base import Message, ToolCall, Usage
+
+
+@dataclass
+class SessionInfo:
+    """One conversation. ``source`` says which door opened it (cli, telegram, cron, ...)."""
+
+    id: str
+    title: str | None
+    source: str
+    model: str | None
+    created_at: float
+    updated_at: float
+    message_count: int
+
+
+@dataclass
+class StoredMessage:
+    """A message as persisted: its row id orders the history and anchors summaries."""
+
+    id: int
+    session_id: str
+    message: Message
+    created_at: float
+    model: str | None
+    usage: Usage | None
+
+
+@dataclass
+class SearchHit:
+    """A full-text match. ``score`` is higher for better matches (negated bm25)."""
+
+    message: StoredMessage
+    score: float
+    snippet: str
+
+
+@dataclass
+class UsageTotals:
+    """Summed model usage; ``by_model`` maps a model to {calls, input_tokens, output_tokens, cost}."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    by_model: dict[str, dict] = field(default_factory=dict)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why and, where it can, what to do."""
+
+
+class CorruptDatabaseError(StoreError):
+    """The file is not a readable SQLite database."""
+
+
+class ForeignDatabaseError(StoreError):
+    """The file is a SQLite database of another program."""
+
+
+class NewerSchemaError(StoreError):
+    """The database was migrated by a newer Ember than this one."""
+
+
+class AmbiguousSessionError(StoreError):
+    """A session id prefix matches several sessions; ``candidates`` holds their ids."""
+
+    def __init__(self, message: str, candidates: list[str]):
+        super().__init__(message)
+        self.candidates = candidates
+
+
+# --- Message <-> row, rows -> records ------------------------------------------------------------------------------
+# JSON is written with ensure_ascii so that lone surrogates (undecodable tool output) survive the
+# trip through SQLite's UTF-8 instead of making add_message fail and lose the message.
+
+
+def _clean_text(text: str | None) -> str | None:
+    """Replace lone surrogates, which SQLite cannot store as UTF-8, with U+FFFD."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def message_columns(message: Message) -> dict[str, Any]:
+    """The column values that persist ``message`` exactly."""
+    tool_calls = [
+        {"id": c.id, "name": c.name, "arguments": c.arguments, "raw_arguments": c.raw_arguments, "error": c.error}
+        for c in message.tool_calls
+    ]
+    return {
+        "role": message.role,
+        "content": _clean_text(message.content) or "",
+        "tool_calls": json.dumps(tool_calls) if tool_calls else None,
+        "tool_call_id": _clean_text(message.tool_call_id),
+        "name": _clean_text(message.name),
+        "reasoning": _clean_text(message.reasoning),
+        "is_error": 1 if message.is_error else 0,
+        "images": json.dumps(message.images) if message.images else None,
+    }
+
+
+def message_from_row(row: Any) -> Message:
+    """Rebuild a ``Message`` from a row holding the columns of :func:`message_columns`."""
+    calls = [
+        ToolCall(
+            id=c["id"], name=c["name"], arguments=c.get("arguments") or {},
+            raw_arguments=c.get("raw_arguments"), error=c.get("error"),
+        )
+        for c in json.loads(row["tool_calls"] or "[]")
+    ]
+    return Message(
+        role=row["role"],
+        content=row["content"],
+        tool_calls=calls,
+        tool_call_id=row["tool_call_id"],
+        name=row["name"],
+        reasoning=row["reasoning"],
+        is_error=bool(row["is_error"]),
+        images=json.loads(row["images"] or "[]"),
+    )
+
+
+def session_from_row(row: Any) -> SessionInfo:
+    return SessionInfo(
+        id=row["id"], title=row["title"], source=row["source"], model=row["model"],
+        created_at=row["created_at"], updated_at=row["updated_at"], message_count=row["message_count"],
+    )
+
+
+def stored_message_from_row(row: Any) -> StoredMessage:
+    usage = None if row["input_tokens"] is None else Usage(row["input_tokens"], row["output_tokens"] or 0)
+    return StoredMessage(
+        id=row["id"], session_id=row["session_id"], message=message_from_row(row),
+        created_at=row["created_at"], model=row["model"], usage=usage,
+    )

@@ -1,0 +1,91 @@
+"""Wires settings, store, router, tools and approvals into one ``Agent``.
+
+Every door (CLI, gateway, scheduler) builds its agent here, so they share one memory and one
+policy. Heavy parts are imported inside the function: this module is on the start-up path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ember.agent.loop import Agent
+    from ember.config import Settings
+    from ember.memory.store import SQLiteStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SQLiteStore
+    agent: Agent
+
+    def close(self) -> None:
+        self.agent.router.close()
+        self.store.close()
+
+
+def apply_model_choice(settings: Settings, name: str | None) -> None:
+    """``--model NAME``: a named model from config.toml, or a model id for the default endpoint."""
+    if not name:
+        return
+    if name in settings.models:
+        for kind in ("chat", "tools"):
+            settings.routes[kind] = name
+    else:
+        settings.models["default"].model = name
+
+
+def open_store(settings: Settings) -> SQLiteStore:
+    from ember.memory.store import SQLiteStore
+
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SQLiteStore(settings.db_path)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    interactive: bool,
+    auto_approve: bool = False,
+    ask: Callable[[Any], Any] | None = None,
+    store: SQLiteStore | None = None,
+) -> Runtime:
+    from ember.agent.context import ContextBuilder
+    from ember.agent.loop import Agent
+    from ember.models.router import Router
+    from ember.security.approval import Approver
+    from ember.security.redact import Redactor
+    from ember.tools.builtin import builtin_registry
+
+    store = store or open_store(settings)
+    if auto_approve:
+        mode = "auto"
+    elif interactive and ask is not None:
+        mode = "interactive"
+    else:
+        mode = "deny"
+    approver = Approver(
+        mode=mode,
+        ask=ask,
+        workspace=settings.workspace_dir,
+        allowed=[*settings.tools.allow_commands, *store.allowed_commands()],
+        persist=store.add_allowed_command,
+    )
+    redactor = Redactor(settings.secret_values())
+    agent = Agent(
+        settings=settings,
+        store=store,
+        router=Router(settings),
+        registry=builtin_registry(settings),
+        approver=approver,
+        context=ContextBuilder(
+            identity=settings.agent.identity or ContextBuilder().identity,
+            workspace=str(settings.workspace_dir),
+        ),
+        interactive=interactive,
+        redact=redactor.redact,
+    )
+    return Runtime(settings=settings, store=store, agent=agent)

@@ -1,0 +1,167 @@
+"""Who says yes to a tool call that needs approval.
+
+What needs approval is decided in ``dangerous.py`` (shell commands, writes outside the
+workspace) and by each tool's ``needs_approval`` check. ``Approver`` answers an
+``ApprovalRequest``: ``auto`` (``--yes``) approves, ``interactive`` asks the person through a
+callback the door provides, ``deny`` (no one to ask) refuses with a message that says how to
+allow it. Allowed patterns (fnmatch on each flagged command, or on the path for file writes)
+last for a session or, through ``persist``, for good.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ember.security.dangerous import Danger, check_command, check_write, find_dangers, suggest_pattern
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ApprovalRequest", "Approver", "Danger", "Decision", "Verdict",
+    "check_command", "check_write", "find_dangers", "suggest_pattern",
+]
+
+
+class Decision(enum.StrEnum):
+    """A person's answer. A plain string ("once", "session", "always", "deny") works as well."""
+
+    ONCE = "once"
+    SESSION = "session"
+    ALWAYS = "always"
+    DENY = "deny"
+
+
+@dataclass
+class ApprovalRequest:
+    """What a person is asked. ``action`` is shown; ``subjects`` are what allowed patterns must match."""
+
+    tool: str
+    reason: str
+    action: str = ""
+    subjects: list[str] = field(default_factory=list)
+    session_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.subjects and self.action:
+            self.subjects = [self.action]
+
+    @property
+    def patterns(self) -> list[str]:
+        """Suggested patterns, one per distinct subject, for 'allow for the session/always'."""
+        return list(dict.fromkeys(suggest_pattern(s) for s in self.subjects))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    approved: bool
+    message: str = ""
+
+
+Ask = Callable[[ApprovalRequest], "Decision | str | tuple[Decision | str, str]"]
+Mode = Literal["auto", "interactive", "deny"]
+
+
+class Approver:
+    """Decides approval requests; one instance may serve many sessions and threads.
+
+    ``ask`` may return a ``Decision`` (or its string), or ``(decision, pattern)`` when the person
+    edited the suggested pattern. ``persist(pattern)`` stores an "always" answer (the app wires it
+    to the store). ``denied`` keeps every refused request so a door can report it (exit code 5).
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "deny",
+        ask: Ask | None = None,
+        *,
+        allowed: Iterable[str] = (),
+        persist: Callable[[str], None] | None = None,
+        workspace: Path | None = None,
+    ) -> None:
+        if mode not in ("auto", "interactive", "deny"):
+            raise ValueError(f"unknown approval mode {mode!r}; use auto, interactive or deny")
+        self.mode: Mode = mode
+        self.ask = ask
+        self.persist = persist
+        self.workspace = workspace
+        self.denied: list[ApprovalRequest] = []
+        self._permanent: list[str] = list(dict.fromkeys(p for p in allowed if p))
+        self._session: dict[str | None, list[str]] = {}
+        self._lock = threading.Lock()
+        self._ask_lock = threading.Lock()  # one question on screen at a time
+
+    def allow(self, pattern: str, *, session_id: str | None = None, permanent: bool = False) -> None:
+        """Allow ``pattern`` for one session, or for good (``persist`` is called)."""
+        with self._lock:
+            target = self._permanent if permanent else self._session.setdefault(session_id, [])
+            if pattern in target:
+                return
+            target.append(pattern)
+        if permanent and self.persist is not None:
+            try:
+                self.persist(pattern)
+            except Exception:
+                log.warning("could not store the allowed pattern %r", pattern, exc_info=True)
+
+    def allowed_patterns(self, session_id: str | None = None) -> list[str]:
+        with self._lock:
+            return [*self._permanent, *self._session.get(session_id, [])]
+
+    def covers(self, request: ApprovalRequest) -> bool:
+        """True when every subject of ``request`` matches an allowed pattern."""
+        patterns = self.allowed_patterns(request.session_id)
+        subjects = request.subjects or [request.action]
+        return bool(patterns) and all(any(fnmatch.fnmatchcase(s, p) for p in patterns) for s in subjects)
+
+    def review(self, request: ApprovalRequest) -> Verdict:
+        if self.covers(request):
+            return Verdict(True, "allowed by a pattern")
+        if self.mode == "auto":
+            log.info("auto-approved %s: %s (%s)", request.tool, request.action, request.reason)
+            return Verdict(True, "approved by --yes")
+        if self.mode == "interactive" and self.ask is not None:
+            with self._ask_lock:
+                if self.covers(request):  # allowed while we waited for another question
+                    return Verdict(True, "allowed by a pattern")
+                answer = self.ask(request)
+            return self._apply(request, answer)
+        return self._refuse(request, self._deny_message(request))
+
+    def _apply(self, request: ApprovalRequest, answer: object) -> Verdict:
+        pattern = None
+        if isinstance(answer, tuple):
+            answer, pattern = answer
+        try:
+            decision = Decision(answer)
+        except ValueError:
+            decision = Decision.DENY
+        patterns = [pattern] if pattern else request.patterns
+        if decision is Decision.DENY:
+            return self._refuse(
+                request,
+                f"The user refused: {request.tool} was not run ({request.reason}). "
+                "Do not retry it; ask the user how to proceed or find another way.",
+            )
+        for pat in patterns if decision is not Decision.ONCE else []:
+            self.allow(pat, session_id=request.session_id, permanent=decision is Decision.ALWAYS)
+        return Verdict(True, f"approved ({decision.value})")
+
+    def _refuse(self, request: ApprovalRequest, message: str) -> Verdict:
+        with self._lock:
+            self.denied.append(request)
+        return Verdict(False, message)
+
+    def _deny_message(self, request: ApprovalRequest) -> str:
+        allow = ", ".join(f'"{p}"' for p in request.patterns)
+        return (
+            f"Not run: {request.tool} needs approval ({request.reason}) and no one can approve it "
+            "in this non-interactive run. Tell the user; they can re-run with --yes, or allow it "
+            f"in config.toml with [tools] allow_commands = [{allow}]."
+        )

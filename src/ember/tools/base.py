@@ -1,0 +1,144 @@
+"""What a tool is: a typed function with a schema, the context it runs in, and its result.
+
+``@tool`` builds a ``Tool`` from a function (schema from type hints and the docstring, see
+``schema.py``). A parameter annotated ``ToolContext`` is injected by the registry and never
+shown to the model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ember.models.base import ToolSchema
+from ember.security.approval import ApprovalRequest, Approver
+from ember.tools.schema import ToolDefinitionError, build_parameters, signature_line
+
+if TYPE_CHECKING:
+    from ember.config import Settings
+
+CORE = "core"
+
+__all__ = ["CORE", "Tool", "ToolContext", "ToolDefinitionError", "ToolError", "ToolResult", "tool", "truncate_middle"]
+
+
+class ToolError(Exception):
+    """Raised by a tool for a problem the model can fix; the message is the whole result."""
+
+
+@dataclass
+class ToolResult:
+    content: str
+    is_error: bool = False
+    images: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ToolContext:
+    """What a running tool may know about its session. One per session; tools may keep state in it."""
+
+    workspace: Path
+    settings: Settings | None = None
+    session_id: str | None = None
+    approver: Approver = field(default_factory=Approver)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    interactive: bool = False
+    max_output_chars: int = 20_000
+    loaded_toolsets: set[str] = field(default_factory=set)
+    cwd: Path = Path()  # the shell's working directory; relative means relative to the workspace
+    state: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.workspace = Path(os.path.abspath(Path(self.workspace).expanduser()))
+        self.cwd = self.resolve(self.cwd)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path the model gave: ``~`` expanded, relative to the workspace."""
+        resolved = Path(path).expanduser()
+        return resolved if resolved.is_absolute() else self.workspace / resolved
+
+    def shown(self, path: Path) -> str:
+        """How a path is reported back: relative when inside the workspace."""
+        for root in (self.workspace, Path(os.path.realpath(self.workspace))):
+            if path.is_relative_to(root):
+                return str(path.relative_to(root)) or "."
+        return str(path)
+
+
+ApprovalCheck = Callable[[dict[str, Any], ToolContext], "str | ApprovalRequest | None"]
+
+
+@dataclass
+class Tool:
+    """A function the model can call. Call it directly like the function it wraps."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    func: Callable[..., Any]
+    toolset: str = CORE
+    needs_approval: ApprovalCheck | None = None
+    context_param: str | None = None
+    nullable: frozenset[str] = frozenset()
+    more_hint: str = ""  # how to see the rest when the output is truncated
+
+    @property
+    def schema(self) -> ToolSchema:
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+    def signature(self) -> str:
+        return signature_line(self.name, self.parameters)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+
+def tool(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    toolset: str = CORE,
+    needs_approval: ApprovalCheck | None = None,
+    description: str | None = None,
+    more_hint: str = "",
+) -> Any:
+    """Make a function a tool: ``@tool`` or ``@tool(name=..., toolset=..., needs_approval=...)``.
+
+    ``needs_approval(args, ctx)`` returns None, or a reason (or an ``ApprovalRequest``) when a
+    person must approve this call. Raises ``ToolDefinitionError`` when the model would get a
+    vague schema: a parameter without a type hint or an ``Args:`` description.
+    """
+
+    def build(f: Callable[..., Any]) -> Tool:
+        tool_name = name or f.__name__
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tool_name):
+            raise ToolDefinitionError(f"tool name {tool_name!r}: use 1-64 letters, digits, _ or -")
+        parameters, nullable, context_param, summary = build_parameters(f, tool_name, ToolContext)
+        if not (description or summary):
+            raise ToolDefinitionError(f"tool {tool_name}: the docstring needs a one-line summary")
+        return Tool(
+            name=tool_name, description=description or summary, parameters=parameters, func=f,
+            toolset=toolset, needs_approval=needs_approval, context_param=context_param,
+            nullable=nullable, more_hint=more_hint,
+        )
+
+    return build(func) if func is not None else build
+
+
+def truncate_middle(text: str, limit: int, hint: str = "") -> str:
+    """Keep the head and tail of ``text`` within ``limit`` chars, saying what was cut and how to get it."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    keep = max(limit - 300, limit // 2)
+    head, tail = keep * 2 // 3, keep - keep * 2 // 3
+    newline = text.rfind("\n", head // 2, head)  # end the head on a line boundary when one is near
+    head = newline + 1 if newline > 0 else head
+    cut = len(text) - head - tail
+    note = f"[... {cut:,} characters cut from the middle ({len(text):,} in all). {hint}".rstrip() + " ...]"
+    return f"{text[:head]}\n{note}\n{text[len(text) - tail:]}"

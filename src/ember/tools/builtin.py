@@ -1,0 +1,62 @@
+"""The toolsets Ember ships, and third-party toolsets from the ``ember.tools`` entry-point group.
+
+A built-in toolset is one line of ``BUILTIN_TOOLSETS``: its name, the description the model sees
+while it is not loaded, the modules that hold its tools, and the tools' names (so the prompt's
+index needs no import). Modules are imported only when the toolset is loaded or one of its tools
+is called, so a heavy dependency (a browser, an SSH client) costs nothing until it is used.
+
+A plugin package declares, in its pyproject.toml::
+
+    [project.entry-points."ember.tools"]
+    weather = "ember_weather.tools"        # a module with TOOLS = [...] or module-level @tool functions
+
+The entry-point name is the toolset name; the distribution's summary is its description.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ember.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from ember.config import Settings
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ember.tools"
+
+# (name, description for the model, modules, tool names). Later toolsets append one line here.
+BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
+    ("core", "files and shell in the workspace", ("ember.tools.files", "ember.tools.shell"),
+     ("read_file", "write_file", "edit_file", "list_dir", "search_files", "shell")),
+]
+
+
+def builtin_registry(settings: Settings | None = None, *, plugins: bool = True) -> ToolRegistry:
+    """A registry with the built-in toolsets (not yet imported) and, lazily, installed plugins."""
+    registry = ToolRegistry()
+    for name, description, modules, tools in BUILTIN_TOOLSETS:
+        registry.add_toolset(name, description, modules=modules, tools=tools)
+    if plugins:
+        registry.add_discovery(discover_entry_points)
+    if settings is not None:
+        registry.enable(settings.tools.enabled)
+    return registry
+
+
+def discover_entry_points(registry: ToolRegistry, group: str = ENTRY_POINT_GROUP) -> None:
+    """Declare one toolset per entry point of ``group``; nothing is imported until it is used."""
+    from importlib.metadata import entry_points
+
+    known = {t.name for t in registry.toolsets()} | {name for name, *_ in BUILTIN_TOOLSETS}
+    for entry in entry_points(group=group):
+        if entry.name in known:
+            log.warning("plugin toolset %r (%s) clashes with an existing toolset; ignored", entry.name, entry.value)
+            continue
+        dist = getattr(entry, "dist", None)
+        summary = (dist.metadata.get("Summary") if dist is not None else None) or ""
+        description = summary or f"tools from the {dist.name if dist else entry.value} plugin"
+        registry.add_toolset(entry.name, description, entry_point=entry)
+        known.add(entry.name)

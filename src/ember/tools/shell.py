@@ -1,0 +1,198 @@
+"""The shell tool: run a bash command in the session's working directory.
+
+Each command runs as ``bash -c`` in its own process group with stdin from /dev/null, so it can
+never sit waiting for input, and a timeout or a cancel kills everything it started, not just
+bash. Secrets Ember knows are removed from its environment and pagers are turned off. A ``cd``
+persists for the session's next command, as in a terminal. Output is read in a thread that keeps
+only the head and the tail, so a command printing gigabytes cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ember.models.base import Cancelled
+from ember.security.approval import ApprovalRequest, find_dangers
+from ember.tools.base import ToolContext, ToolError, ToolResult, tool, truncate_middle
+
+DEFAULT_TIMEOUT = 120.0
+MAX_TIMEOUT = 3600.0
+KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
+DRAIN_GRACE = 0.3  # how long output may still arrive after bash exits
+MORE_HINT = "Redirect the output to a file (CMD > out.txt 2>&1), then use read_file or search_files on it."
+# Runs after the command (on its own line, so a trailing comment cannot swallow it) to learn
+# where a `cd` left the shell; the command's exit status is kept.
+_TRAILER = '\n__ember_status=$?\npwd -P > "$EMBER_CWD_FILE" 2>/dev/null\nexit $__ember_status\n'
+
+
+def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
+    run_dir = ctx.resolve(args["cwd"]) if args.get("cwd") else ctx.cwd
+    dangers = find_dangers(args["command"], workspace=ctx.workspace, cwd=run_dir)
+    if not dangers:
+        return None
+    return ApprovalRequest(
+        tool="shell",
+        reason="; ".join(dict.fromkeys(d.reason for d in dangers)),
+        action=args["command"],
+        subjects=list(dict.fromkeys(d.subject for d in dangers)),
+    )
+
+
+class _Output:
+    """Reads a command's output in a thread, keeping the first and last ``keep`` bytes."""
+
+    def __init__(self, stream: IO[bytes], keep: int) -> None:
+        self.keep = keep
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        try:
+            while chunk := os.read(stream.fileno(), 65536):
+                with self.lock:
+                    self.total += len(chunk)
+                    room = self.keep - len(self.head)
+                    if room > 0:
+                        self.head += chunk[:room]
+                        chunk = chunk[room:]
+                    self.tail += chunk
+                    del self.tail[: max(0, len(self.tail) - self.keep)]
+        except (OSError, ValueError):
+            pass
+        finally:
+            stream.close()
+
+    def render(self, limit: int) -> str:
+        with self.lock:
+            head, tail, total = bytes(self.head), bytes(self.tail), self.total
+        if total == len(head) + len(tail):
+            return truncate_middle((head + tail).decode("utf-8", "replace"), limit, MORE_HINT)
+        keep = max(limit - 300, limit // 2)
+        first = head[: keep * 2 // 3].decode("utf-8", "replace")
+        last = tail[len(tail) - (keep - keep * 2 // 3) :].decode("utf-8", "replace")
+        cut = total - keep
+        return f"{first}\n[... {cut:,} bytes cut from the middle ({total:,} in all). {MORE_HINT} ...]\n{last}"
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        if sig == signal.SIGTERM:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=KILL_GRACE)
+    proc.wait()
+
+
+def _wait(proc: subprocess.Popen[bytes], limit: float, ctx: ToolContext) -> bool:
+    """Wait for bash to exit; True when it timed out. Cancel kills the group and raises Cancelled."""
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.05)
+                return False
+            except subprocess.TimeoutExpired:
+                pass
+            if ctx.cancel.is_set():
+                _kill_group(proc)
+                raise Cancelled("the shell command was cancelled")
+            if time.monotonic() >= deadline:
+                _kill_group(proc)
+                return True
+    except KeyboardInterrupt:
+        _kill_group(proc)
+        raise
+
+
+def _environment(ctx: ToolContext) -> dict[str, str]:
+    env = dict(os.environ)
+    if ctx.settings is not None:
+        names, values = set(ctx.settings.secrets), set(ctx.settings.secret_values())
+        env = {k: v for k, v in env.items() if k not in names and v not in values}
+    env.update(PAGER="cat", GIT_PAGER="cat", GIT_TERMINAL_PROMPT="0", TERM="dumb")
+    return env
+
+
+def _run_dir(ctx: ToolContext, cwd: str | None) -> tuple[Path, str]:
+    if cwd:
+        target = ctx.resolve(cwd)
+        if not target.is_dir():
+            raise ToolError(f"cwd {cwd} is not a directory.")
+        return target, ""
+    if ctx.cwd.is_dir():
+        return ctx.cwd, ""
+    note = ""
+    if ctx.cwd != ctx.workspace:
+        note = f"[the working directory {ctx.cwd} is gone; running in the workspace]\n"
+    ctx.workspace.mkdir(parents=True, exist_ok=True)
+    ctx.cwd = ctx.workspace
+    return ctx.workspace, note
+
+
+@tool(needs_approval=_approval, more_hint=MORE_HINT)
+def shell(ctx: ToolContext, command: str, timeout: float | None = None, cwd: str | None = None) -> ToolResult:
+    """Run a bash command and return its output (stdout and stderr together) and exit code; a cd persists.
+
+    Args:
+        command: The bash command line; it runs with no terminal and no input.
+        timeout: Seconds before it and its child processes are killed (default from settings).
+        cwd: Working directory, relative to the workspace (default: where the last cd left off).
+    """
+    if not command.strip():
+        raise ToolError("command is empty.")
+    if ctx.cancel.is_set():
+        raise Cancelled("the turn was cancelled before the command started")
+    run_dir, note = _run_dir(ctx, cwd)
+    default = ctx.settings.tools.shell_timeout if ctx.settings is not None else DEFAULT_TIMEOUT
+    limit = min(max(float(default if timeout is None else timeout), 0.1), MAX_TIMEOUT)
+    handle, cwd_file = tempfile.mkstemp(prefix="ember-cwd-")
+    os.close(handle)
+    try:
+        proc = subprocess.Popen(
+            [shutil.which("bash") or "/bin/sh", "-c", command + _TRAILER],
+            cwd=run_dir,
+            env={**_environment(ctx), "EMBER_CWD_FILE": cwd_file},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        output = _Output(proc.stdout, ctx.max_output_chars)
+        timed_out = _wait(proc, limit, ctx)
+        output.thread.join(KILL_GRACE if timed_out else DRAIN_GRACE)
+        new_cwd = Path(Path(cwd_file).read_text().strip() or run_dir)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(cwd_file)
+    parts = [note + (output.render(max(ctx.max_output_chars - 300, 500)).rstrip("\n") or "(no output)")]
+    if output.thread.is_alive():
+        parts.append("[background processes are still running; output they write later is not shown]")
+    if timed_out:
+        parts.append(
+            f"[timed out after {limit:g}s: the command and its child processes were killed. "
+            "Pass a larger timeout, or run it in the background: nohup CMD > out.log 2>&1 &]"
+        )
+    elif proc.returncode < 0:
+        parts.append(f"[killed by signal {signal.Signals(-proc.returncode).name}]")
+    else:
+        parts.append(f"[exit code {proc.returncode}]")
+    if not timed_out and new_cwd.is_dir() and new_cwd != Path(os.path.realpath(run_dir)):
+        ctx.cwd = new_cwd
+        parts.append(f"[working directory is now {ctx.shown(new_cwd)}]")
+    return ToolResult("\n".join(parts), is_error=timed_out)
