@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ember.models.base import ToolCall
-from ember.tools.builtin import builtin_registry
+from ember.tools.builtin import BUILTIN_TOOLSETS
 from ember.tools.registry import ToolContext, ToolRegistry, ToolResult
 
 
@@ -21,7 +21,11 @@ def ctx(workspace) -> ToolContext:
 
 @pytest.fixture
 def registry() -> ToolRegistry:
-    return builtin_registry(plugins=False)
+    """Only the core toolset, so tests of disclosure do not depend on which toolsets ship."""
+    registry = ToolRegistry()
+    name, description, modules, tools = BUILTIN_TOOLSETS[0]
+    registry.add_toolset(name, description, modules=modules, tools=tools)
+    return registry
 
 
 @pytest.fixture
