@@ -47,7 +47,7 @@ BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("planning", "a task list, and questions to the user", ("ember.tools.planning",), ("todo", "clarify")),
     ("delegate", "hand sub-tasks to sub-agents", ("ember.tools.delegate",), ("delegate",)),
     ("memory", "search past conversations and lessons; read and update the user profile",
-     ("ember.tools.memory",), ("memory_search", "user_profile")),
+     ("ember.tools.recall", "ember.tools.profile"), ("memory_search", "user_profile")),
     ("skills", "view and manage reusable skills", ("ember.tools.skills",), ("skill_view", "skill_manage")),
 ]
 
