@@ -124,3 +124,30 @@ def test_chat_keeps_the_session_after_an_error(ember, fake):
     assert result.returncode == 0
     assert "bad request from the fake" in result.stdout
     assert "recovered" in result.stdout
+
+
+def test_chat_asks_for_approval_and_remembers_always(ember):
+    target = ember.workspace / "old-build"
+    call = Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {target}"}}])
+    with FakeOpenAI([call, "removed", call, "removed again"]) as fake:
+        ember.point_at(fake)
+        target.mkdir()
+        first = ember("chat", input="clean up\na\n/exit\n")
+        assert first.returncode == 0, first.stderr
+        assert "Approval needed" in first.stdout and not target.exists()
+        target.mkdir()
+        second = ember("chat", input="clean up again\n/exit\n")
+    assert "Approval needed" not in second.stdout  # allowed always: stored in the database
+    assert not target.exists()
+
+
+def test_chat_denied_approval_keeps_files(ember):
+    target = ember.workspace / "keep-me"
+    target.mkdir()
+    call = Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {target}"}}])
+    with FakeOpenAI([call, "ok, left it"]) as fake:
+        ember.point_at(fake)
+        result = ember("chat", input="clean up\nn\n/exit\n")
+    assert target.exists()
+    refusal = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
+    assert "refused" in refusal.lower() or "denied" in refusal.lower()

@@ -188,7 +188,10 @@ def test_dangerous_command_refused_without_yes_and_run_with_it(ember):
     call = Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {target}"}}])
     with FakeOpenAI([call], responder=_echo_last_tool_result) as fake:
         ember.point_at(fake)
-        refused = ember.json("run", "--json", "clean up")
+        result = ember("run", "--json", "clean up")
+    assert result.returncode == 5
+    assert "needed approval" in result.stderr and "--yes" in result.stderr
+    refused = json.loads(result.stdout)
     assert target.exists()
     assert refused["tool_calls"][0]["is_error"]
     assert "--yes" in refused["answer"]

@@ -141,7 +141,10 @@ class Agent:
             messages = yield from self._prepare(session_id, request, ctx)
             tools = self.registry.schemas(ctx.loaded_toolsets)
             completion = yield from self._call_model(kind, messages, tools, stream, cancel, session_id)
-            cost = self.settings.cost_of(completion.model, completion.usage)
+            # Priced by the id the server returned, else by the configured id it was routed to.
+            cost = self.settings.cost_of(completion.model, completion.usage) or self.settings.cost_of(
+                self.settings.model_for(kind).model, completion.usage
+            )
             total += completion.usage
             total_cost += cost
             model_name = completion.model or model_name

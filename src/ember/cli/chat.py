@@ -50,7 +50,11 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
 def _approval_prompt(console: Console, interactive: bool):
     def ask(request) -> str:
         console.print(f"[yellow]Approval needed:[/] {request.reason}")
-        console.print(f"  [bold]{request.action}[/]", markup=True, highlight=False)
+        from rich.markup import escape
+
+        console.print(f"  [bold]{escape(request.action)}[/]", highlight=False)
+        if request.patterns:
+            console.print(f"  [dim]\\[s]/\\[a] allow the pattern: {escape(', '.join(request.patterns))}[/]")
         question = "  Allow? [y] once, [s] for this session, [a] always, [n] no: "
         try:
             answer = _read_line(question, interactive).strip().lower()
@@ -166,7 +170,14 @@ class ChatSession:
             self.console.print("[yellow]cancelled[/] [dim](the session goes on)[/]")
         except Exception as exc:  # show the error, keep the session alive
             renderer.abort()
-            code, message, hint = exit_code_for(exc)
+            try:
+                code, message, hint = exit_code_for(exc)
+            except Exception:  # a bug in Ember: show it, keep the session
+                import traceback
+
+                self.console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", markup=True)
+                self.console.print(traceback.format_exc(), markup=False, style="dim")
+                return
             if code == 130:
                 self.console.print("[yellow]cancelled[/]")
                 return

@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from ember.cli.errors import EXIT_REFUSED, error
+
 
 class StderrProgress:
     """Compact progress lines on stderr: tool calls, results, retries."""
@@ -120,8 +122,15 @@ def run(
         elif not live:
             sys.stdout.write(finished.answer.rstrip("\n") + "\n")
         sys.stdout.flush()
+        refused = list(runtime.agent.approver.denied)
     finally:
         runtime.close()
+    if refused:
+        # The answer stands, but the task may be incomplete: tell scripts (exit code 5) and people.
+        actions = "; ".join(r.action or r.tool for r in refused[:3])
+        error(f"{len(refused)} action(s) needed approval and were refused: {actions}",
+              "re-run with --yes, or allow the pattern in config.toml [tools] allow_commands")
+        return EXIT_REFUSED
     return 0
 
 

@@ -36,8 +36,9 @@ class FoundServer:
 
 def probe(port: int, label: str, host: str = "127.0.0.1", timeout: float = 0.4) -> FoundServer | None:
     """Ask ``/v1/models`` on a local port; ``None`` when nothing OpenAI-compatible answers."""
-    import httpx
+    from ember.models.transport import load_httpx
 
+    httpx = load_httpx()
     base = f"http://{host}:{port}/v1"
     try:
         response = httpx.get(f"{base}/models", timeout=timeout)

@@ -67,7 +67,7 @@ def _model(chat: ChatSession, arg: str) -> None:
         from ember.runtime import apply_model_choice
 
         apply_model_choice(settings, arg)
-        chat.runtime.agent.router.reset()
+        chat.runtime.agent.router.close()  # providers are rebuilt for the new choice
     for name, spec in settings.models.items():
         routed = [k for k in ("chat", "tools", "learning") if settings.model_for(k) is spec]
         marker = f" [green]({', '.join(routed)})[/]" if routed else ""

@@ -28,8 +28,12 @@ def list_tools(as_json: bool) -> None:
     registry = _registry()
     rows = []
     for toolset in registry.toolsets():
-        for tool in registry.tools_in(toolset.name):
-            missing = registry.missing_dependencies(tool.name) if hasattr(registry, "missing_dependencies") else None
+        tools = registry.tools_in(toolset.name)
+        if toolset.error:  # the toolset's module could not be imported: list what it declares
+            rows += [{"name": name, "toolset": toolset.name, "description": "", "available": False,
+                      "missing": [toolset.error]} for name in toolset.declared]
+        for tool in tools:
+            missing = tool.missing()
             rows.append({
                 "name": tool.name,
                 "toolset": toolset.name,
@@ -47,7 +51,7 @@ def list_tools(as_json: bool) -> None:
     for column in ("tool", "toolset", "ready", "description"):
         table.add_column(column)
     for row in rows:
-        ready = "[green]yes[/]" if row["available"] else f"[red]no[/] ({row['missing']})"
+        ready = "[green]yes[/]" if row["available"] else f"[red]no[/]: {'; '.join(row['missing'])}"
         table.add_row(row["name"], row["toolset"], ready, row["description"])
     Console(highlight=False).print(table)
 

@@ -160,12 +160,9 @@ class Router:
         return sum(record.cost for record in self.records)
 
     def cost_of(self, spec: ModelSpec, completion: Completion) -> float:
-        """USD for one call, from ``[prices."model-id"]`` (per million tokens); 0 when unpriced."""
-        price = self.settings.prices.get(spec.model) or self.settings.prices.get(completion.model)
-        if price is None:
-            return 0.0
-        usage = completion.usage
-        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+        """USD for one call, priced by the configured model id, else the id the server returned."""
+        model = spec.model if spec.model in self.settings.prices else completion.model
+        return self.settings.cost_of(model, completion.usage)
 
     def close(self) -> None:
         with self._lock:

@@ -36,6 +36,23 @@ class SSEEvent:
     data: str
 
 
+def load_httpx() -> Any:
+    """Import httpx without its command-line entry point.
+
+    httpx's ``__init__`` imports its own CLI (``httpx._main``: click, rich, pygments) whenever
+    those are installed, about 40 ms of every one-shot run for code Ember never calls. A ``None``
+    entry in ``sys.modules`` makes that optional import raise ImportError, which httpx handles by
+    defining a stub ``main``; nothing else changes.
+    """
+    import sys
+
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx
+
+    return httpx
+
+
 def check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled by the user")
@@ -58,8 +75,7 @@ class HttpTransport:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            import httpx
-
+            httpx = load_httpx()
             timeout = httpx.Timeout(self.spec.timeout, connect=min(self.spec.timeout, 15.0))
             self._client = httpx.Client(timeout=timeout)
         return self._client
@@ -157,7 +173,7 @@ class HttpTransport:
     @contextmanager
     def _mapped(self, url: str) -> Iterator[None]:
         """Translate httpx exceptions (raised while connecting or reading) into ProviderErrors."""
-        import httpx
+        httpx = load_httpx()
 
         try:
             yield

@@ -87,6 +87,23 @@ class Tool:
     context_param: str | None = None
     nullable: frozenset[str] = frozenset()
     more_hint: str = ""  # how to see the rest when the output is truncated
+    # What must be installed: "module:NAME" (importable Python module) or "bin:NAME" (on PATH),
+    # optionally followed by " (hint)", e.g. "module:playwright (pip install 'ember-agent[browser]')".
+    requires: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """The requirements not met on this machine, each with its install hint."""
+        import importlib.util
+        import shutil
+
+        absent = []
+        for requirement in self.requires:
+            spec, _, hint = requirement.partition(" ")
+            kind, _, target = spec.partition(":")
+            present = importlib.util.find_spec(target) is not None if kind == "module" else bool(shutil.which(target))
+            if not present:
+                absent.append(f"{target} {hint}".strip())
+        return absent
 
     @property
     def schema(self) -> ToolSchema:
@@ -107,6 +124,7 @@ def tool(
     needs_approval: ApprovalCheck | None = None,
     description: str | None = None,
     more_hint: str = "",
+    requires: tuple[str, ...] = (),
 ) -> Any:
     """Make a function a tool: ``@tool`` or ``@tool(name=..., toolset=..., needs_approval=...)``.
 
@@ -125,7 +143,7 @@ def tool(
         return Tool(
             name=tool_name, description=description or summary, parameters=parameters, func=f,
             toolset=toolset, needs_approval=needs_approval, context_param=context_param,
-            nullable=nullable, more_hint=more_hint,
+            nullable=nullable, more_hint=more_hint, requires=tuple(requires),
         )
 
     return build(func) if func is not None else build
