@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 
@@ -266,3 +268,32 @@ def test_kill_9_mid_turn_loses_nothing_already_said(ember):
         ember.point_at(fake)
         result = ember("run", "--session", sessions[0]["id"], "go on")
     assert result.stdout == "continuing\n"
+
+
+def test_sigint_stops_a_running_command_and_its_children(ember):
+    marker = ember.workspace / "pids"
+    command = f"sleep 30 & echo $! > {marker}; sleep 30"
+    with FakeOpenAI([Reply(tool_calls=[{"name": "shell", "arguments": {"command": command}}])]) as fake:
+        ember.point_at(fake)
+        proc = ember.popen("run", "wait a while")
+        deadline = time.time() + 10
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        started = time.time()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert time.time() - started < 5
+    child = int(marker.read_text())
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the background child of the cancelled command is still running")
+    shown = ember.json("sessions", "show", ember.json("sessions", "list", "--json")[0]["id"], "--json")
+    assert shown["messages"][-1]["role"] == "tool" and "cancelled" in shown["messages"][-1]["content"]

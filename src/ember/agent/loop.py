@@ -70,6 +70,8 @@ class Agent:
     interactive: bool = False
     redact: Callable[[str], str] = field(default=lambda text: text)
     turn_listeners: list[TurnListener] = field(default_factory=list)
+    # Copied into every ToolContext's extras: what a door offers its tools (e.g. "ask_user").
+    extras: dict[str, Any] = field(default_factory=dict)
     _tool_contexts: dict[str, ToolContext] = field(default_factory=dict, init=False)
 
     # --- sessions -----------------------------------------------------------------------------
@@ -97,6 +99,7 @@ class Agent:
                 loaded_toolsets=self._toolsets_used(session_id),
                 cwd=workspace,
             )
+            ctx.extras.update(self.extras)
             ctx.extras["store"] = self.store
             ctx.extras["agent"] = self
             self._tool_contexts[session_id] = ctx
@@ -163,8 +166,10 @@ class Agent:
                     tool_calls=calls_made,
                     steps=step,
                 )
-                yield finished
-                self._notify(session_id, user_message, finished)
+                try:
+                    yield finished
+                finally:  # also when the consumer stops at the final event and closes the generator
+                    self._notify(session_id, user_message, finished)
                 return
             kind = "tools"
             yield from self._run_tools(session_id, completion, ctx, calls_made)
@@ -175,10 +180,13 @@ class Agent:
 
     def ask(self, session_id: str, user_message: str, **kwargs: Any) -> TurnFinished:
         """Run a turn to the end and return its result (for callers that do not render events)."""
+        finished = None
         for event in self.run(session_id, user_message, **kwargs):
             if isinstance(event, TurnFinished):
-                return event
-        raise AgentError("the turn ended without an answer")
+                finished = event
+        if finished is None:
+            raise AgentError("the turn ended without an answer")
+        return finished
 
     # --- steps ------------------------------------------------------------------------------
 
