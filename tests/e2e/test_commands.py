@@ -148,6 +148,7 @@ def test_chat_denied_approval_keeps_files(ember):
     with FakeOpenAI([call, "ok, left it"]) as fake:
         ember.point_at(fake)
         result = ember("chat", input="clean up\nn\n/exit\n")
+    assert result.returncode == 0 and "ok, left it" in result.stdout
     assert target.exists()
     refusal = [m for m in fake.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
     assert "refused" in refusal.lower() or "denied" in refusal.lower()
