@@ -95,3 +95,29 @@ def test_unknown_provider_from_env(monkeypatch):
 def test_bad_dotenv_line_is_reported():
     with pytest.raises(ConfigError, match="line 2"):
         parse_dotenv("A=1\nthis is not a pair\n")
+
+
+def test_context_window_from_the_catalog_unless_set(ember_home, monkeypatch):
+    monkeypatch.setenv("EMBER_MODEL", "gpt-4o-mini")
+    assert load_settings().default_model.context_window == 128_000
+    write(ember_home, "config.toml", "[model]\ncontext_window = 8192\n")
+    assert load_settings().default_model.context_window == 8192
+
+
+def test_hermes_endpoint_is_validated(ember_home):
+    write(ember_home, "config.toml", '[model]\nprovider = "hermes"\nendpoint = "raw"\n')
+    with pytest.raises(ConfigError, match="endpoint"):
+        load_settings()
+
+
+def test_missing_key_for_hosted_endpoints(monkeypatch):
+    from ember.config import missing_key_message
+
+    monkeypatch.setenv("EMBER_PROVIDER", "anthropic")
+    assert "EMBER_API_KEY" in missing_key_message(load_settings().default_model)
+    monkeypatch.setenv("EMBER_PROVIDER", "openai")
+    monkeypatch.setenv("EMBER_BASE_URL", "http://127.0.0.1:11434/v1")
+    assert missing_key_message(load_settings().default_model) is None
+    monkeypatch.setenv("EMBER_API_KEY", "sk-present-123456")
+    monkeypatch.setenv("EMBER_PROVIDER", "anthropic")
+    assert missing_key_message(load_settings().default_model) is None

@@ -29,6 +29,12 @@ PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"
 
 TASK_KINDS = ("chat", "learning", "tools")
 
+# Hosted endpoints that always need a key; local servers (Ollama, llama.cpp, vLLM...) usually do not.
+HOSTED_KEY_HOSTS = (
+    "api.openai.com", "openrouter.ai", "api.anthropic.com", "api.groq.com", "api.together.xyz",
+    "api.deepseek.com", "api.mistral.ai", "api.fireworks.ai", "generativelanguage.googleapis.com",
+)
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and what to do."""
@@ -121,6 +127,19 @@ class Settings:
         return sorted(set(values), key=len, reverse=True)
 
 
+def missing_key_message(spec: ModelSpec) -> str | None:
+    """Why ``spec`` cannot work without an API key, or None when it has one or needs none."""
+    if spec.api_key:
+        return None
+    if spec.provider == "anthropic" or any(host in spec.base_url for host in HOSTED_KEY_HOSTS):
+        where = "EMBER_API_KEY" if spec.name == "default" else f"the variable named by [models.{spec.name}].api_key_env"
+        return (
+            f"no API key for model {spec.name!r} ({spec.provider} at {spec.base_url}); "
+            f"set {where} in EMBER_HOME/.env or the environment, or run `ember setup`"
+        )
+    return None
+
+
 def ember_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("EMBER_HOME") or Path.home() / ".ember").expanduser()
@@ -197,18 +216,28 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
         api_key = lookup.get(_expect(key_env, str, f"{where}.api_key_env")) or None
     headers = table.get("headers", {})
     _expect(headers, dict, f"{where}.headers")
+    endpoint = str(table.get("endpoint", "chat"))
+    if endpoint not in ("chat", "completion", "completions"):
+        raise ConfigError(f"config.toml: {where}.endpoint must be \"chat\" or \"completion\", got {endpoint!r}")
     return ModelSpec(
         name=name,
         provider=provider,
         model=str(table.get("model") or DEFAULT_MODELS[provider]),
         base_url=str(table.get("base_url") or DEFAULT_BASE_URLS[provider]).rstrip("/"),
         api_key=api_key,
-        context_window=int(_expect(table.get("context_window", 32_000), int, f"{where}.context_window")),
+        context_window=int(_expect(table.get("context_window") or _known_window(table, provider), int,
+                                   f"{where}.context_window")),
         max_output_tokens=int(_expect(table.get("max_output_tokens", 4096), int, f"{where}.max_output_tokens")),
         timeout=float(_expect(table.get("timeout", 120.0), (int, float), f"{where}.timeout")),
-        hermes_endpoint=str(table.get("endpoint", "chat")),
+        hermes_endpoint=endpoint,
         extra_headers={str(k): str(v) for k, v in headers.items()},
     )
+
+
+def _known_window(table: Mapping[str, Any], provider: str) -> int:
+    from ember.models.catalog import context_window_for  # imported late: catalog imports this module
+
+    return context_window_for(str(table.get("model") or DEFAULT_MODELS[provider]))
 
 
 def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

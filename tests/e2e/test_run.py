@@ -297,3 +297,10 @@ def test_sigint_stops_a_running_command_and_its_children(ember):
         pytest.fail("the background child of the cancelled command is still running")
     shown = ember.json("sessions", "show", ember.json("sessions", "list", "--json")[0]["id"], "--json")
     assert shown["messages"][-1]["role"] == "tool" and "cancelled" in shown["messages"][-1]["content"]
+
+
+def test_missing_api_key_is_a_clear_error_before_any_request(ember):
+    ember.env["EMBER_PROVIDER"] = "anthropic"
+    result = ember("run", "hello")
+    assert result.returncode == 1
+    assert "no API key" in result.stderr and "EMBER_API_KEY" in result.stderr

@@ -60,9 +60,11 @@ def check_endpoint(spec) -> Check:
     from ember.models.catalog import build_provider
 
     label = f"model {spec.name} ({spec.provider}:{spec.model} at {spec.base_url})"
-    needs_key = spec.provider == "anthropic" or "api.openai.com" in spec.base_url or "openrouter.ai" in spec.base_url
-    if needs_key and not spec.api_key:
-        return Check(label, False, "no API key", "set EMBER_API_KEY in EMBER_HOME/.env (or run `ember setup`)")
+    from ember.config import missing_key_message
+
+    problem = missing_key_message(spec)
+    if problem:
+        return Check(label, False, problem, "set the key in EMBER_HOME/.env (or run `ember setup`)")
     provider = build_provider(spec)
     started = time.monotonic()
     try:

@@ -28,7 +28,11 @@ def models(as_json: bool, offline: bool) -> None:
         key = f"{spec.provider} {spec.base_url}"
         if offline or key in listed:
             continue
-        provider = build_provider(spec)
+        try:
+            provider = build_provider(spec)
+        except ProviderError as exc:
+            listed[key] = {"base_url": spec.base_url, "models": [], "error": str(exc)}
+            continue
         try:
             listed[key] = {"base_url": spec.base_url, "models": provider.list_models(), "error": None}
         except ProviderError as exc:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ember.config import ModelSpec
-from ember.models.base import Provider
+from ember.config import ModelSpec, missing_key_message
+from ember.models.base import AuthError, Provider
 
 if TYPE_CHECKING:
     import httpx
@@ -45,7 +45,13 @@ def context_window_for(model: str, default: int = 32_000) -> int:
 
 
 def build_provider(spec: ModelSpec, client: httpx.Client | None = None) -> Provider:
-    """The adapter for ``spec.provider`` (``openai``, ``anthropic`` or ``hermes``)."""
+    """The adapter for ``spec.provider`` (``openai``, ``anthropic`` or ``hermes``).
+
+    A hosted endpoint without a key fails here, before any request, with what to set.
+    """
+    problem = missing_key_message(spec)
+    if problem:
+        raise AuthError(problem)
     if spec.provider == "anthropic":
         from ember.models.anthropic import AnthropicProvider
 
