@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ember.agent.loop import Agent
     from ember.config import Settings
+    from ember.memory.learning import Learning
     from ember.memory.store import SQLiteStore
 
 
@@ -21,10 +22,19 @@ class Runtime:
     settings: Settings
     store: SQLiteStore
     agent: Agent
+    learning: Learning | None = None
 
     def close(self) -> None:
+        # The answer is out by now: let the learning of the last turn finish (bounded), then shut down.
+        if self.learning is not None:
+            self.learning.close()
         self.agent.router.close()
         self.store.close()
+        import sys
+
+        mcp = sys.modules.get("ember.mcp.toolset")  # loaded only when MCP servers are configured
+        if mcp is not None:
+            mcp.close_servers(self.agent.registry)
 
 
 def apply_model_choice(settings: Settings, name: str | None) -> None:
@@ -88,4 +98,8 @@ def build_runtime(
         interactive=interactive,
         redact=redactor.redact,
     )
-    return Runtime(settings=settings, store=store, agent=agent)
+    # The learning loop: USER.md, lessons and skills in the prompt; learning after each turn.
+    from ember.memory.learning import install_learning
+
+    learning = install_learning(agent)
+    return Runtime(settings=settings, store=store, agent=agent, learning=learning)

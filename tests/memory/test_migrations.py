@@ -60,7 +60,7 @@ def test_appending_a_migration_applies_only_the_new_one(db_path):
         sid = store.create_session().id
 
     def add_lessons(db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE lessons (id INTEGER PRIMARY KEY, rule TEXT NOT NULL)")
+        db.execute("CREATE TABLE example_notes (id INTEGER PRIMARY KEY, rule TEXT NOT NULL)")
 
     newer = [*MIGRATIONS, add_lessons]
     with _raw(db_path) as db:

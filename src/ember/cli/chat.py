@@ -41,6 +41,7 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
     runtime = build_runtime(
         settings, interactive=True, auto_approve=yes, ask=_approval_prompt(console, interactive)
     )
+    runtime.agent.extras["ask_user"] = _question_prompt(console, interactive)  # for the clarify tool
     try:
         ChatSession(runtime, console, show_reasoning, interactive).loop(resume)
     finally:
@@ -63,6 +64,23 @@ def _approval_prompt(console: Console, interactive: bool):
         return {"y": "once", "s": "session", "a": "always"}.get(answer[:1], "deny")
 
     return ask
+
+
+def _question_prompt(console: Console, interactive: bool):
+    """``ask_user(question, options) -> answer``: the model's question, asked in the terminal."""
+
+    def ask_user(question: str, options: list[str]) -> str:
+        from rich.markup import escape
+
+        console.print(f"[magenta]Question:[/] {escape(question)}", highlight=False)
+        for number, option in enumerate(options, 1):
+            console.print(f"  {number}. {escape(option)}", highlight=False)
+        try:
+            return _read_line("  Your answer: ", interactive)
+        except EOFError:
+            return ""
+
+    return ask_user
 
 
 def _read_line(prompt: str, interactive: bool) -> str:

@@ -128,12 +128,132 @@ def create_allowed_commands_and_meta(db: sqlite3.Connection) -> None:
     )
 
 
+def learning_episodes_lessons_skills(db: sqlite3.Connection) -> None:
+    # The learning loop (ember.memory.learn): one episode per finished task; lessons learned from
+    # corrections and fixed failures, with their use counts; usage counts of the SKILL.md files
+    # (the skills themselves are files under EMBER_HOME/skills); and a log of what was learned.
+    # ``recent`` holds the latest outcomes of a lesson or skill, oldest first ("1" helped, "0" not).
+    _run(
+        db,
+        """CREATE TABLE episodes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
+            task TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            steps TEXT NOT NULL DEFAULT '[]',
+            errors TEXT NOT NULL DEFAULT '[]',
+            outcome TEXT NOT NULL,
+            tool_calls INTEGER NOT NULL DEFAULT 0,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            lessons_used TEXT NOT NULL DEFAULT '[]',
+            skills_used TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX episodes_session ON episodes(session_id, id)",
+        """CREATE VIRTUAL TABLE episodes_fts USING fts5(
+            task, answer, content='episodes', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER episodes_fts_insert AFTER INSERT ON episodes BEGIN
+            INSERT INTO episodes_fts(rowid, task, answer) VALUES (new.id, new.task, new.answer);
+        END""",
+        """CREATE TRIGGER episodes_fts_delete AFTER DELETE ON episodes BEGIN
+            INSERT INTO episodes_fts(episodes_fts, rowid, task, answer) VALUES ('delete', old.id, old.task, old.answer);
+        END""",
+        """CREATE TABLE lessons (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT NOT NULL,
+            keywords TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL,
+            episode_id INTEGER REFERENCES episodes(id) ON DELETE SET NULL,
+            uses INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            recent TEXT NOT NULL DEFAULT '',
+            confirmations INTEGER NOT NULL DEFAULT 1,
+            retired_at REAL,
+            retired_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE VIRTUAL TABLE lessons_fts USING fts5(
+            rule, keywords, content='lessons', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER lessons_fts_insert AFTER INSERT ON lessons BEGIN
+            INSERT INTO lessons_fts(rowid, rule, keywords) VALUES (new.id, new.rule, new.keywords);
+        END""",
+        """CREATE TRIGGER lessons_fts_delete AFTER DELETE ON lessons BEGIN
+            INSERT INTO lessons_fts(lessons_fts, rowid, rule, keywords) VALUES ('delete', old.id, old.rule, old.keywords);
+        END""",
+        """CREATE TRIGGER lessons_fts_update AFTER UPDATE OF rule, keywords ON lessons BEGIN
+            INSERT INTO lessons_fts(lessons_fts, rowid, rule, keywords) VALUES ('delete', old.id, old.rule, old.keywords);
+            INSERT INTO lessons_fts(rowid, rule, keywords) VALUES (new.id, new.rule, new.keywords);
+        END""",
+        """CREATE TABLE skill_stats (
+            name TEXT PRIMARY KEY,
+            origin TEXT NOT NULL DEFAULT 'local',
+            uses INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            recent TEXT NOT NULL DEFAULT '',
+            last_used REAL,
+            archived_at REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE learning_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            episode_id INTEGER REFERENCES episodes(id) ON DELETE SET NULL,
+            created_at REAL NOT NULL
+        )""",
+    )
+
+
+def search_index(db: sqlite3.Connection) -> None:
+    # Memory search (ember.memory.search, docs/memory-search.md). Imported messages keep the id they
+    # had in their source and who spoke them. search_fts indexes each searchable message (rowid =
+    # message id) with its neighbours' text as a second column; search_vectors holds its embeddings
+    # (part 0: the message, 1..: its sentences) as int8; search_times the periods it talks about;
+    # search_terms a vector per indexed word, for query expansion. All of it can be rebuilt from messages.
+    _run(
+        db,
+        "ALTER TABLE messages ADD COLUMN external_id TEXT",
+        "ALTER TABLE messages ADD COLUMN speaker TEXT",
+        "CREATE UNIQUE INDEX messages_external ON messages(session_id, external_id) WHERE external_id IS NOT NULL",
+        "CREATE INDEX messages_external_id ON messages(external_id) WHERE external_id IS NOT NULL",
+        "CREATE INDEX messages_created ON messages(created_at)",
+        "CREATE VIRTUAL TABLE search_fts USING fts5(body, context, tokenize='porter unicode61 remove_diacritics 2')",
+        """CREATE TRIGGER search_fts_forget AFTER DELETE ON messages BEGIN
+            DELETE FROM search_fts WHERE rowid = old.id;
+        END""",
+        """CREATE TABLE search_vectors (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (message_id, part)
+        )""",
+        """CREATE TABLE search_times (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            start REAL NOT NULL,
+            end REAL NOT NULL
+        )""",
+        "CREATE INDEX search_times_message ON search_times(message_id)",
+        "CREATE TABLE search_terms (term TEXT PRIMARY KEY, model TEXT NOT NULL, vector BLOB NOT NULL)",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
     create_summaries,
     create_usage,
     create_allowed_commands_and_meta,
+    learning_episodes_lessons_skills,
+    search_index,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

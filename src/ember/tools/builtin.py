@@ -42,7 +42,8 @@ BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("browser", "drive a real browser: open, read, click, type, screenshot", ("ember.tools.browser",),
      ("browser_open", "browser_snapshot", "browser_click", "browser_type", "browser_select", "browser_press",
       "browser_scroll", "browser_back", "browser_screenshot", "browser_close")),
-    ("media", "look at images, speak text, generate images", ("ember.tools.media",),
+    ("media", "look at images, speak text, generate images",
+     ("ember.tools.vision", "ember.tools.speech", "ember.tools.images"),
      ("vision_analyze", "text_to_speech", "image_generate")),
     ("planning", "a task list, and questions to the user", ("ember.tools.planning",), ("todo", "clarify")),
     ("delegate", "hand sub-tasks to sub-agents", ("ember.tools.delegate",), ("delegate",)),
@@ -61,6 +62,10 @@ def builtin_registry(settings: Settings | None = None, *, plugins: bool = True) 
         registry.add_discovery(discover_entry_points)
     if settings is not None:
         registry.enable(settings.tools.enabled)
+        if settings.raw.get("mcp"):  # one toolset per MCP server, started on first use (docs/mcp.md)
+            from ember.mcp.toolset import add_mcp_servers
+
+            add_mcp_servers(registry, settings)
     return registry
 
 

@@ -115,6 +115,16 @@ class ToolRegistry:
         """fnmatch patterns on toolset and tool names; ``!pattern`` excludes (``["*", "!shell"]``)."""
         self._enabled = list(patterns)
 
+    def view(self, patterns: Iterable[str]) -> ToolRegistry:
+        """A registry sharing these tools and toolsets (and whatever they load or start, e.g. MCP
+        servers) but with its own ``enable`` patterns: what a sub-agent limited to some toolsets uses."""
+        import copy
+
+        self._discover()  # once, here, so the view never runs the discoveries a second time
+        view = copy.copy(self)  # shallow: the same dicts and lock
+        view._enabled = list(patterns)
+        return view
+
     # --- looking up -------------------------------------------------------------------------------
 
     def _discover(self) -> None:

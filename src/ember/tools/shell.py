@@ -119,7 +119,7 @@ def _wait(proc: subprocess.Popen[bytes], limit: float, ctx: ToolContext) -> bool
         raise
 
 
-def _environment(ctx: ToolContext) -> dict[str, str]:
+def child_environment(ctx: ToolContext) -> dict[str, str]:
     env = dict(os.environ)
     if ctx.settings is not None:
         names, values = set(ctx.settings.secrets), set(ctx.settings.secret_values())
@@ -166,7 +166,7 @@ def shell(ctx: ToolContext, command: str, timeout: float | None = None, cwd: str
         proc = subprocess.Popen(
             [shutil.which("bash") or "/bin/sh", "-c", command + _TRAILER],
             cwd=run_dir,
-            env={**_environment(ctx), "EMBER_CWD_FILE": cwd_file},
+            env={**child_environment(ctx), "EMBER_CWD_FILE": cwd_file},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

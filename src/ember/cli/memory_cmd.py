@@ -1,0 +1,257 @@
+"""``ember memory show|search|import|index|forget|export``: what Ember remembers, for people and scripts.
+
+The search and import forms are also the benchmark interface (benchmarks/locomo.py); their
+JSON shapes are kept stable: ``{"qid": ..., "hits": [{"id": ..., "score": ...}]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ember.cli.group import DefaultGroup
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ember.memory.hits import Hit
+
+
+def _store():
+    from ember.config import load_settings
+    from ember.runtime import open_store
+
+    return open_store(load_settings())
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A rich progress display on stderr; yields ``update(stage, done, total)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    labels = {"import": "importing messages", "index": "indexing text", "embed": "embedding messages",
+              "words": "embedding words"}
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=not console.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+@click.group(cls=DefaultGroup, default_command="show")
+def memory() -> None:
+    """Search, import, show, forget or export what Ember remembers."""
+
+
+@memory.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--strict", is_flag=True, help="Import nothing if any line is bad (default: skip bad lines).")
+def import_(file: Any, strict: bool) -> None:
+    """Import messages from a JSONL file (one message per line) and index them.
+
+    Each line: {"id", "session", "role", "speaker", "content", "timestamp"}; only "content" is
+    required. See docs/memory-search.md.
+    """
+    from ember.memory.importer import ImportReport, import_messages, read_jsonl
+    from ember.memory.search import MemorySearch
+
+    report = ImportReport()
+    messages = read_jsonl(file, report)
+    for number, problem in report.problems:
+        click.echo(f"{file.name}:{number}: {problem} (line skipped)", err=True)
+    if strict and report.problems:
+        raise click.UsageError(f"{len(report.problems)} bad line(s); nothing imported (--strict)")
+    store = _store()
+    with _progress() as update:
+        import_messages(store, messages, report, progress=lambda done, total: update("import", done, total))
+        indexed = MemorySearch(store).refresh(progress=update)
+    skipped = f", {len(report.problems)} bad line(s) skipped" if report.problems else ""
+    dupes = f", {report.duplicates} already there" if report.duplicates else ""
+    click.echo(
+        f"imported {report.messages} message(s) into {report.sessions_created} new session(s){dupes}{skipped}; "
+        f"indexed {indexed.indexed}, embedded {indexed.embedded}", err=True,
+    )
+
+
+@memory.command("index")
+@click.option("--rebuild", is_flag=True, help="Drop the search index and build it again from the messages.")
+def index_cmd(rebuild: bool) -> None:
+    """Bring the search index up to date (embedding what is new when embeddings are installed)."""
+    from ember.memory import index
+    from ember.memory.search import MemorySearch
+
+    store = _store()
+    searcher = MemorySearch(store)
+    with _progress() as update:
+        report = index.rebuild(store, searcher.embedder, update) if rebuild else searcher.refresh(progress=update)
+    click.echo(f"indexed {report.indexed}, embedded {report.embedded}, new words {report.words}", err=True)
+
+
+def _hits_json(qid: Any, hits: list[Hit]) -> str:
+    return json.dumps({"qid": qid, "hits": [{"id": h.id, "score": h.score} for h in hits]}, ensure_ascii=False)
+
+
+def _print_hits(query: str, hits: list[Hit]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if not hits:
+        console.print(f"no match for {query!r}")
+        return
+    table = Table(box=None, pad_edge=False, title=query, title_justify="left")
+    for column in ("id", "when", "who", "text"):
+        table.add_column(column, overflow="fold")
+    for h in hits:
+        when = datetime.fromtimestamp(h.created_at).strftime("%Y-%m-%d") if h.created_at else ""
+        table.add_row(h.id, when, h.speaker or h.role or h.source, h.text.replace("\n", " ")[:160])
+    console.print(table)
+
+
+@memory.command("search")
+@click.argument("query", required=False)
+@click.option("--batch", type=click.File("r", encoding="utf-8"),
+              help='JSONL of {"qid": ..., "query": ...}; one result line per query, in order.')
+@click.option("-k", "k", default=10, show_default=True, help="How many hits.")
+@click.option("--scope", default="all", show_default=True, help="all, messages, episodes, lessons or skills.")
+@click.option("--session", help="Only this session's messages (an id or a unique beginning of one).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
+def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str | None, as_json: bool) -> None:
+    """Search past conversations (and lessons, episodes, skills) for QUERY."""
+    from ember.memory.search import MemorySearch
+
+    if (query is None) == (batch is None):
+        raise click.UsageError("give a QUERY or --batch FILE (not both)")
+    store = _store()
+    if session is not None:
+        info = store.get_session(session)
+        if info is None:
+            raise click.UsageError(f"no session matches {session!r}; see `ember sessions list`")
+        session = info.id
+    searcher = MemorySearch(store)
+    searcher.refresh()
+
+    def run(text: str) -> list[Hit]:
+        try:
+            return searcher.search(text, k, scope, session, refresh=False)
+        except ValueError as e:
+            raise click.UsageError(str(e)) from e
+
+    if batch is None:
+        assert query is not None
+        hits = run(query)
+        click.echo(_hits_json(None, hits)) if as_json else _print_hits(query, hits)
+        return
+    for number, raw in enumerate(batch, 1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+            qid, text = item.get("qid"), item["query"]
+            if not isinstance(text, str):
+                raise TypeError("query is not text")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            click.echo(f"{batch.name}:{number}: bad query line ({e})", err=True)
+            qid, text = None, None
+        hits = run(text) if text is not None else []
+        if as_json:
+            click.echo(_hits_json(qid, hits))
+        else:
+            _print_hits(text or "", hits)
+
+
+@memory.command("show")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
+def show(ref: str | None, as_json: bool) -> None:
+    """Show what is stored (counts and index state), or one message by id."""
+    from ember.memory import inventory
+
+    store = _store()
+    if ref is not None:
+        row = inventory.find_message(store, ref)
+        if row is None:
+            raise click.ClickException(f"no message {ref!r}")
+        data = {k: row[k] for k in ("id", "external_id", "session_id", "role", "speaker", "created_at", "content")}
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            when = datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{row['external_id'] or row['id']} · {row['session_id']} · {row['speaker'] or row['role']} · {when}")
+            click.echo(row["content"])
+        return
+    data = inventory.counts(store)
+    from ember.memory.learning import recent_learning  # lessons, skills, USER.md changes and refusals
+
+    data["learned_recently"] = recent_learning(store)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key.replace('_', ' '):<{width}}  {shown}")
+
+
+@memory.command("forget")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def forget(refs: tuple[str, ...], yes: bool) -> None:
+    """Delete messages (by id or external id) or other items (lesson:3), with their index entries."""
+    from ember.memory import inventory
+
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("forgetting needs confirmation: add --yes in scripts")
+        click.confirm(f"Forget {len(refs)} item(s) for good?", abort=True)
+    store = _store()
+    missing = []
+    for ref in refs:
+        done = inventory.forget(store, ref)
+        if done is None:
+            missing.append(ref)
+        else:
+            click.echo(f"forgot {done}", err=True)
+    if missing:
+        raise click.ClickException(f"nothing stored under {', '.join(missing)}")
+
+
+@memory.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "markdown"]), default="jsonl", show_default=True)
+@click.option("--session", help="Only this session (an id or a unique beginning of one).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default stdout).")
+def export(fmt: str, session: str | None, output: str | None) -> None:
+    """Export every message (JSONL in the import format, or Markdown)."""
+    from ember.memory import inventory
+
+    store = _store()
+    if session is not None:
+        info = store.get_session(session)
+        if info is None:
+            raise click.UsageError(f"no session matches {session!r}; see `ember sessions list`")
+        session = info.id
+    items = inventory.export_messages(store, session)
+    chunks = inventory.as_jsonl(items) if fmt == "jsonl" else inventory.as_markdown(items)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.writelines(chunks)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.writelines(chunks)
+
+
+from ember.cli.lessons_cmd import lessons  # noqa: E402  (`ember memory lessons`, from the learning loop)
+
+memory.add_command(lessons)

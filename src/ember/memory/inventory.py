@@ -1,0 +1,120 @@
+"""What a person can see and remove of Ember's memory: counts, one item, forget, export.
+
+Behind ``ember memory show|forget|export``. Forgetting a message removes it, its search
+entries (FTS row, vectors, time mentions) and its text from its neighbours' indexed context;
+words that no longer occur in any indexed message lose their vectors too. Other registered
+sources (lessons, episodes...) are counted and forgotten through their own ``Source`` hooks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ember.memory import index, textproc
+from ember.memory.search import sources
+
+if TYPE_CHECKING:
+    from ember.memory.store import SQLiteStore
+
+
+def counts(store: SQLiteStore) -> dict[str, Any]:
+    """Sessions, messages and the state of the search index, plus each registered source's count."""
+
+    def one(sql: str) -> int:
+        return int(store._read(sql)[0][0] or 0)
+
+    from ember.memory.embeddings import embeddings_available
+
+    data: dict[str, Any] = {
+        "sessions": one("SELECT COUNT(*) FROM sessions"),
+        "messages": one("SELECT COUNT(*) FROM messages"),
+        "imported_messages": one("SELECT COUNT(*) FROM messages WHERE external_id IS NOT NULL"),
+        "indexed_messages": one("SELECT COUNT(*) FROM search_fts"),
+        "embedded_messages": one("SELECT COUNT(*) FROM search_vectors WHERE part = 0"),
+        "word_vectors": one("SELECT COUNT(*) FROM search_terms"),
+        "vector_model": store.get_meta("search.vector_model"),
+        "embeddings_installed": embeddings_available(),
+        "speakers": [r[0] for r in store._read(
+            "SELECT speaker FROM messages WHERE speaker IS NOT NULL GROUP BY speaker ORDER BY COUNT(*) DESC LIMIT 20")],
+    }
+    for name, source in sorted(sources().items()):
+        if source.count is not None:
+            try:
+                data[name] = source.count(store)
+            except Exception as e:  # show what can be shown
+                data[name] = f"unavailable ({e})"
+    return data
+
+
+def find_message(store: SQLiteStore, ref: str) -> dict[str, Any] | None:
+    """A message by external id (first match) or by row id."""
+    rows = store._read("SELECT * FROM messages WHERE external_id = ? ORDER BY id LIMIT 1", (ref,))
+    if not rows and ref.isdigit():
+        rows = store._read("SELECT * FROM messages WHERE id = ?", (int(ref),))
+    return dict(rows[0]) if rows else None
+
+
+def _drop_orphan_words(store: SQLiteStore, text: str) -> None:
+    for word in textproc.vocabulary_words(text):
+        still = store._read("SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT 1", (textproc.fts_any([word]),))
+        if not still:
+            with store._write() as db:
+                db.execute("DELETE FROM search_terms WHERE term = ?", (word,))
+
+
+def forget(store: SQLiteStore, ref: str) -> str | None:
+    """Delete the item ``ref`` names; returns what was deleted, or None when nothing matched.
+
+    ``ref`` is a message's external id or row id, or ``<source>:<id>`` for a registered source.
+    """
+    source_name, _, key = ref.partition(":")
+    source = sources().get(source_name)
+    if source is not None and key and source.forget is not None:
+        return f"{source_name} {key}" if source.forget(store, key) else None
+    row = find_message(store, ref)
+    if row is None:
+        return None
+    with store._write() as db:  # triggers and ON DELETE CASCADE remove its FTS row, vectors and times
+        db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
+    index.reindex_around(store, row["session_id"], row["id"])
+    _drop_orphan_words(store, row["content"])
+    label = row["external_id"] or row["id"]
+    return f"message {label} of session {row['session_id']}"
+
+
+def export_messages(store: SQLiteStore, session: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every message, in the import format (so an export can be imported again), oldest session first."""
+    rows = store._read(
+        """SELECT m.id, m.external_id, m.session_id, s.title, m.role, m.speaker, m.content, m.created_at
+           FROM messages m JOIN sessions s ON s.id = m.session_id
+           WHERE (?1 IS NULL OR m.session_id = ?1) ORDER BY s.created_at, s.id, m.id""",
+        (session,),
+    )
+    for r in rows:
+        yield {
+            "id": r["external_id"] if r["external_id"] is not None else str(r["id"]),
+            "session": r["title"] or r["session_id"],
+            "role": r["role"],
+            "speaker": r["speaker"],
+            "content": r["content"],
+            "timestamp": datetime.fromtimestamp(r["created_at"]).isoformat(timespec="seconds"),
+        }
+
+
+def as_jsonl(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    for item in items:
+        yield json.dumps(item, ensure_ascii=False) + "\n"
+
+
+def as_markdown(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """One ``#`` heading per session, one paragraph per message."""
+    current: str | None = None
+    for n, item in enumerate(items):
+        if n == 0 or item["session"] != current:
+            current = item["session"]
+            yield f"# {current}\n\n"
+        who = item["speaker"] or item["role"]
+        yield f"**{who}** · {item['timestamp'].replace('T', ' ')} · `{item['id']}`\n\n{item['content']}\n\n"

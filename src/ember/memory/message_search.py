@@ -1,0 +1,349 @@
+"""Searching past messages: candidates from words, vectors and time, ordered by ``ranking``.
+
+For a query, candidates come from three places:
+
+1. FTS5 BM25 over each message and its neighbours (``search_fts``: body weighted 1, neighbours
+   0.4), with stopwords and speaker names left out of the query, and again with expansion
+   words: the indexed words whose vectors are closest to the query's words.
+2. With embeddings, the messages whose vectors (each mixed with its neighbours') are closest
+   to the query's, speaker names taken out of both.
+3. When the query names a period ("in May 2023", "last week"), the messages said in it or
+   talking about it.
+
+Each candidate is then scored on the features of ``ranking`` and the best ``k`` returned.
+A ``MessageSearcher`` keeps vectors and names in memory between queries and reads only what
+was added since; it is cheap to keep and cheap to ask again.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ember.memory import index, ranking, textproc, timeref
+from ember.memory.hits import Hit
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ember.memory.embeddings import Embedder
+    from ember.memory.store import SQLiteStore
+
+LEX_LIMIT = 300
+POSTINGS_BUDGET = 20_000
+DENSE_LIMIT = 300
+TIME_LIMIT = 1000
+EXPAND_PER_WORD = 5
+EXPAND_MIN_COSINE = 0.6
+BODY_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.4
+NEIGHBOUR_MIX = 0.5
+SNIPPET_CHARS = 300
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """A cheap test for inflections ("paint"/"painting"): FTS5 already matches those."""
+    n = min(len(a), len(b))
+    common = 0
+    while common < n and a[common] == b[common]:
+        common += 1
+    return common >= 4 and common >= n - 2
+
+
+class MessageSearcher:
+    """Search over one store's messages; see the module docstring."""
+
+    def __init__(self, store: SQLiteStore, embedder: Embedder | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.names: list[str] = []
+        self._names_pattern = None
+        self._synced_upto: tuple[int, ...] = ()
+        self._vectors: Any = None
+        self._mixed: Any = None
+        self._parts_order: Any = None
+        self._sorted_part_ids: Any = None
+        self._sample: Any = None
+        self._vocab_words: list[str] = []
+        self._vocab_row: dict[str, int] = {}
+        self._vocab: Any = None
+
+    # --- keeping caches in step ----------------------------------------------------------------
+
+    def sync(self, progress: index.Progress | None = None) -> index.RefreshReport:
+        """Index what is new, then reload names and vectors if anything changed."""
+        report = index.refresh(self.store, self.embedder, progress)
+        top = tuple(self.store._read("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM messages")[0])
+        if top == self._synced_upto and not (report.indexed or report.embedded):
+            return report
+        self._synced_upto = top
+        rows = self.store._read("SELECT DISTINCT speaker FROM messages WHERE speaker IS NOT NULL")
+        self.names = sorted({r[0] for r in rows if r[0]})
+        self._names_pattern = textproc.name_pattern(self.names)
+        if self.embedder is not None:
+            self._load_vectors()
+        return report
+
+    def _load_vectors(self) -> None:
+        import numpy as np
+
+        from ember.memory.vectors import MessageVectors, decode_many, to_unit
+
+        assert self.embedder is not None
+        if self._vectors is None:
+            self._vectors = MessageVectors(self.embedder.name, self.embedder.dim)
+        with self.store._lock:
+            changed = self._vectors.refresh(self.store._conn())
+        vec = self._vectors
+        if changed or self._mixed is None:
+            # Each message's vector mixed with its neighbours' in the same session (id order).
+            rows = self.store._read("SELECT id, session_id FROM messages WHERE id IN (SELECT message_id FROM "
+                                    "search_vectors WHERE part = 0 AND model = ?) ORDER BY session_id, id",
+                                    (self.embedder.name,))
+            order = np.array([vec.row_of(r[0]) for r in rows], dtype=np.int64)
+            same = np.array([rows[i][1] == rows[i + 1][1] for i in range(len(rows) - 1)], dtype=bool)
+            prev = np.full(len(vec.whole_ids), -1, dtype=np.int64)
+            nxt = np.full(len(vec.whole_ids), -1, dtype=np.int64)
+            if len(order) > 1:
+                nxt[order[:-1][same]] = order[1:][same]
+                prev[order[1:][same]] = order[:-1][same]
+            mixed = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
+            for start in range(0, len(mixed), 20_000):
+                rows_ = np.arange(start, min(start + 20_000, len(mixed)))
+                block = to_unit(vec.whole[rows_])
+                for side in (prev, nxt):
+                    has = side[rows_] >= 0
+                    block[has] += NEIGHBOUR_MIX * to_unit(vec.whole[side[rows_][has]])
+                mixed[rows_] = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-9)
+            self._mixed = mixed
+            self._parts_order = np.argsort(vec.part_ids, kind="stable")
+            self._sorted_part_ids = vec.part_ids[self._parts_order]
+            sample = np.random.default_rng(0).choice(len(vec.whole_ids), min(len(vec.whole_ids), 4096), replace=False)
+            self._sample = np.sort(sample)
+        terms = self.store._read("SELECT term, vector FROM search_terms WHERE model = ? ORDER BY term",
+                                 (self.embedder.name,))
+        if len(terms) != len(self._vocab_words):
+            self._vocab_words = [t[0] for t in terms]
+            self._vocab_row = {w: i for i, w in enumerate(self._vocab_words)}
+            self._vocab = decode_many([t[1] for t in terms], self.embedder.dim)
+
+    # --- the query -----------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, session: str | None = None, *, sync: bool = True) -> list[Hit]:
+        """The ``k`` best messages for ``query`` (in ``session`` only, when given)."""
+        if sync:
+            self.sync()
+        rows, features, dense = self.candidates(query, session)
+        scored = sorted(((ranking.score(features[mid], dense), mid) for mid in rows), key=lambda t: (-t[0], t[1]))
+        return [self._hit(rows[mid], value) for value, mid in scored[:k]]
+
+    def candidates(self, query: str, session: str | None = None
+                   ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, float]], bool]:
+        """(rows, features, dense): every candidate message and its ``ranking`` features."""
+        latest = self.store._read(
+            "SELECT MAX(created_at) FROM messages WHERE session_id = ?", (session,)
+        )[0][0] if session else self.store._read("SELECT MAX(created_at) FROM messages")[0][0]
+        if latest is None:
+            return {}, {}, False
+        ranges, rest = timeref.query_ranges(query, datetime.fromtimestamp(latest))
+        terms, named = textproc.query_terms(rest, self.names)
+        features: dict[int, dict[str, float]] = {}
+
+        def put(ids_scores: dict[int, float], name: str) -> None:
+            best = max(ids_scores.values(), default=0.0)
+            for mid, value in ids_scores.items():
+                features.setdefault(mid, {})[name] = value / best if best > 0 else 0.0
+
+        put(self._bm25(terms, session, LEX_LIMIT), "lex")
+        if ranges:
+            self._time(ranges, session, features)
+        dense = self.embedder is not None and self._mixed is not None and len(self._mixed) > 0
+        if dense:
+            self._dense(query, terms, session, features, put)
+        rows = self._rows(list(features)) if features else {}
+        best_lex: dict[str, float] = {}
+        for mid, row in rows.items():
+            f = features[mid]
+            if named:
+                mine = (row["speaker"] or "").lower() in named
+                f["speaker"], f["other"] = (1.0, 0.0) if mine else (0.0, 1.0)
+            if ranges:
+                said = any(a <= row["created_at"] < b for a, b in ranges)
+                f["in_time"] = 1.0 if said else 0.0
+                f.setdefault("mentions", 0.0)
+                f["off_time"] = 0.0 if said or f["mentions"] else 1.0
+            f["answer"] = 1.0 if row["after_question"] else 0.0
+            best_lex[row["session_id"]] = max(best_lex.get(row["session_id"], 0.0), f.get("lex", 0.0))
+        for mid, row in rows.items():
+            features[mid]["session"] = best_lex[row["session_id"]]
+        return rows, features, dense
+
+    def _bm25(self, words: list[str], session: str | None, limit: int) -> dict[int, float]:
+        """BM25 of an OR query over the words; see ``_affordable`` for how cost is bounded."""
+        kept, total = self._affordable(words)
+        match = textproc.fts_any(kept)
+        if not match:
+            return {}
+        since = 0
+        if total > POSTINGS_BUDGET:  # one very common word: score only its most recent matches
+            found = self.store._read(
+                "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                (match, POSTINGS_BUDGET),
+            )
+            since = found[0][0] if found else 0
+        rows = self.store._read(
+            f"""SELECT rowid, -rank FROM search_fts
+                WHERE search_fts MATCH ?1 AND rank MATCH 'bm25({BODY_WEIGHT}, {CONTEXT_WEIGHT})' AND rowid >= ?4
+                  AND (?2 IS NULL OR rowid IN (SELECT id FROM messages WHERE session_id = ?2))
+                ORDER BY rank LIMIT ?3""",
+            (match, session, limit, since),
+        )
+        return {r[0]: max(r[1], 0.0) for r in rows}
+
+    def _affordable(self, words: list[str]) -> tuple[list[str], int]:
+        """The rarest words whose matches add up to at most ``POSTINGS_BUDGET`` (at least one), and
+        how many matches they have.
+
+        FTS5 scores every row that matches any word of an OR query, so a word found in half of a
+        100,000-message history costs more than the whole latency budget. Such a word has a low
+        IDF and adds little to the ranking; leaving it out keeps search fast on big stores and
+        changes nothing on small ones, where every word fits the budget.
+        """
+        counted = []
+        for word in dict.fromkeys(words):
+            rows = self.store._read(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?)",
+                (textproc.fts_any([word]), POSTINGS_BUDGET * 4),
+            )
+            if rows[0][0]:
+                counted.append((rows[0][0], word))
+        counted.sort()
+        kept, total = [], 0
+        for count, word in counted:
+            if kept and total + count > POSTINGS_BUDGET:
+                break
+            kept.append(word)
+            total += count
+        return kept, total
+
+    def _dense(self, query: str, terms: list[str], session: str | None, features: dict[int, dict[str, float]],
+               put: Any) -> None:
+        import numpy as np
+
+        assert self.embedder is not None
+        vec = self._vectors
+        words = [t for t in terms if len(t) > 2 and t.isalpha()]
+        unknown = [w for w in words if w not in self._vocab_row]
+        qv = self.embedder.embed([textproc.strip_names(query, self._names_pattern) or query, *unknown])
+        if words and len(self._vocab_words):
+            fresh = dict(zip(unknown, qv[1:], strict=True))
+            word_vectors = np.array([fresh[w] if w in fresh else self._vocab[self._vocab_row[w]] for w in words])
+            put(self._bm25(self._expansions(words, word_vectors), session, LEX_LIMIT), "lexexp")
+        sims = self._mixed @ qv[0]
+        mean, std = float(sims.mean()), float(sims.std()) or 1.0
+        z = (sims - mean) / std
+        allowed = self._session_mask(session)
+        ranked = np.where(allowed, z, -np.inf) if allowed is not None else z
+        top = np.argpartition(-ranked, min(DENSE_LIMIT, len(ranked) - 1))[:DENSE_LIMIT]
+        candidates = {int(vec.whole_ids[i]) for i in top if np.isfinite(ranked[i])}
+        candidates |= {mid for mid in features if vec.row_of(mid) is not None}
+        for mid in candidates:
+            features.setdefault(mid, {})["dense"] = float(z[vec.row_of(mid)])
+        self._sentences(qv[0], candidates, features)
+
+    def _sentences(self, qv: np.ndarray, candidates: set[int], features: dict[int, dict[str, float]]) -> None:
+        """``sentence``: the best of the message's own and its sentences' cosines, as a z-score.
+
+        Only the candidates' rows are read back from int8; the z-score's mean and spread come
+        from a fixed sample of all messages.
+        """
+        import numpy as np
+
+        from ember.memory.vectors import to_unit
+
+        vec = self._vectors
+        sample_sims = to_unit(vec.whole[self._sample]) @ qv
+        mean, std = float(sample_sims.mean()), float(sample_sims.std()) or 1.0
+        ids = np.array(sorted(candidates), dtype=np.int64)
+        rows = np.array([vec.row_of(int(m)) for m in ids], dtype=np.int64)
+        best = to_unit(vec.whole[rows]) @ qv
+        if len(vec.part_ids):
+            lo = np.searchsorted(self._sorted_part_ids, ids, "left")
+            hi = np.searchsorted(self._sorted_part_ids, ids, "right")
+            has = np.nonzero(hi > lo)[0]
+            if len(has):
+                spans = [self._parts_order[lo[n]:hi[n]] for n in has]
+                sims = to_unit(vec.parts[np.concatenate(spans)]) @ qv
+                starts = np.cumsum([0] + [len(x) for x in spans[:-1]])
+                best[has] = np.maximum(best[has], np.maximum.reduceat(sims, starts))
+        for mid, value in zip(ids, best, strict=True):
+            features[int(mid)]["sentence"] = (float(value) - mean) / std
+
+    def _expansions(self, words: list[str], word_vectors: np.ndarray) -> list[str]:
+        """Indexed words whose vectors are close to the query's words (not mere inflections of them)."""
+        import numpy as np
+
+        sims = word_vectors @ self._vocab.T
+        found: dict[str, float] = {}
+        for i in range(len(words)):
+            n = min(EXPAND_PER_WORD, sims.shape[1])
+            order = np.argpartition(-sims[i], n - 1)[:n]
+            for j in order:
+                candidate = self._vocab_words[j]
+                if sims[i, j] >= EXPAND_MIN_COSINE and not any(_same_stem(candidate, w) for w in words):
+                    found[candidate] = max(found.get(candidate, 0.0), float(sims[i, j]))
+        return list(found)
+
+    def _session_mask(self, session: str | None) -> np.ndarray | None:
+        import numpy as np
+
+        if session is None:
+            return None
+        ids = {r[0] for r in self.store._read("SELECT id FROM messages WHERE session_id = ?", (session,))}
+        return np.array([int(m) in ids for m in self._vectors.whole_ids], dtype=bool)
+
+    def _time(self, ranges: list[timeref.Range], session: str | None, features: dict[int, dict[str, float]]) -> None:
+        """Messages said in, or talking about, the periods asked for become candidates."""
+        roles = ", ".join(f"'{r}'" for r in index.SEARCHABLE_ROLES)
+        for start, end in ranges:
+            said = self.store._read(
+                f"""SELECT id FROM messages WHERE created_at >= ?1 AND created_at < ?2 AND (?3 IS NULL OR session_id = ?3)
+                    AND role IN ({roles}) AND content != '' LIMIT {TIME_LIMIT}""",
+                (start, end, session),
+            )
+            for r in said:
+                features.setdefault(r[0], {})
+            mentioned = self.store._read(
+                f"""SELECT DISTINCT t.message_id FROM search_times t JOIN messages m ON m.id = t.message_id
+                    WHERE t.start < ?2 AND t.end > ?1 AND (?3 IS NULL OR m.session_id = ?3) LIMIT {TIME_LIMIT}""",
+                (start, end, session),
+            )
+            for r in mentioned:
+                features.setdefault(r[0], {})["mentions"] = 1.0
+
+    def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        roles = ", ".join(f"'{r}'" for r in index.SEARCHABLE_ROLES)
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for r in self.store._read(
+                f"""SELECT m.id, m.session_id, m.role, m.speaker, m.created_at, m.external_id, m.content,
+                       (SELECT p.content LIKE '%?%' FROM messages p WHERE p.session_id = m.session_id
+                        AND p.id < m.id AND p.role IN ({roles}) AND p.content != '' ORDER BY p.id DESC LIMIT 1)
+                       AS after_question
+                    FROM messages m WHERE m.id IN ({marks})""",
+                tuple(chunk),
+            ):
+                out[r["id"]] = dict(r)
+        return out
+
+    def _hit(self, row: dict[str, Any], score: float) -> Hit:
+        text = row["content"]
+        return Hit(
+            id=row["external_id"] if row["external_id"] is not None else str(row["id"]),
+            score=round(score, 4) if math.isfinite(score) else 0.0,
+            source="messages", text=text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…",
+            session_id=row["session_id"], speaker=row["speaker"], role=row["role"],
+            created_at=row["created_at"], message_id=row["id"],
+        )

@@ -1,0 +1,358 @@
+"""The skill library: ``EMBER_HOME/skills/<name>/SKILL.md`` folders, and their usage counts.
+
+A skill is a folder in the Agent Skills format (``SKILL.md``, optional ``scripts/`` and
+``references/``), so skills written by other Agent Skills tools work when copied in or installed
+with ``ember skills install PATH``. Files a person reads and edits stay files; what is counted
+(uses, successes, last use, archived) lives in the ``skill_stats`` table.
+
+Skills are never deleted by Ember: a failing or long-unused skill moves to
+``skills/.archive/<name>/`` and can be restored. Only ``ember skills remove`` deletes.
+
+Everything Ember saves into a skill (learned, created by the model, installed) is validated
+(front matter, name, size) and scanned (``ember.security.scan``) first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ember.memory import skill_stats
+from ember.memory.hits import Hit
+from ember.memory.lessons import failing, keywords, overlap
+from ember.memory.search import register_source
+from ember.memory.skill_format import (
+    MAX_LEARNED_CHARS,
+    MAX_SKILL_CHARS,
+    SkillDoc,
+    SkillFormatError,
+    parse_skill,
+    render_skill,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from ember.memory.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+ARCHIVE = ".archive"
+MAX_INSTALL_BYTES = 5_000_000
+_TEXT_SUFFIXES = {".md", ".txt", ".py", ".sh", ".js", ".ts", ".json", ".yaml", ".yml", ".toml", ".csv", ".html", ""}
+
+
+class SkillError(ValueError):
+    """A skill cannot be saved, installed or found; the message says why and what to do."""
+
+
+@dataclass
+class SkillInfo:
+    """One skill folder as listed: its front matter, where it lives, and a problem if it is broken."""
+
+    name: str
+    description: str
+    path: Path
+    archived: bool = False
+    problem: str | None = None
+
+
+def skills_dir(home: Path) -> Path:
+    return Path(home) / "skills"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+_cache: dict[Path, tuple[int, int, SkillDoc | str]] = {}
+
+
+def _read_doc(skill_file: Path) -> SkillDoc | str:
+    """The parsed SKILL.md, or why it cannot be read; cached by mtime so listing every turn is cheap."""
+    try:
+        stat = skill_file.stat()
+    except OSError as exc:
+        return str(exc)
+    cached = _cache.get(skill_file)
+    if cached and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return cached[2]
+    try:
+        doc: SkillDoc | str = parse_skill(skill_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SkillFormatError) as exc:
+        doc = str(exc)
+    _cache[skill_file] = (stat.st_mtime_ns, stat.st_size, doc)
+    return doc
+
+
+def list_skills(home: Path, *, archived: bool = False) -> list[SkillInfo]:
+    """Skills in the library (or the archive), by name; broken ones carry their ``problem``."""
+    root = skills_dir(home) / ARCHIVE if archived else skills_dir(home)
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        skill_file = folder / "SKILL.md"
+        if not skill_file.is_file():
+            continue
+        doc = _read_doc(skill_file)
+        if isinstance(doc, str):
+            found.append(SkillInfo(folder.name, "", folder, archived, problem=doc))
+        else:
+            found.append(SkillInfo(doc.name, doc.description, folder, archived))
+    return found
+
+
+def find(home: Path, name: str, *, archived: bool = False) -> SkillInfo | None:
+    for info in list_skills(home, archived=archived):
+        if info.name == name or info.path.name == name:
+            return info
+    return None
+
+
+def load(home: Path, name: str) -> SkillDoc:
+    """The full skill; raises ``SkillError`` when there is none by that name (with the names there are)."""
+    info = find(home, name)
+    if info is None:
+        known = ", ".join(i.name for i in list_skills(home) if not i.problem) or "none yet"
+        raise SkillError(f"no skill named {name!r}; skills: {known}")
+    doc = _read_doc(info.path / "SKILL.md")
+    if isinstance(doc, str):
+        raise SkillError(f"skill {name!r} is broken: {doc}")
+    return doc
+
+
+def skill_files(folder: Path) -> list[str]:
+    """The extra files a skill ships (``scripts/...``, ``references/...``), relative to its folder."""
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*")
+        if p.is_file() and p.name != "SKILL.md" and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _scan(text: str, what: str, secrets: Iterable[str], *, code: bool = False) -> str:
+    from ember.security.scan import UnsafeContent, check  # its patterns compile only when something is saved
+
+    try:
+        return check(text, what, secrets=secrets, code=code)
+    except UnsafeContent as exc:
+        raise SkillError(str(exc)) from exc
+
+
+def save(
+    home: Path,
+    store: SQLiteStore | None,
+    name: str,
+    description: str,
+    body: str,
+    *,
+    origin: str = "learned",
+    secrets: Iterable[str] = (),
+    max_chars: int = MAX_LEARNED_CHARS,
+) -> Path:
+    """Validate, scan and write ``skills/<name>/SKILL.md`` (replacing it if it exists); returns its path.
+
+    Fields of an existing skill's front matter other than name and description (``license``,
+    ``metadata``...) are kept. Raises ``SkillError`` with what is wrong.
+    """
+    text = render_skill(name, description, body)
+    doc = SkillDoc(name=name, description=" ".join(description.split()), body=body.strip())
+    problems = validate(doc, max_chars=max_chars, text=text)
+    if problems:
+        raise SkillError("invalid skill: " + "; ".join(problems))
+    folder = skills_dir(home) / name
+    existing = _read_doc(folder / "SKILL.md") if (folder / "SKILL.md").exists() else None
+    extra = {k: v for k, v in existing.front.items() if isinstance(v, str)} if isinstance(existing, SkillDoc) else {}
+    text = _scan(render_skill(name, doc.description, doc.body, extra), f"skill {name!r}", secrets)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "SKILL.md"
+    tmp = folder / f".SKILL.md.{os.getpid()}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    if store is not None:
+        skill_stats.ensure(store, name, origin)
+    return target
+
+
+def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Iterable[str] = (),
+            replace: bool = False) -> SkillInfo:
+    """Copy a skill folder (or the folder of a SKILL.md) into the library after validating and scanning it."""
+    source = Path(source).expanduser()
+    folder = source.parent if source.name == "SKILL.md" else source
+    skill_file = folder / "SKILL.md"
+    if not skill_file.is_file():
+        raise SkillError(f"{folder} has no SKILL.md; a skill is a folder with a SKILL.md in it")
+    try:
+        text = skill_file.read_text(encoding="utf-8")
+        doc = parse_skill(text)
+    except (OSError, UnicodeDecodeError, SkillFormatError) as exc:
+        raise SkillError(f"{skill_file}: {exc}") from exc
+    problems = validate(doc, max_chars=MAX_SKILL_CHARS, text=text)
+    if problems:
+        raise SkillError(f"{skill_file}: " + "; ".join(problems))
+    from ember.security.scan import scan
+
+    total = 0
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if path.is_symlink():
+            raise SkillError(f"{relative} is a symbolic link; skills with links are refused (they can point anywhere)")
+        if not path.is_file():
+            continue
+        total += path.stat().st_size
+        if total > MAX_INSTALL_BYTES:
+            raise SkillError(f"{folder} holds more than {MAX_INSTALL_BYTES // 1_000_000} MB; too big for a skill")
+        if path.suffix.lower() in _TEXT_SUFFIXES:
+            try:
+                content = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # a binary asset: nothing a prompt would read
+            is_code = relative.parts[0] == "scripts" or path.suffix.lower() in (".py", ".sh", ".js", ".ts")
+            result = scan(content, secrets=secrets, code=is_code)
+            if result.refused or result.redacted:
+                what = result.problems or [f"secrets ({', '.join(result.redacted)})"]
+                raise SkillError(f"{relative} was refused: it contains {'; '.join(what)}")
+    target = skills_dir(home) / doc.name
+    if target.exists() and not replace:
+        raise SkillError(f"a skill named {doc.name!r} is already installed; remove or archive it first")
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".git", "__pycache__", ".DS_Store"))
+    if store is not None:
+        skill_stats.ensure(store, doc.name, "installed")
+    return SkillInfo(doc.name, doc.description, target)
+
+
+def archive(home: Path, name: str, store: SQLiteStore | None, reason: str = "") -> Path:
+    """Move a skill to ``skills/.archive/`` (a dated name if one is archived already); returns where."""
+    info = find(home, name)
+    if info is None:
+        raise SkillError(f"no skill named {name!r} to archive")
+    archive_root = skills_dir(home) / ARCHIVE
+    archive_root.mkdir(parents=True, exist_ok=True)
+    target = archive_root / info.path.name
+    if target.exists():
+        target = archive_root / f"{info.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    shutil.move(str(info.path), str(target))
+    if store is not None:
+        skill_stats.set_archived(store, info.name, True)
+    log.info("skill %s archived%s", info.name, f" ({reason})" if reason else "")
+    return target
+
+
+def restore(home: Path, name: str, store: SQLiteStore | None) -> Path:
+    """Bring an archived skill back into the library, with a fresh record of recent outcomes."""
+    info = find(home, name, archived=True)
+    if info is None:
+        raise SkillError(f"no archived skill named {name!r}")
+    target = skills_dir(home) / info.name
+    if target.exists():
+        raise SkillError(f"a skill named {info.name!r} is active already")
+    shutil.move(str(info.path), str(target))
+    if store is not None:
+        skill_stats.set_archived(store, info.name, False)
+    return target
+
+
+def remove(home: Path, name: str, store: SQLiteStore | None) -> Path:
+    """Delete a skill (active or archived) and its counts; the one destructive operation."""
+    info = find(home, name) or find(home, name, archived=True)
+    if info is None:
+        raise SkillError(f"no skill named {name!r}")
+    shutil.rmtree(info.path)
+    if store is not None:
+        skill_stats.delete(store, info.name)
+    return info.path
+
+
+# --- upkeep and ranking --------------------------------------------------------------------------
+
+
+def archive_stale(home: Path, store: SQLiteStore, *, unused_days: float = 90, window: int = 5,
+                  below: float = 0.4, now: float | None = None) -> list[tuple[str, str]]:
+    """Archive skills that keep failing or have not been used for ``unused_days``; returns (name, why)."""
+    now = time.time() if now is None else now
+    known = skill_stats.stats(store)
+    archived = []
+    for info in list_skills(home):
+        if info.problem:
+            continue
+        record = known.get(info.name)
+        if record is None:
+            skill_stats.ensure(store, info.name, "local")  # its unused-clock starts when Ember first sees it
+            continue
+        why = ""
+        if failing(record.recent, window, below):
+            why = f"helped in {record.recent.count('1')} of its last {len(record.recent)} uses"
+        elif now - (record.last_used or record.created_at) > unused_days * 86400:
+            why = f"not used for {unused_days:g} days"
+        if why:
+            with contextlib.suppress(SkillError, OSError):
+                archive(home, info.name, store, why)
+                archived.append((info.name, why))
+    return archived
+
+
+def ranked(home: Path, store: SQLiteStore | None, query: str = "") -> list[tuple[SkillInfo, int, float]]:
+    """Active skills as ``(info, shared words, similarity)`` to ``query``, closest (then most successful) first."""
+    counts = skill_stats.stats(store) if store is not None else {}
+    wanted = set(keywords(query))
+    scored = []
+    for info in list_skills(home):
+        if not info.problem:
+            words = set(keywords(info.name.replace("-", " ") + " " + info.description))
+            scored.append((info, *overlap(wanted, words)))
+    successes = {name: record.successes for name, record in counts.items()}
+    scored.sort(key=lambda item: (-item[2], -successes.get(item[0].name, 0), item[0].name))
+    return scored
+
+
+def search(home: Path, query: str, limit: int = 10) -> list[tuple[SkillInfo, float]]:
+    """Skills whose name or description share words with ``query``, best first; for memory search."""
+    return [(info, score) for info, shared, score in ranked(home, None, query) if shared][:limit]
+
+
+def index_lines(home: Path, store: SQLiteStore | None, query: str = "", limit: int = 20,
+                description_chars: int = 160) -> list[str]:
+    """``name: description`` for the prompt's skill index; the skills closest to ``query`` first."""
+    lines = []
+    for info, _, _ in ranked(home, store, query)[:limit]:
+        description = info.description
+        if len(description) > description_chars:
+            description = description[: description_chars - 1].rstrip() + "…"
+        lines.append(f"{info.name}: {description}")
+    return lines
+
+
+# --- `ember memory search` / `show` / `forget` see skills through this source ---------------------
+# The store lives in EMBER_HOME, so its folder is where the skills are.
+
+
+def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
+    return [Hit(id=f"skills:{info.name}", score=score, source="skills", text=f"{info.name}: {info.description}")
+            for info, score in search(store.path.parent, query, k)]
+
+
+def _forget(store: SQLiteStore, name: str) -> bool:
+    try:
+        remove(store.path.parent, name, store)
+    except SkillError:
+        return False
+    return True
+
+
+register_source(
+    "skills", _hits,
+    count=lambda store: sum(1 for s in list_skills(store.path.parent) if not s.problem),
+    forget=_forget,
+)

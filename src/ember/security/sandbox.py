@@ -1,0 +1,390 @@
+"""Run untrusted code where it cannot hurt the machine: bubblewrap, Docker, or (explicitly) nothing.
+
+``[sandbox] mode`` picks how:
+
+- ``bwrap`` (bubblewrap): the host's root is mounted read-only, ``/tmp`` is an empty tmpfs, the
+  code's working directory is a fresh scratch dir (the only writable place it shares with the
+  host, deleted afterwards), the network is a namespace with only a loopback of its own, Ember's
+  home and well-known credential folders are hidden, every capability is dropped, and the sandbox
+  dies with Ember. CPU time, memory (``RLIMIT_DATA``: ``RLIMIT_AS`` would stop Node.js from
+  reserving its address space) and file size are capped with rlimits set before ``exec``.
+- ``docker``: a throwaway ``--read-only`` container with no network, memory/pids/CPU limits, no
+  capabilities, as ``nobody``; the image must already be pulled (``--pull never``).
+- ``none``: the code runs directly on this machine (rlimits and the timeout still apply). Only
+  when a person asked for it; every result says so.
+- ``auto`` (default): ``bwrap`` when it is installed and works, else a refusal that explains how
+  to install it or opt into another mode; code never silently runs unsandboxed.
+
+Every mode has a wall-clock timeout that kills everything the code started, and output is read
+keeping only its head and tail, so a program printing gigabytes cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "bwrap", "docker", "none")
+WORKDIR = "/tmp/work"  # where the scratch dir appears inside bwrap and docker
+MAX_TIMEOUT = 600.0
+KILL_GRACE = 1.0
+# Hidden from sandboxed code even though the rest of the root is readable (relative to $HOME).
+CREDENTIAL_PATHS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
+    ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass",
+)
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap; "
+    "Arch: pacman -S bubblewrap), or set [sandbox] mode = \"docker\" in config.toml, or, to run code "
+    "on this machine without isolation, mode = \"none\""
+)
+
+
+class SandboxError(Exception):
+    """The sandbox cannot run anything (not installed, misconfigured); the message says what to do."""
+
+
+@dataclass
+class SandboxSettings:
+    """The ``[sandbox]`` table of config.toml."""
+
+    mode: str = "auto"
+    timeout: float = 30.0  # default seconds of wall-clock time per run
+    memory_mb: int = 512
+    cpu_seconds: float | None = None  # default: the run's timeout
+    max_file_mb: int = 64
+    network: bool = False
+    images: dict[str, str] = field(default_factory=dict)  # docker image per language
+    image: str | None = None  # docker image for every language
+
+
+def sandbox_settings(raw: Mapping[str, Any] | None) -> SandboxSettings:
+    """Read and check ``[sandbox]`` from the parsed config; ``ConfigError`` names a bad key."""
+    from ember.config import ConfigError
+
+    table = (raw or {}).get("sandbox", {})
+    if not isinstance(table, dict):
+        raise ConfigError("config.toml: [sandbox] must be a table")
+    known = {f for f in SandboxSettings.__dataclass_fields__}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"config.toml: unknown key [sandbox].{unknown[0]}; known keys: {', '.join(sorted(known))}")
+
+    def get(key: str, kind: type | tuple[type, ...], default: Any, positive: bool = False) -> Any:
+        value = table.get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise ConfigError(f"config.toml: [sandbox].{key} has the wrong type: {value!r}")
+        if positive and value <= 0:
+            raise ConfigError(f"config.toml: [sandbox].{key} must be greater than 0, got {value!r}")
+        return value
+
+    settings = SandboxSettings(
+        mode=get("mode", str, "auto"),
+        timeout=float(get("timeout", (int, float), 30.0, positive=True)),
+        memory_mb=get("memory_mb", int, 512, positive=True),
+        cpu_seconds=get("cpu_seconds", (int, float), None, positive=True),
+        max_file_mb=get("max_file_mb", int, 64, positive=True),
+        network=get("network", bool, False),
+        images=dict(get("images", dict, {})),
+        image=get("image", str, None),
+    )
+    if settings.mode not in MODES:
+        raise ConfigError(f"config.toml: [sandbox].mode = {settings.mode!r}; use one of {', '.join(MODES)}")
+    if not all(isinstance(v, str) for v in settings.images.values()):
+        raise ConfigError("config.toml: [sandbox].images maps a language to an image name (strings)")
+    return settings
+
+
+@dataclass
+class SandboxResult:
+    output: str  # stdout and stderr interleaved, cut in the middle when long
+    exit_code: int | None  # None when it was killed by the timeout or a cancel
+    mode: str  # the mode that actually ran it: bwrap, docker or none
+    timed_out: bool = False
+    cancelled: bool = False
+    signal: str | None = None  # e.g. "SIGXCPU" when a signal ended it
+
+
+# --- choosing a mode ----------------------------------------------------------------------------
+
+_bwrap_probe: dict[str, str | None] = {}
+
+
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run here (not installed, no user namespaces...), or None when it works."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return "bubblewrap (bwrap) is not installed"
+    if path not in _bwrap_probe:
+        try:
+            probe = subprocess.run(
+                [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+                 "--die-with-parent", "--cap-drop", "ALL", "true"],
+                capture_output=True, text=True, timeout=10,
+            )
+            _bwrap_probe[path] = None if probe.returncode == 0 else (
+                f"bwrap is installed but cannot create a sandbox here: {probe.stderr.strip()} "
+                "(it needs unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
+                "or a setuid bwrap)"
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _bwrap_probe[path] = f"bwrap failed to start: {exc}"
+    return _bwrap_probe[path]
+
+
+def resolve_mode(settings: SandboxSettings) -> str:
+    """The mode that will run code: ``auto`` becomes ``bwrap``, or ``SandboxError`` explains the way out."""
+    if settings.mode in ("auto", "bwrap"):
+        problem = bwrap_problem()
+        if problem:
+            raise SandboxError(f"No sandbox to run code in: {problem}. To fix it, {INSTALL_HINT}.")
+        return "bwrap"
+    if settings.mode == "docker" and shutil.which("docker") is None:
+        raise SandboxError("[sandbox] mode = \"docker\" but the docker command is not installed.")
+    return settings.mode
+
+
+# --- building the command -----------------------------------------------------------------------
+
+
+def _hidden_paths(home: Path | None) -> list[Path]:
+    user_home = Path.home()
+    paths = [user_home / p for p in CREDENTIAL_PATHS]
+    if home is not None:
+        paths.insert(0, home)
+    return [p for p in paths if p.exists()]
+
+
+def bwrap_command(
+    argv: list[str], scratch: Path, settings: SandboxSettings, *, env: Mapping[str, str],
+    home: Path | None = None, workspace: Path | None = None,
+) -> list[str]:
+    """The ``bwrap`` command line that runs ``argv`` (absolute paths) in ``WORKDIR`` = ``scratch``."""
+    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+           "--tmpfs", "/tmp"]
+    hidden = _hidden_paths(home)
+    shown = workspace if workspace is not None and workspace.is_dir() else None
+    # Mounts apply in order: hide the folders that contain the workspace, show the workspace (also
+    # when it lives under /tmp), then hide what lies inside it (an EMBER_HOME kept in the workspace).
+    above = [h for h in hidden if shown is not None and shown.is_relative_to(h)]
+    for path in [*above, None, *(h for h in hidden if h not in above)]:
+        if path is None:
+            cmd += ["--ro-bind", str(shown), str(shown)] if shown is not None else []
+        else:
+            cmd += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    cmd += ["--bind", str(scratch), WORKDIR, "--chdir", WORKDIR]
+    cmd += ["--unshare-all", "--share-net"] if settings.network else ["--unshare-all"]
+    cmd += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    for name, value in env.items():
+        cmd += ["--setenv", name, value]
+    return [*cmd, "--", *argv]
+
+
+def docker_command(
+    argv: list[str], scratch: Path, settings: SandboxSettings, *, image: str, name: str, timeout: float,
+    env: Mapping[str, str], workspace: Path | None = None, home: Path | None = None,
+) -> list[str]:
+    """The ``docker run`` command line for a throwaway, locked-down container named ``name``."""
+    memory = f"{settings.memory_mb}m"
+    cpu = math.ceil(settings.cpu_seconds or timeout)
+    cmd = [
+        "docker", "run", "--rm", "--name", name, "--pull", "never", "--read-only",
+        "--tmpfs", "/tmp:rw,exec,size=64m", "--memory", memory, "--memory-swap", memory,
+        "--pids-limit", "256", "--cpus", "1", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        "--ulimit", f"cpu={cpu}:{cpu + 1}", "--ulimit", f"fsize={settings.max_file_mb * 1024 * 1024}",
+        "--user", "65534:65534", "-v", f"{scratch}:{WORKDIR}", "-w", WORKDIR,
+    ]
+    if not settings.network:
+        cmd += ["--network", "none"]
+    if workspace is not None and workspace.is_dir():
+        cmd += ["-v", f"{workspace}:{workspace}:ro"]
+        for path in _hidden_paths(home):  # e.g. an EMBER_HOME kept inside the workspace
+            if path.is_relative_to(workspace) and path != workspace:
+                cmd += ["--tmpfs", str(path)] if path.is_dir() else ["-v", f"/dev/null:{path}:ro"]
+    for key, value in env.items():
+        cmd += ["-e", f"{key}={value}"]
+    return [*cmd, image, *argv]
+
+
+def _limits(settings: SandboxSettings, timeout: float) -> list[tuple[int, tuple[int, int]]]:
+    import resource
+
+    cpu = math.ceil(settings.cpu_seconds or timeout)
+    memory = settings.memory_mb * 1024 * 1024
+    size = settings.max_file_mb * 1024 * 1024
+    return [
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_DATA, (memory, memory)),
+        (resource.RLIMIT_FSIZE, (size, size)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+class BoundedOutput:
+    """Reads a stream in a thread, keeping its first and last ``keep`` bytes."""
+
+    def __init__(self, stream: IO[bytes], keep: int) -> None:
+        self.keep, self.head, self.tail, self.total = keep, bytearray(), bytearray(), 0
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError), stream:
+            while chunk := os.read(stream.fileno(), 65536):
+                self.total += len(chunk)
+                room = self.keep - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                self.tail += chunk
+                del self.tail[: max(0, len(self.tail) - self.keep)]
+
+    def text(self, limit: int) -> str:
+        head, tail = bytes(self.head), bytes(self.tail)
+        if self.total <= limit:
+            return (head + tail).decode("utf-8", "replace")
+        first, last = head[: limit * 2 // 3], tail[len(tail) - limit // 3 :]
+        cut = self.total - len(first) - len(last)
+        return (f"{first.decode('utf-8', 'replace')}\n[... {cut:,} bytes of output cut from the middle "
+                f"({self.total:,} in all); write large results to a file and print a summary ...]\n"
+                f"{last.decode('utf-8', 'replace')}")
+
+
+def _kill(proc: subprocess.Popen[bytes], container: str | None) -> None:
+    if container:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(["docker", "kill", container], capture_output=True, timeout=10)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILL_GRACE)
+            return
+
+
+def _signal_name(code: int | None, mode: str) -> str | None:
+    """The signal that ended the code: negative codes from Popen, 128+N from bwrap and docker."""
+    if code is None:
+        return None
+    number = -code if code < 0 else code - 128 if mode != "none" and 128 < code <= 128 + 64 else 0
+    try:
+        return signal.Signals(number).name if number else None
+    except ValueError:
+        return None
+
+
+def run_sandboxed(
+    argv: list[str],
+    files: Mapping[str, str],
+    settings: SandboxSettings,
+    *,
+    timeout: float,
+    output_limit: int,
+    image: str | None = None,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    workspace: Path | None = None,
+    cancel: threading.Event | None = None,
+) -> SandboxResult:
+    """Write ``files`` into a fresh scratch dir and run ``argv`` there under ``settings``' sandbox.
+
+    ``argv[0]`` is an absolute path for bwrap and none (the host's interpreter), a name inside the
+    image for docker. Raises ``SandboxError`` when no sandbox can run it.
+    """
+    mode = resolve_mode(settings)
+    timeout = min(max(timeout, 0.1), MAX_TIMEOUT)
+    scratch = Path(tempfile.mkdtemp(prefix="ember-sandbox-"))
+    container = None
+    try:
+        for name, content in files.items():
+            (scratch / name).write_text(content, encoding="utf-8")
+        inside = WORKDIR if mode != "none" else str(scratch)
+        child_env = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": inside, "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", **(env or {}),
+        }
+        if mode == "bwrap":
+            command = bwrap_command(argv, scratch, settings, env=child_env, home=home, workspace=workspace)
+        elif mode == "docker":
+            os.chmod(scratch, 0o777)  # the container runs as nobody
+            container = f"ember-sandbox-{uuid.uuid4().hex[:12]}"
+            child_env.pop("PATH")
+            command = docker_command(argv, scratch, settings, image=image or "", name=container,
+                                     timeout=timeout, env=child_env, workspace=workspace, home=home)
+        else:
+            log.warning("running code WITHOUT a sandbox ([sandbox] mode = \"none\")")
+            command = list(argv)
+        limits = _limits(settings, timeout) if mode != "docker" else []
+        result = _run(command, mode, limits, timeout, output_limit, container, cancel,
+                      cwd=scratch, env=child_env if mode == "none" else None)
+        if mode == "docker" and result.exit_code == 125:  # docker's own failure, not the code's
+            raise SandboxError(f"docker could not start the container: {result.output.strip()} (is the daemon "
+                               f"running? is the image pulled? docker pull {image})")
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(
+    command: list[str], mode: str, limits: list[tuple[int, tuple[int, int]]], timeout: float, output_limit: int,
+    container: str | None, cancel: threading.Event | None, *, cwd: Path, env: Mapping[str, str] | None,
+) -> SandboxResult:
+    def apply_limits() -> None:  # runs in the child between fork and exec: syscalls only
+        import resource
+
+        for which, pair in limits:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(which, pair)
+
+    try:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=apply_limits if limits else None,
+        )
+    except OSError as exc:
+        raise SandboxError(f"could not start {command[0]}: {exc}") from exc
+    assert proc.stdout is not None
+    output = BoundedOutput(proc.stdout, output_limit)
+    deadline = time.monotonic() + timeout
+    timed_out = cancelled = False
+    while True:
+        try:
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+        elif time.monotonic() >= deadline:
+            timed_out = True
+        if timed_out or cancelled:
+            _kill(proc, container)
+            break
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left running in the background
+    output.thread.join(KILL_GRACE)
+    text = output.text(output_limit)
+    code = None if timed_out or cancelled else proc.returncode
+    return SandboxResult(text, code, mode, timed_out=timed_out, cancelled=cancelled,
+                         signal=_signal_name(code, mode))

@@ -1,0 +1,80 @@
+"""`ember memory ...` end to end: the import/search interface the benchmark relies on, and the people's commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+LINES = [
+    {"id": "D1:1", "session": "S1", "role": "user", "speaker": "Caroline",
+     "content": "I went to a LGBTQ support group yesterday.", "timestamp": "2023-05-08T13:56:00"},
+    {"id": "D1:2", "session": "S1", "role": "assistant", "speaker": "Melanie",
+     "content": "Wow Caroline! I painted a sunrise last week. [image: a photo of a sunrise]",
+     "timestamp": "2023-05-08T13:57:00"},
+    {"id": "D2:1", "session": "S2", "role": "user", "speaker": "Caroline",
+     "content": "I am researching adoption agencies now.", "timestamp": "2023-05-25T13:14:00"},
+]
+
+
+@pytest.fixture
+def imported(ember, tmp_path):
+    ember.env["EMBER_EMBEDDINGS"] = "off"  # fast; dense search has its own tests
+    data = tmp_path / "turns.jsonl"
+    data.write_text("\n".join([json.dumps(LINES[0]), "{broken", json.dumps(LINES[1]), json.dumps(LINES[2])]) + "\n")
+    result = ember("memory", "import", str(data))
+    assert result.returncode == 0, result.stderr
+    assert f"{data}:2:" in result.stderr and "skipped" in result.stderr
+    assert "imported 3 message(s) into 2 new session(s)" in result.stderr
+    return ember
+
+
+def test_search_json_is_the_benchmark_shape(imported):
+    out = imported.json("memory", "search", "When did Caroline go to the support group?", "--json", "-k", "2")
+    assert out["qid"] is None
+    assert out["hits"][0]["id"] == "D1:1"
+    assert set(out["hits"][0]) == {"id", "score"} and len(out["hits"]) <= 2
+
+
+def test_batch_answers_every_query_in_order(imported, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n".join(json.dumps(q) for q in [
+        {"qid": "7", "query": "What did Melanie paint?"},
+        {"qid": "8", "query": "adoption agencies"},
+        {"qid": "9", "query": "zzz nothing matches this"},
+    ]) + "\nnot json\n")
+    result = imported("memory", "search", "--batch", str(queries), "--json", "-k", "3")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["qid"] for r in rows] == ["7", "8", "9", None]
+    assert rows[0]["hits"][0]["id"] == "D1:2" and rows[1]["hits"][0]["id"] == "D2:1"
+    assert rows[2]["hits"] == [] and rows[3]["hits"] == []
+    assert "q.jsonl:4: bad query line" in result.stderr
+
+
+def test_human_output_show_forget_export(imported, tmp_path):
+    people = imported("memory", "search", "sunrise")
+    assert people.returncode == 0 and "D1:2" in people.stdout and "Melanie" in people.stdout
+    shown = imported.json("memory", "show", "--json")
+    assert shown["messages"] == 3 and shown["indexed_messages"] == 3 and shown["sessions"] == 2
+    one = imported.json("memory", "show", "D2:1", "--json")
+    assert one["speaker"] == "Caroline" and "adoption" in one["content"]
+    refused = imported("memory", "forget", "D1:2")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert imported("memory", "forget", "D1:2", "--yes").returncode == 0
+    assert imported("memory", "forget", "D1:2", "--yes").returncode != 0
+    gone = imported.json("memory", "search", "sunrise painted", "--json")
+    assert "D1:2" not in [h["id"] for h in gone["hits"]]
+    exported = imported("memory", "export")
+    assert [json.loads(line)["id"] for line in exported.stdout.splitlines()] == ["D1:1", "D2:1"]
+    markdown = tmp_path / "memory.md"
+    assert imported("memory", "export", "--format", "markdown", "-o", str(markdown)).returncode == 0
+    assert markdown.read_text().startswith("# S1\n")
+    assert imported("memory", "index", "--rebuild").returncode == 0
+
+
+def test_usage_errors(ember):
+    assert ember("memory", "search").returncode == 2
+    assert ember("memory", "search", "x", "--scope", "nowhere").returncode == 2
+    assert ember("memory", "import", "/no/such/file.jsonl").returncode == 2
+    assert "memory" in ember("--help").stdout
