@@ -179,6 +179,12 @@ def bwrap_command(
     """The ``bwrap`` command line that runs ``argv`` (absolute paths) in ``WORKDIR`` = ``scratch``."""
     cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
            "--tmpfs", "/tmp"]
+    # An interpreter installed under /tmp (a virtualenv in a CI checkout) would vanish under that
+    # tmpfs: show its installation read-only again.
+    program = Path(argv[0])
+    if program.is_absolute() and program.is_relative_to("/tmp"):
+        root = program.parent.parent if program.parent.name == "bin" else program.parent
+        cmd += ["--ro-bind", str(root), str(root)]
     hidden = _hidden_paths(home)
     shown = workspace if workspace is not None and workspace.is_dir() else None
     # Mounts apply in order: hide the folders that contain the workspace, show the workspace (also
