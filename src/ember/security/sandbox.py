@@ -35,7 +35,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from ember.tools.output import HeadTail
 
 log = logging.getLogger(__name__)
 
@@ -246,36 +248,6 @@ def _limits(settings: SandboxSettings, timeout: float) -> list[tuple[int, tuple[
 # --- running ------------------------------------------------------------------------------------
 
 
-class BoundedOutput:
-    """Reads a stream in a thread, keeping its first and last ``keep`` bytes."""
-
-    def __init__(self, stream: IO[bytes], keep: int) -> None:
-        self.keep, self.head, self.tail, self.total = keep, bytearray(), bytearray(), 0
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[bytes]) -> None:
-        with contextlib.suppress(OSError, ValueError), stream:
-            while chunk := os.read(stream.fileno(), 65536):
-                self.total += len(chunk)
-                room = self.keep - len(self.head)
-                if room > 0:
-                    self.head += chunk[:room]
-                    chunk = chunk[room:]
-                self.tail += chunk
-                del self.tail[: max(0, len(self.tail) - self.keep)]
-
-    def text(self, limit: int) -> str:
-        head, tail = bytes(self.head), bytes(self.tail)
-        if self.total <= limit:
-            return (head + tail).decode("utf-8", "replace")
-        first, last = head[: limit * 2 // 3], tail[len(tail) - limit // 3 :]
-        cut = self.total - len(first) - len(last)
-        return (f"{first.decode('utf-8', 'replace')}\n[... {cut:,} bytes of output cut from the middle "
-                f"({self.total:,} in all); write large results to a file and print a summary ...]\n"
-                f"{last.decode('utf-8', 'replace')}")
-
-
 def _kill(proc: subprocess.Popen[bytes], container: str | None) -> None:
     if container:
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
@@ -371,7 +343,8 @@ def _run(
     except OSError as exc:
         raise SandboxError(f"could not start {command[0]}: {exc}") from exc
     assert proc.stdout is not None
-    output = BoundedOutput(proc.stdout, output_limit)
+    output = HeadTail(output_limit)
+    reader = output.read_in_thread(proc.stdout)
     deadline = time.monotonic() + timeout
     timed_out = cancelled = False
     while True:
@@ -389,8 +362,8 @@ def _run(
             break
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # whatever it left running in the background
-    output.thread.join(KILL_GRACE)
-    text = output.text(output_limit)
+    reader.join(KILL_GRACE)
+    text = output.render(output_limit, "write large results to a file and print a summary")
     code = None if timed_out or cancelled else proc.returncode
     return SandboxResult(text, code, mode, timed_out=timed_out, cancelled=cancelled,
                          signal=_signal_name(code, mode))

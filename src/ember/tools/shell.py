@@ -15,14 +15,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ember.models.base import Cancelled
 from ember.security.approval import ApprovalRequest, find_dangers
-from ember.tools.base import ToolContext, ToolError, ToolResult, tool, truncate_middle
+from ember.tools.base import ToolContext, ToolError, ToolResult, tool
+from ember.tools.output import HeadTail
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 3600.0
@@ -45,46 +45,6 @@ def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
         action=args["command"],
         subjects=list(dict.fromkeys(d.subject for d in dangers)),
     )
-
-
-class _Output:
-    """Reads a command's output in a thread, keeping the first and last ``keep`` bytes."""
-
-    def __init__(self, stream: IO[bytes], keep: int) -> None:
-        self.keep = keep
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.total = 0
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[bytes]) -> None:
-        try:
-            while chunk := os.read(stream.fileno(), 65536):
-                with self.lock:
-                    self.total += len(chunk)
-                    room = self.keep - len(self.head)
-                    if room > 0:
-                        self.head += chunk[:room]
-                        chunk = chunk[room:]
-                    self.tail += chunk
-                    del self.tail[: max(0, len(self.tail) - self.keep)]
-        except (OSError, ValueError):
-            pass
-        finally:
-            stream.close()
-
-    def render(self, limit: int) -> str:
-        with self.lock:
-            head, tail, total = bytes(self.head), bytes(self.tail), self.total
-        if total == len(head) + len(tail):
-            return truncate_middle((head + tail).decode("utf-8", "replace"), limit, MORE_HINT)
-        keep = max(limit - 300, limit // 2)
-        first = head[: keep * 2 // 3].decode("utf-8", "replace")
-        last = tail[len(tail) - (keep - keep * 2 // 3) :].decode("utf-8", "replace")
-        cut = total - keep
-        return f"{first}\n[... {cut:,} bytes cut from the middle ({total:,} in all). {MORE_HINT} ...]\n{last}"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -173,15 +133,16 @@ def shell(ctx: ToolContext, command: str, timeout: float | None = None, cwd: str
             start_new_session=True,
         )
         assert proc.stdout is not None
-        output = _Output(proc.stdout, ctx.max_output_chars)
+        output = HeadTail(ctx.max_output_chars)
+        reader = output.read_in_thread(proc.stdout)
         timed_out = _wait(proc, limit, ctx)
-        output.thread.join(KILL_GRACE if timed_out else DRAIN_GRACE)
+        reader.join(KILL_GRACE if timed_out else DRAIN_GRACE)
         new_cwd = Path(Path(cwd_file).read_text().strip() or run_dir)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(cwd_file)
-    parts = [note + (output.render(max(ctx.max_output_chars - 300, 500)).rstrip("\n") or "(no output)")]
-    if output.thread.is_alive():
+    parts = [note + (output.render(max(ctx.max_output_chars - 300, 500), MORE_HINT).rstrip("\n") or "(no output)")]
+    if reader.is_alive():
         parts.append("[background processes are still running; output they write later is not shown]")
     if timed_out:
         parts.append(

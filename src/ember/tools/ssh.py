@@ -83,14 +83,6 @@ def _transfer_approval(direction: str) -> Any:
     return check
 
 
-def _render(head: bytes, tail: bytes, total: int) -> str:
-    if total <= len(head) + len(tail):
-        return (head + tail).decode("utf-8", "replace")
-    cut = total - len(head) - len(tail)
-    return (f"{head.decode('utf-8', 'replace')}\n[... {cut:,} bytes cut from the middle ({total:,} in all). "
-            f"{MORE_HINT} ...]\n{tail.decode('utf-8', 'replace')}")
-
-
 def _call(ctx: ToolContext, host: SshHost, settings: SshSettings, operation: Any, limit: float) -> Any:
     from ember.tools.ssh_client import client
 
@@ -115,10 +107,10 @@ def ssh_run(ctx: ToolContext, host: str, command: str, timeout: float | None = N
     settings = _settings(ctx)
     target = _host(settings, host)
     limit = min(max(float(settings.timeout if timeout is None else timeout), 0.1), MAX_TIMEOUT)
-    keep = max((ctx.max_output_chars - 400) // 2, 250)
+    keep = max(ctx.max_output_chars, 500)
     result, note = _call(ctx, target, settings, lambda conn: run_command(conn, command, limit, keep), limit)
     parts = [note] if note else []
-    parts.append(_render(result.head, result.tail, result.total).rstrip("\n") or "(no output)")
+    parts.append(result.output.render(max(ctx.max_output_chars - 300, 500), MORE_HINT).rstrip("\n") or "(no output)")
     if result.timed_out:
         parts.append(f"[timed out after {limit:g}s: the remote command was sent KILL and its channel closed]")
     elif result.exit_signal:

@@ -15,33 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from ember.tools.base import ToolError
+from ember.tools.output import HeadTail
 from ember.tools.ssh_client import load_asyncssh, opening
 
 
 @dataclass
 class RemoteResult:
-    head: bytes  # the first bytes of stdout and stderr together
-    tail: bytes  # the last bytes (empty when the head holds everything)
-    total: int  # bytes the command printed
+    output: HeadTail  # stdout and stderr together: the first and last bytes, and the total
     exit_status: int | None
     exit_signal: str | None
     timed_out: bool
-
-
-class _HeadTail:
-    """Keeps the first and last ``keep`` bytes of a stream."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep, self.head, self.tail, self.total = keep, bytearray(), bytearray(), 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        room = self.keep - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        self.tail += chunk
-        del self.tail[: max(0, len(self.tail) - self.keep)]
 
 
 # The remote shell prints its pid first: sshd makes it the leader of a new session, so on a
@@ -53,7 +36,7 @@ _PGID_MARK = b"__ember_pgid__="
 class _PgidReader:
     """Takes the marker line off the front of the output, then passes everything on."""
 
-    def __init__(self, output: _HeadTail) -> None:
+    def __init__(self, output: HeadTail) -> None:
         self.output, self.pending, self.pgid, self.done = output, bytearray(), None, False
 
     def add(self, chunk: bytes) -> None:
@@ -108,7 +91,7 @@ async def run_command(conn: Any, command: str, timeout: float, keep: int) -> Rem
     wrapped = f"echo {_PGID_MARK.decode()}$$\n{command}"
     proc = await opening(conn.create_process(wrapped, encoding=None, stderr=asyncssh.STDOUT))
     proc.stdin.write_eof()  # a command waiting for input gets end-of-file at once
-    output = _HeadTail(keep)
+    output = HeadTail(keep)
     reader = _PgidReader(output)
 
     async def pump() -> None:
@@ -132,7 +115,7 @@ async def run_command(conn: Any, command: str, timeout: float, keep: int) -> Rem
         timed_out = True
     signal = proc.exit_signal[0] if proc.exit_signal else None
     status = None if timed_out else proc.exit_status
-    return RemoteResult(bytes(output.head), bytes(output.tail), output.total, status, signal, timed_out)
+    return RemoteResult(output, status, signal, timed_out)
 
 
 async def upload(conn: Any, local: Path, remote: str, timeout: float) -> int:
