@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ApprovalRequest", "Approver", "Danger", "Decision", "Verdict",
-    "check_command", "check_write", "find_dangers", "suggest_pattern",
+    "check_command", "check_write", "command_approval", "find_dangers", "suggest_pattern",
 ]
 
 
@@ -62,6 +62,25 @@ class ApprovalRequest:
 class Verdict:
     approved: bool
     message: str = ""
+
+
+def command_approval(
+    tool: str, command: str, *, workspace: Path | None, cwd: Path | None, note: str = ""
+) -> ApprovalRequest | None:
+    """The approval request for running ``command`` (None when nothing in it is dangerous).
+
+    Shared by every tool that runs shell text, so they all ask the same question and an allowed
+    pattern means the same thing everywhere.
+    """
+    dangers = find_dangers(command, workspace=workspace, cwd=cwd)
+    if not dangers:
+        return None
+    return ApprovalRequest(
+        tool=tool,
+        reason="; ".join(dict.fromkeys(d.reason for d in dangers)) + note,
+        action=command,
+        subjects=list(dict.fromkeys(d.subject for d in dangers)),
+    )
 
 
 Ask = Callable[[ApprovalRequest], "Decision | str | tuple[Decision | str, str]"]

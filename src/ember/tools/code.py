@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ember.config import ember_home
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, find_dangers
+from ember.security.approval import ApprovalRequest, command_approval
 from ember.security.sandbox import MAX_TIMEOUT, SandboxError, SandboxResult, run_sandboxed, sandbox_settings
 from ember.tools.base import ToolContext, ToolError, ToolResult, tool
 
@@ -48,15 +48,8 @@ def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
             return None
     except ToolError:
         return None  # the tool itself reports the configuration problem
-    dangers = find_dangers(args["code"], workspace=ctx.workspace, cwd=ctx.cwd)
-    if not dangers:
-        return None
-    return ApprovalRequest(
-        tool="run_code",
-        reason="; ".join(dict.fromkeys(d.reason for d in dangers)) + " (unsandboxed: [sandbox] mode = none)",
-        action=args["code"],
-        subjects=list(dict.fromkeys(d.subject for d in dangers)),
-    )
+    return command_approval("run_code", args["code"], workspace=ctx.workspace, cwd=ctx.cwd,
+                            note=" (unsandboxed: [sandbox] mode = none)")
 
 
 def _report(result: SandboxResult, limit: float) -> ToolResult:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ember.config import ember_home
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, find_dangers
+from ember.security.approval import ApprovalRequest, command_approval
 from ember.tools.base import ToolContext, ToolError, tool
 from ember.tools.shell import child_environment
 
@@ -161,15 +161,7 @@ def _log_dir(ctx: ToolContext) -> Path:
 
 
 def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
-    dangers = find_dangers(args["command"], workspace=ctx.workspace, cwd=ctx.cwd)
-    if not dangers:
-        return None
-    return ApprovalRequest(
-        tool="process_start",
-        reason="; ".join(dict.fromkeys(d.reason for d in dangers)),
-        action=args["command"],
-        subjects=list(dict.fromkeys(d.subject for d in dangers)),
-    )
+    return command_approval("process_start", args["command"], workspace=ctx.workspace, cwd=ctx.cwd)
 
 
 def _start_watchdog(pgid: int) -> subprocess.Popen[bytes] | None:

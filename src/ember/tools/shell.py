@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, find_dangers
+from ember.security.approval import ApprovalRequest, command_approval
 from ember.tools.base import ToolContext, ToolError, ToolResult, tool
 from ember.tools.output import HeadTail
 
@@ -36,15 +36,7 @@ _TRAILER = '\n__ember_status=$?\npwd -P > "$EMBER_CWD_FILE" 2>/dev/null\nexit $_
 
 def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
     run_dir = ctx.resolve(args["cwd"]) if args.get("cwd") else ctx.cwd
-    dangers = find_dangers(args["command"], workspace=ctx.workspace, cwd=run_dir)
-    if not dangers:
-        return None
-    return ApprovalRequest(
-        tool="shell",
-        reason="; ".join(dict.fromkeys(d.reason for d in dangers)),
-        action=args["command"],
-        subjects=list(dict.fromkeys(d.subject for d in dangers)),
-    )
+    return command_approval("shell", args["command"], workspace=ctx.workspace, cwd=run_dir)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
