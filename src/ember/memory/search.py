@@ -14,11 +14,11 @@ Other parts of Ember make their data searchable without this module knowing thei
     from ember.memory.search import register_source
 
     def search_lessons(store, query, k):          # -> list[Hit], best first
-        return [Hit(id=f"lesson:{l.id}", score=s, source="lessons", text=l.rule) for l, s in ...]
+        return [Hit(id=f"lessons:{l.id}", score=s, source="lessons", text=l.rule) for l, s in ...]
 
     register_source("lessons", search_lessons,
                     count=lambda store: ...,       # optional: shown by `ember memory show`
-                    forget=lambda store, key: ...) # optional: `ember memory forget lesson:3`
+                    forget=lambda store, key: ...) # optional: `ember memory forget lessons:3`
 
 A module listed in ``SOURCE_MODULES`` is imported before any search that is not limited to
 messages, so registering at import time is enough. A source is called with the store, the query and ``k``; an exception in one is logged and that
@@ -83,10 +83,14 @@ SOURCE_MODULES = ["ember.memory.episodes", "ember.memory.lessons", "ember.memory
 """Imported before a search that is not limited to messages: each may call ``register_source``."""
 
 
+_imported: set[str] = set()
+
+
 def _load_builtin_sources() -> None:
     import importlib
 
-    for module in SOURCE_MODULES:
+    for module in [m for m in SOURCE_MODULES if m not in _imported]:
+        _imported.add(module)
         try:
             importlib.import_module(module)
         except ImportError:  # not part of this installation
