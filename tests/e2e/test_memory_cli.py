@@ -73,7 +73,12 @@ def test_human_output_show_forget_export(imported, tmp_path):
     assert imported("memory", "index", "--rebuild").returncode == 0
 
 
-def test_usage_errors(ember):
+def test_usage_errors(ember, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(LINES[0]) + "\n{oops\n")
+    strict = ember("memory", "import", str(bad), "--strict")
+    assert strict.returncode == 2 and "bad.jsonl:2:" in strict.stderr
+    assert ember.json("memory", "show", "--json")["messages"] == 0
     assert ember("memory", "search").returncode == 2
     assert ember("memory", "search", "x", "--scope", "nowhere").returncode == 2
     assert ember("memory", "import", "/no/such/file.jsonl").returncode == 2
