@@ -29,6 +29,16 @@ def _store():
     return open_store(load_settings())
 
 
+def _session_id(store: Any, ref: str | None) -> str | None:
+    """The full id of the session ``ref`` names (an id or a unique beginning of one), or None."""
+    if ref is None:
+        return None
+    info = store.get_session(ref)
+    if info is None:
+        raise click.UsageError(f"no session matches {ref!r}; see `ember sessions list`")
+    return info.id
+
+
 @contextmanager
 def _progress() -> Iterator[Any]:
     """A rich progress display on stderr; yields ``update(stage, done, total)``."""
@@ -135,11 +145,7 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
     if (query is None) == (batch is None):
         raise click.UsageError("give a QUERY or --batch FILE (not both)")
     store = _store()
-    if session is not None:
-        info = store.get_session(session)
-        if info is None:
-            raise click.UsageError(f"no session matches {session!r}; see `ember sessions list`")
-        session = info.id
+    session = _session_id(store, session)
     searcher = MemorySearch(store)
     searcher.refresh()
 
@@ -237,11 +243,7 @@ def export(fmt: str, session: str | None, output: str | None) -> None:
     from ember.memory import inventory
 
     store = _store()
-    if session is not None:
-        info = store.get_session(session)
-        if info is None:
-            raise click.UsageError(f"no session matches {session!r}; see `ember sessions list`")
-        session = info.id
+    session = _session_id(store, session)
     items = inventory.export_messages(store, session)
     chunks = inventory.as_jsonl(items) if fmt == "jsonl" else inventory.as_markdown(items)
     if output:

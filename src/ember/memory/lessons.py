@@ -202,13 +202,20 @@ def record_outcome(store: SQLiteStore, lesson_ids: list[int], helped: bool, *, w
                 "UPDATE lessons SET uses = uses + 1, successes = successes + ?, recent = ?, updated_at = ? WHERE id = ?",
                 (1 if helped else 0, recent, now, lesson_id),
             )
-            if row["retired_at"] is None and failing(recent, window, below):
-                db.execute(
-                    "UPDATE lessons SET retired_at = ?, retired_reason = ? WHERE id = ?",
-                    (now, f"helped in {recent.count('1')} of its last {len(recent)} uses", lesson_id),
-                )
+            if row["retired_at"] is None and _retire_if_failing(db, lesson_id, recent, window, below, now):
                 retired.append(lesson_id)
     return retired
+
+
+def _retire_if_failing(db: Any, lesson_id: int, recent: str, window: int, below: float, now: float) -> bool:
+    """Retire a lesson whose recent uses helped too rarely; True when it was retired."""
+    if not failing(recent, window, below):
+        return False
+    db.execute(
+        "UPDATE lessons SET retired_at = ?, retired_reason = ? WHERE id = ?",
+        (now, f"helped in {recent.count('1')} of its last {len(recent)} uses", lesson_id),
+    )
+    return True
 
 
 def record_correction(store: SQLiteStore, lesson_ids: list[int], *, window: int = 5, below: float = 0.4) -> list[int]:
@@ -225,11 +232,7 @@ def record_correction(store: SQLiteStore, lesson_ids: list[int], *, window: int 
                 "UPDATE lessons SET successes = MAX(successes - 1, 0), recent = ?, updated_at = ? WHERE id = ?",
                 (recent, now, lesson_id),
             )
-            if row["retired_at"] is None and failing(recent, window, below):
-                db.execute(
-                    "UPDATE lessons SET retired_at = ?, retired_reason = ? WHERE id = ?",
-                    (now, f"helped in {recent.count('1')} of its last {len(recent)} uses", lesson_id),
-                )
+            if row["retired_at"] is None and _retire_if_failing(db, lesson_id, recent, window, below, now):
                 retired.append(lesson_id)
     return retired
 
