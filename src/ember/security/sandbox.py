@@ -234,7 +234,9 @@ def docker_command(
 def _limits(settings: SandboxSettings, timeout: float) -> list[tuple[int, tuple[int, int]]]:
     import resource
 
-    cpu = math.ceil(settings.cpu_seconds or timeout)
+    # Without its own setting the CPU limit is a second past the wall-clock timeout, so a busy
+    # loop is stopped by the timer (reported as a timeout), not by a race with SIGXCPU.
+    cpu = math.ceil(settings.cpu_seconds or timeout + 1)
     memory = settings.memory_mb * 1024 * 1024
     size = settings.max_file_mb * 1024 * 1024
     return [
