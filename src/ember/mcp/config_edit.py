@@ -36,10 +36,15 @@ def _read(path: Path) -> Any:
 
 
 def _write(path: Path, document: Any) -> None:
-    text = _tomlkit().dumps(document)
+    write_atomically(path, _tomlkit().dumps(document))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one step (a crash leaves the old file or the new one, never half),
+    keeping its mode; a new file gets 0600 because these files may hold secrets."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(prefix=".config.", suffix=".toml", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -11,9 +11,7 @@ must not learn the secrets Ember knows.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -75,18 +73,9 @@ def update_profile(home: Path, text: str, *, replace: bool = False) -> str:
         new = (current.rstrip("\n") + "\n" if current.strip() else "") + line + "\n"
     if len(new) > MAX_PROFILE_CHARS:
         raise ValueError(f"USER.md would exceed {MAX_PROFILE_CHARS:,} characters; shorten it or replace it")
-    path = home / PROFILE_FILE
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(prefix=".USER.", dir=home)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(new)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from ember.mcp.config_edit import write_atomically
+
+    write_atomically(home / PROFILE_FILE, new)
     return new
 
 
