@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 from dataclasses import asdict, dataclass
@@ -82,11 +83,72 @@ def check_endpoint(spec) -> Check:
     return Check(label, True, f"answered in {time.monotonic() - started:.2f}s")
 
 
+MCP_LIMIT = 10.0  # seconds doctor gives each MCP server to start, and to answer each request
+
+
+def check_mcp_servers(settings, offline: bool = False) -> list[Check]:
+    """One check per ``[mcp.servers.NAME]``: each enabled server is started (all at once), asked
+    for its tools and stopped, within ``MCP_LIMIT`` seconds per step."""
+    from ember.config import ConfigError
+    from ember.mcp.config import server_configs
+    from ember.mcp.probe import probe_all, scrubber
+
+    try:
+        configs = list(server_configs(settings).values())
+    except ConfigError as exc:
+        return [Check("mcp servers", False, str(exc), "fix the [mcp.servers.NAME] table (see docs/mcp.md)")]
+    checked = [c for c in configs if c.enabled and not offline]
+    reports = probe_all(settings, checked, limit=MCP_LIMIT)
+    checks = []
+    for config in configs:
+        scrub = scrubber(config)  # the command line or url could hold a key, e.g. ?api_key=...
+        label = f"mcp server {config.name} ({config.transport}: {scrub(config.target)})"
+        report = reports.get(config.name)
+        if not config.enabled:
+            checks.append(Check(label, True, "skipped: enabled = false in its table"))
+        elif report is None:
+            checks.append(Check(label, True, "skipped: --offline starts no server"))
+        elif report["status"] == "ok":
+            server = " ".join(filter(None, (report["server"], report["version"]))) or "the server"
+            count = len(report["tools"])
+            checks.append(Check(label, True, f"{server} answered in {report['seconds']:.2f}s, "
+                                             f"{count} tool{'' if count == 1 else 's'}"))
+        else:
+            checks.append(Check(label, False, report["error"], scrub(_mcp_fix(config, report["error"]))))
+    return checks
+
+
+def _mcp_fix(config, error: str) -> str:
+    """What to do next about a server that failed, from the error ``probe`` reported."""
+    from ember.mcp import INSTALL_HINT
+
+    table = f"[mcp.servers.{config.name}] in config.toml"
+    then = f"; then `ember mcp test {config.name}`"
+    if INSTALL_HINT in error:
+        return "pip install 'ember-agent[mcp]'"
+    missing = re.search(r"\$\{(\w+)\}, which is not set", error)
+    if missing:
+        return f"add {missing.group(1)}=... to EMBER_HOME/.env (or set it in the environment){then}"
+    if config.command and "was not found" in error:
+        return f"install {config.command}, or fix `command` of {table} (a full path works when it is not on PATH)"
+    if "did not finish starting within" in error or "did not answer" in error:
+        slow = (f"`ember mcp test {config.name}` waits its full connect_timeout ({config.connect_timeout:g} s)"
+                if config.connect_timeout > MCP_LIMIT else f"raise connect_timeout and timeout of {table}")
+        return f"start it by hand to see whether it hangs; if it is only slow, {slow}"
+    if config.url:
+        if "answered HTTP" in error:
+            return f"check `url` and `headers` (the token in EMBER_HOME/.env) of {table}{then}"
+        return f"check that {config.url} is right and its server is running (`url` of {table}){then}"
+    if "exited" in error:
+        return f"run `{config.target}` by hand to see why it exits, or fix `command`/`args`/`env` of {table}{then}"
+    return f"run `ember mcp test {config.name}` for details, or set enabled = false in {table}"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-@click.option("--offline", is_flag=True, help="Skip the real requests to model endpoints.")
+@click.option("--offline", is_flag=True, help="Skip the real requests to model endpoints and MCP servers.")
 def doctor(as_json: bool, offline: bool) -> int:
-    """Check config, home dir, database and each endpoint; print a fix for each problem."""
+    """Check config, home dir, database, each endpoint and MCP server; print a fix for each problem."""
     from ember.config import ConfigError, ember_home, load_settings
 
     checks: list[Check] = check_home(ember_home())
@@ -100,6 +162,7 @@ def doctor(as_json: bool, offline: bool) -> int:
         checks.append(check_database(settings))
         if not offline:
             checks.extend(check_endpoint(spec) for spec in settings.models.values())
+        checks.extend(check_mcp_servers(settings, offline))
     failed = [c for c in checks if not c.ok]
     if as_json:
         click.echo(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}))

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,7 +16,6 @@ from ember.cli.group import DefaultGroup
 
 if TYPE_CHECKING:
     from ember.config import Settings
-    from ember.mcp.config import ServerConfig
 
 _SECRET_KEY = re.compile(r"(?i)authorization|token|secret|key|passw")
 
@@ -27,35 +24,6 @@ def _settings() -> Settings:
     from ember.config import load_settings
 
     return load_settings()
-
-
-def probe(settings: Settings, config: ServerConfig) -> dict[str, Any]:
-    """Start the server, list what it offers, stop it: what `list`, `test` and `add` report."""
-    from ember.mcp import McpServerError
-    from ember.mcp.client import McpConnection
-    from ember.mcp.config import secret_lookup
-    from ember.mcp.toolset import McpLoader
-
-    connection = McpConnection(
-        config, lookup=secret_lookup(settings), workspace=settings.workspace_dir, log_dir=settings.home / "logs",
-    )
-    started = time.monotonic()
-    report: dict[str, Any] = {"name": config.name, "transport": config.transport, "target": config.target}
-    try:
-        tools = McpLoader(connection).load()
-        info = connection.info
-        assert info is not None
-        report.update(
-            status="ok", seconds=round(time.monotonic() - started, 2), server=info.name, version=info.version,
-            protocol=info.protocol_version, summary=info.summary, resources=info.resources, prompts=info.prompts,
-            tools=[{"name": t.name, "description": t.description.splitlines()[0] if t.description else ""}
-                   for t in tools],
-        )
-    except McpServerError as exc:
-        report.update(status="error", error=str(exc), tools=[])
-    finally:
-        connection.close()
-    return report
 
 
 @click.group(cls=DefaultGroup, default_command="list")
@@ -69,12 +37,11 @@ def mcp() -> None:
 def list_servers(as_json: bool, no_connect: bool) -> None:
     """Every configured server with its status and tool count (each is started briefly)."""
     from ember.mcp.config import server_configs
+    from ember.mcp.probe import probe_all
 
     settings = _settings()
     configs = list(server_configs(settings).values())
-    checked = [c for c in configs if c.enabled and not no_connect]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        reports = dict(zip([c.name for c in checked], pool.map(lambda c: probe(settings, c), checked), strict=True))
+    reports = probe_all(settings, [c for c in configs if c.enabled and not no_connect])
     rows = []
     for config in configs:
         report = reports.get(config.name) or {"status": "disabled" if not config.enabled else "not checked"}
@@ -142,6 +109,7 @@ def add(
     from ember.config import ConfigError
     from ember.mcp.config import parse_server
     from ember.mcp.config_edit import add_server
+    from ember.mcp.probe import probe
 
     if bool(command) == bool(url):
         raise click.UsageError("give a command after `--` (stdio) or --url URL (streamable HTTP), not both")
@@ -195,6 +163,7 @@ def remove(name: str) -> None:
 def test(name: str, as_json: bool) -> None:
     """Start a server, list its tools, resources and prompts, and stop it."""
     from ember.mcp.config import server_configs
+    from ember.mcp.probe import probe
 
     settings = _settings()
     configs = server_configs(settings)
