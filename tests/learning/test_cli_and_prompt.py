@@ -66,7 +66,7 @@ def test_learning_summary(store, ember_home):
     lessons.add(store, "When X happens, do Y, not Z.", "x")
     profile.update(ember_home, lambda p: profile.merge_item(p, "Language", "Answer in French"))
     summary = learning_summary(store, ember_home)
-    assert summary["episodes"] == {"total": 1, "success": 0, "failure": 0, "corrected": 1}
+    assert summary["episodes"] == {"total": 1, "success": 0, "failure": 0, "corrected": 1, "cancelled": 0}
     assert summary["lessons"] == {"active": 1, "retired": 0}
     assert summary["skills"] == {"active": 0, "archived": 0}
     assert summary["profile"]["items"] == 1 and summary["profile"]["path"].endswith("USER.md")

@@ -72,4 +72,26 @@ class TurnFinished:
     steps: int = 0
 
 
+@dataclass
+class TurnFailed:
+    """A turn that ended without an answer, with what it did and cost until then.
+
+    Not yielded: ``Agent.run`` raises the error itself (the door turns it into a message and an
+    exit code). ``Agent.failure_listeners`` get this, e.g. so the learning loop records the failure.
+    ``reason`` is ``"step-limit"``, ``"provider"`` (the model endpoint and its fallbacks failed),
+    ``"cancelled"`` (Ctrl-C, or the consumer stopped the turn) or ``"error"``. ``error`` is the
+    exception's text as raised, not redacted: a listener that stores it redacts it.
+    """
+
+    session_id: str
+    error: str
+    reason: str
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    tool_calls: list[dict] = field(default_factory=list)
+    steps: int = 0  # model calls that completed
+    message_id: int | None = None  # the stored user message that started the turn
+
+
 AgentEvent = TextChunk | ReasoningChunk | ModelCalled | ToolStarted | ToolFinished | Compacted | Notice | TurnFinished

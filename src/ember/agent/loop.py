@@ -2,7 +2,7 @@
 
 ``Agent.run`` is a generator of typed events (see ``events.py``). Errors caused by the model go
 back to the model as tool errors; provider failures, the step limit and cancellation are raised
-after everything that happened has been stored.
+after everything that happened has been stored (and reported to ``failure_listeners``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ember.agent.events import (
     TextChunk,
     ToolFinished,
     ToolStarted,
+    TurnFailed,
     TurnFinished,
 )
 from ember.models.base import (
@@ -57,6 +58,7 @@ class StepLimitReached(AgentError):
 
 
 TurnListener = Callable[[str, str, TurnFinished], None]
+FailureListener = Callable[[str, str, TurnFailed], None]
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Agent:
     interactive: bool = False
     redact: Callable[[str], str] = field(default=lambda text: text)
     turn_listeners: list[TurnListener] = field(default_factory=list)
+    # Called with (session_id, user_message, TurnFailed) when a turn raises instead of answering.
+    failure_listeners: list[FailureListener] = field(default_factory=list)
     # Copied into every ToolContext's extras: what a door offers its tools (e.g. "ask_user").
     extras: dict[str, Any] = field(default_factory=dict)
     _tool_contexts: dict[str, ToolContext] = field(default_factory=dict, init=False)
@@ -133,50 +137,66 @@ class Agent:
         cancel = cancel or threading.Event()
         stream = self.settings.agent.stream if stream is None else stream
         ctx = self.tool_context(session_id, cancel)
-        self.store.add_message(session_id, Message(role="user", content=user_message, images=list(images or [])))
+        message_id = self.store.add_message(
+            session_id, Message(role="user", content=user_message, images=list(images or []))
+        )
         request = SlotRequest(session_id=session_id, user_message=user_message)
         total = Usage()
         total_cost = 0.0
         calls_made: list[dict[str, Any]] = []
         kind = "chat"
         model_name = ""
-        for step in range(1, self.settings.agent.max_steps + 1):
-            messages = yield from self._prepare(session_id, request, ctx)
-            tools = self.registry.schemas(ctx.loaded_toolsets)
-            completion = yield from self._call_model(kind, messages, tools, stream, cancel, session_id)
-            # Priced by the id the server returned, else by the configured id it was routed to.
-            cost = self.settings.cost_of(completion.model, completion.usage) or self.settings.cost_of(
-                self.settings.model_for(kind).model, completion.usage
-            )
-            total += completion.usage
-            total_cost += cost
-            model_name = completion.model or model_name
-            self.store.add_message(
-                session_id, completion.to_message(), model=completion.model, usage=completion.usage
-            )
-            self.store.record_usage(session_id, model=completion.model, usage=completion.usage, cost=cost, kind=kind)
-            yield ModelCalled(step=step, model=completion.model, usage=completion.usage, cost=cost)
-            if not completion.tool_calls:
-                finished = TurnFinished(
-                    answer=completion.text,
-                    session_id=session_id,
-                    model=model_name,
-                    usage=total,
-                    cost=total_cost,
-                    tool_calls=calls_made,
-                    steps=step,
+        steps_done = 0
+        finished: TurnFinished | None = None
+        try:
+            for step in range(1, self.settings.agent.max_steps + 1):
+                messages = yield from self._prepare(session_id, request, ctx)
+                tools = self.registry.schemas(ctx.loaded_toolsets)
+                completion = yield from self._call_model(kind, messages, tools, stream, cancel, session_id)
+                # Priced by the id the server returned, else by the configured id it was routed to.
+                cost = self.settings.cost_of(completion.model, completion.usage) or self.settings.cost_of(
+                    self.settings.model_for(kind).model, completion.usage
                 )
-                try:
-                    yield finished
-                finally:  # also when the consumer stops at the final event and closes the generator
-                    self._notify(session_id, user_message, finished)
-                return
-            kind = "tools"
-            yield from self._run_tools(session_id, completion, ctx, calls_made)
-        raise StepLimitReached(
-            f"stopped after {self.settings.agent.max_steps} model calls without a final answer; "
-            "raise [agent] max_steps in config.toml (or EMBER_MAX_STEPS) if the task needs more"
-        )
+                total += completion.usage
+                total_cost += cost
+                steps_done = step
+                model_name = completion.model or model_name
+                self.store.add_message(
+                    session_id, completion.to_message(), model=completion.model, usage=completion.usage
+                )
+                self.store.record_usage(
+                    session_id, model=completion.model, usage=completion.usage, cost=cost, kind=kind
+                )
+                yield ModelCalled(step=step, model=completion.model, usage=completion.usage, cost=cost)
+                if not completion.tool_calls:
+                    finished = TurnFinished(
+                        answer=completion.text,
+                        session_id=session_id,
+                        model=model_name,
+                        usage=total,
+                        cost=total_cost,
+                        tool_calls=calls_made,
+                        steps=step,
+                    )
+                    try:
+                        yield finished
+                    finally:  # also when the consumer stops at the final event and closes the generator
+                        self._notify(session_id, user_message, finished)
+                    return
+                kind = "tools"
+                yield from self._run_tools(session_id, completion, ctx, calls_made)
+            raise StepLimitReached(
+                f"stopped after {self.settings.agent.max_steps} model calls without a final answer; "
+                "raise [agent] max_steps in config.toml (or EMBER_MAX_STEPS) if the task needs more"
+            )
+        except BaseException as exc:  # GeneratorExit too: the consumer stopped before the answer
+            if finished is None and self.failure_listeners:
+                self._notify_failure(session_id, user_message, TurnFailed(
+                    session_id=session_id, error=_error_text(exc), reason=_failure_reason(exc),
+                    model=model_name, usage=total, cost=total_cost, tool_calls=list(calls_made),
+                    steps=steps_done, message_id=message_id,
+                ))
+            raise  # always the original error, unchanged
 
     def ask(self, session_id: str, user_message: str, **kwargs: Any) -> TurnFinished:
         """Run a turn to the end and return its result (for callers that do not render events)."""
@@ -298,3 +318,27 @@ class Agent:
                 listener(session_id, user_message, finished)
             except Exception:  # a listener's bug must never cost the user their answer
                 log.exception("turn listener failed")
+
+    def _notify_failure(self, session_id: str, user_message: str, failed: TurnFailed) -> None:
+        for listener in self.failure_listeners:
+            try:
+                listener(session_id, user_message, failed)
+            except Exception:  # nor replace the turn's own error with another one
+                log.exception("failure listener failed")
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, (Cancelled, KeyboardInterrupt, GeneratorExit)):
+        return "cancelled"
+    if isinstance(exc, StepLimitReached):
+        return "step-limit"
+    if isinstance(exc, ProviderError):
+        return "provider"
+    return "error"
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, (Cancelled, KeyboardInterrupt, GeneratorExit)):
+        return "cancelled before the answer"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,10 +1,14 @@
-"""Episodic memory: one row per finished task, so Ember can learn from what happened.
+"""Episodic memory: one row per task (per turn), so Ember can learn from what happened.
 
 An episode records what was asked, which tools ran with what result, the errors, the outcome
-(``success``, ``failure``, or ``corrected`` when the user's next message said the answer was
-wrong), and what it cost (model calls, tokens). It also notes which lessons were in the prompt
-and which skills were loaded, so their counts can follow the outcome, including a correction
-that arrives one turn later.
+(``success``, ``failure``, ``corrected`` when the user's next message said the answer was
+wrong, or ``cancelled`` when the user stopped the turn), and what it cost (model calls, tokens).
+It also notes which lessons were in the prompt and which skills were loaded, so their counts can
+follow the outcome, including a correction that arrives one turn later.
+
+A turn that ended without an answer (the step limit, a provider failure, a cancel) is an episode
+too, with no answer and its ``error``: the failures are what there is most to learn from. The
+``errors`` column holds the failed tool calls, then that turn error (redacted before it gets here).
 
 These functions use the store's own connection and lock (package-internal ``_read``/``_write``)
 so that episodes commit like every other row and share its crash safety.
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
     from ember.memory.records import StoredMessage
     from ember.memory.store import SQLiteStore
 
-OUTCOMES = ("success", "failure", "corrected")
+OUTCOMES = ("success", "failure", "corrected", "cancelled")
 RESULT_CHARS = 300  # how much of each tool result an episode keeps: enough to learn from, not a copy
 TASK_CHARS = 2000
 
@@ -55,12 +59,21 @@ class Episode:
     output_tokens: int = 0
     lessons_used: list[int] = field(default_factory=list)
     skills_used: list[str] = field(default_factory=list)
+    error: str = ""  # why the turn ended without an answer; "" when it answered
     id: int = 0
     created_at: float = 0.0
 
     @property
     def errors(self) -> list[str]:
-        return [f"{s.tool}: {s.result}" for s in self.steps if not s.ok]
+        """The failed tool calls, then the turn's own error, if any."""
+        return [f"{s.tool}: {s.result}" for s in self.steps if not s.ok] + ([self.error] if self.error else [])
+
+    @property
+    def summary(self) -> str:
+        """Task and result in a few lines (memory search hits): the answer, or how it ended without one."""
+        if self.error:
+            return f"{self.task}\n✗ {self.outcome}: {self.error}"
+        return f"{self.task}\n→ {self.answer}"
 
     @property
     def tool_calls(self) -> int:
@@ -121,9 +134,13 @@ def record(store: SQLiteStore, episode: Episode) -> int:
 
 
 def _from_row(row: Any) -> Episode:
+    steps = [Step(**s) for s in json.loads(row["steps"])]
+    errors = json.loads(row["errors"])
+    # ``record`` writes one error per failed step, then the turn's error: one more means there was one.
+    turn_error = errors[-1] if len(errors) > sum(not s.ok for s in steps) else ""
     return Episode(
         id=row["id"], session_id=row["session_id"], task=row["task"], answer=row["answer"],
-        steps=[Step(**s) for s in json.loads(row["steps"])], outcome=row["outcome"],
+        steps=steps, outcome=row["outcome"], error=turn_error,
         model_calls=row["model_calls"], input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
         lessons_used=json.loads(row["lessons_used"]), skills_used=json.loads(row["skills_used"]),
         created_at=row["created_at"],
@@ -135,9 +152,19 @@ def get(store: SQLiteStore, episode_id: int) -> Episode | None:
     return _from_row(rows[0]) if rows else None
 
 
-def latest(store: SQLiteStore, session_id: str) -> Episode | None:
-    """The session's most recent episode: the one a correction in the next message refers to."""
-    rows = store._read("SELECT * FROM episodes WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,))
+def latest(store: SQLiteStore, session_id: str, *, answered: bool = False) -> Episode | None:
+    """The session's most recent episode; with ``answered``, the most recent one that has an answer:
+    the one a correction in the next message refers to (a turn that failed has nothing to correct)."""
+    where = " AND answer != ''" if answered else ""
+    rows = store._read(f"SELECT * FROM episodes WHERE session_id = ?{where} ORDER BY id DESC LIMIT 1", (session_id,))
+    return _from_row(rows[0]) if rows else None
+
+
+def previous_attempt(store: SQLiteStore, task: str, before_id: int) -> Episode | None:
+    """The latest episode before ``before_id`` for the same request (same text; any session):
+    when it failed and this one worked, the pair is a failure followed by a fix."""
+    rows = store._read("SELECT * FROM episodes WHERE task = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                       (task[:TASK_CHARS], before_id))
     return _from_row(rows[0]) if rows else None
 
 
@@ -185,7 +212,7 @@ def delete(store: SQLiteStore, episode_id: int) -> bool:
 
 def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
     return [
-        Hit(id=f"episodes:{e.id}", score=score, source="episodes", text=f"{e.task}\n→ {e.answer}"[:600],
+        Hit(id=f"episodes:{e.id}", score=score, source="episodes", text=e.summary[:600],
             session_id=e.session_id, created_at=e.created_at)
         for e, score in search(store, query, k)
     ]

@@ -1,13 +1,18 @@
-"""The learner: what Ember takes away from a finished turn, after the answer has been sent.
+"""The learner: what Ember takes away from a turn, after the answer has been sent.
 
-For every turn it records an episode; then, where there is something to learn:
+For every turn it records an episode; a turn that failed (step limit, provider failure, Ctrl-C)
+only that: a ``failure`` or ``cancelled`` episode with the steps run, the redacted error and the
+cost, and for the step limit a failed use of the lessons and skills it had (a provider failure or
+a cancel says nothing about them). No model call, so it never delays the exit. For a turn that
+answered, where there is something to learn:
 
 1. **Correction.** The user's message corrects the previous answer ("no, classify it as low
    severity, not high"): that episode becomes ``corrected``, the lessons and skills it used lose
    the success they were credited with, and the cheap model phrases a lesson ("when X, do Y, not
    Z"). A correction the user has to repeat also goes into USER.md.
-2. **Failure then fix.** A tool call failed and a later call of the same tool worked: the model
-   phrases what to do next time (or says there is nothing general to learn).
+2. **Failure then fix.** A tool call failed and a later call of the same tool worked, in the same
+   turn or in the retry of a request whose last attempt failed: the model phrases what to do next
+   time (or says there is nothing general to learn).
 3. **Stated preferences** ("always answer in French", "dates as YYYY-MM-DD") are merged into USER.md.
 4. **Skill.** A task that succeeded after many tool calls (``[memory] skill_min_tool_calls``,
    default 5) is written up as a SKILL.md, or refines the similar skill that exists.
@@ -133,12 +138,14 @@ class Learner:
     # the turn -----------------------------------------------------------------------------------
 
     def learn(self, turn: Turn) -> Episode:
-        """Everything the loop learns from one finished turn; returns the episode recorded."""
+        """Everything the loop learns from one turn; returns the episode recorded."""
+        if turn.failed is not None:
+            return self._record_failed_turn(turn)
         steps = self._steps_of(turn)
-        previous = episodes.latest(self.store, turn.session_id)
+        previous = episodes.latest(self.store, turn.session_id, answered=True)
         if previous is not None and looks_like_correction(turn.user_message):
             self._learn_from_correction(previous, turn)
-        outcome = "failure" if _unresolved_errors(steps) else "success"
+        outcome = "failure" if _unresolved(steps) else "success"
         used_skills = [str(s.arguments.get("name")) for s in steps if s.tool == "skill_view" and s.ok]
         episode = Episode(
             task=turn.user_message, session_id=turn.session_id, answer=turn.answer, steps=steps, outcome=outcome,
@@ -162,6 +169,28 @@ class Learner:
         self._archive_stale_skills(episode.id)
         return episode
 
+    def _record_failed_turn(self, turn: Turn) -> Episode:
+        """A turn that raised: its episode, and nothing learned from it until a retry works."""
+        from ember.security.redact import Redactor
+
+        steps = self._steps_of(turn)
+        used_skills = [str(s.arguments.get("name")) for s in steps if s.tool == "skill_view" and s.ok]
+        episode = Episode(
+            task=turn.user_message, session_id=turn.session_id, steps=steps,
+            outcome="cancelled" if turn.failed == "cancelled" else "failure",
+            error=Redactor(self.secrets).redact(turn.error) or turn.failed or "failed",
+            model_calls=turn.model_calls, input_tokens=turn.usage.input_tokens,
+            output_tokens=turn.usage.output_tokens, lessons_used=list(turn.lessons_used),
+            skills_used=list(dict.fromkeys(used_skills)),
+        )
+        episodes.record(self.store, episode)
+        if turn.failed == "step-limit":  # the agent's own failure: the lessons and skills did not help
+            for lesson_id in lessons.record_outcome(self.store, episode.lessons_used, False,
+                                                    window=self.config.retire_window, below=self.config.retire_below):
+                log_event(self.store, "lesson-retired", f"lesson #{lesson_id}", "it stopped helping", episode.id)
+            skill_stats.record_outcome(self.store, episode.skills_used, False, window=self.config.retire_window)
+        return episode
+
     def _archive_stale_skills(self, episode_id: int) -> None:
         root = self.home / "skills"
         if not root.is_dir():
@@ -173,7 +202,12 @@ class Learner:
             log_event(self.store, "skill-archived", name, why, episode_id)
 
     def _steps_of(self, turn: Turn) -> list[Step]:
-        """The turn's tool calls and results, found in the store by its user message and final answer."""
+        """The turn's tool calls and results, found in the store by its user message and final answer
+        (a failed turn: every message after its user message, up to the next one)."""
+        if turn.message_id is not None:
+            after = self.store.get_messages(turn.session_id, after_id=turn.message_id)
+            end = next((i for i, m in enumerate(after) if m.message.role == "user"), len(after))
+            return episodes.steps_of_turn(after[:end])
         messages = self.store.get_messages(turn.session_id)
         end = next((i for i in range(len(messages) - 1, -1, -1)
                     if messages[i].message.role == "assistant" and not messages[i].message.tool_calls
@@ -225,7 +259,11 @@ class Learner:
     # 2. failures followed by a fix ---------------------------------------------------------------
 
     def _learn_from_fix(self, episode: Episode) -> None:
-        pair = _failure_and_fix(episode.steps)
+        pair = None
+        earlier = episodes.previous_attempt(self.store, episode.task, episode.id)
+        if earlier is not None and earlier.outcome == "failure":  # a retry: did it fix what failed before?
+            pair = _fixed_later(_unresolved(earlier.steps), episode.steps)
+        pair = pair or _failure_and_fix(episode.steps)
         if pair is None:
             return
         reply = self.ask(prompts.failure_request(episode.task, *pair), episode.session_id)
@@ -273,19 +311,26 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _unresolved_errors(steps: list[Step]) -> bool:
-    """A failed call that no later call of the same tool made good."""
-    for i, step in enumerate(steps):
-        if not step.ok and not any(later.tool == step.tool and later.ok for later in steps[i + 1:]):
-            return True
-    return False
+def _unresolved(steps: list[Step]) -> list[Step]:
+    """The failed calls that no later call of the same tool made good."""
+    return [step for i, step in enumerate(steps)
+            if not step.ok and not any(later.tool == step.tool and later.ok for later in steps[i + 1:])]
 
 
 def _failure_and_fix(steps: list[Step]) -> tuple[Step, Step] | None:
     for i, step in enumerate(steps):
+        pair = _fixed_later([step], steps[i + 1:])
+        if pair is not None:
+            return pair
+    return None
+
+
+def _fixed_later(failed: list[Step], later_steps: list[Step]) -> tuple[Step, Step] | None:
+    """A failed call and the first later call of the same tool that worked, with other arguments."""
+    for step in failed:
         if step.ok or step.tool in META_TOOLS:
             continue
-        fix = next((later for later in steps[i + 1:] if later.tool == step.tool and later.ok), None)
+        fix = next((later for later in later_steps if later.tool == step.tool and later.ok), None)
         if fix is not None and fix.arguments != step.arguments:
             return step, fix
     return None

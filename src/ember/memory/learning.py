@@ -3,9 +3,12 @@
 - Slots: **User profile** (USER.md, always), **Lessons** (the few relevant to this message),
   **Skills** (a one-line index; the model loads a body with ``skill_view``).
 - The turn listener runs on the hot path right after the answer, so it only captures the turn and
-  queues it; a daemon thread does the learning. ``close()`` (called by ``Runtime.close()`` after
-  the answer is printed) waits for pending learning up to ``[memory] learning_wait`` seconds, then
-  abandons it: the in-flight model call is cancelled and nothing half-learned is written.
+  queues it; a daemon thread does the learning. A turn that fails instead (step limit, provider
+  failure, Ctrl-C) is captured the same way by the failure listener while its error propagates
+  unchanged; the worker records it as a ``failure`` or ``cancelled`` episode.
+- ``close()`` (called by ``Runtime.close()`` after the answer is printed) waits for pending
+  learning up to ``[memory] learning_wait`` seconds, then abandons it: the in-flight model call
+  is cancelled and nothing half-learned is written.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ember.agent.context import Slot, SlotRequest
 
 if TYPE_CHECKING:
-    from ember.agent.events import TurnFinished
+    from ember.agent.events import TurnFailed, TurnFinished
     from ember.agent.loop import Agent
     from ember.config import Settings
     from ember.memory.learn import Learner
@@ -89,6 +92,11 @@ class Turn:
     usage: Usage
     lessons_used: list[int] = field(default_factory=list)
     finished_at: float = field(default_factory=time.time)
+    # A turn that raised instead of answering: why ("step-limit", "provider", "cancelled", "error"),
+    # its error as raised (the learner redacts it), and the id of its user message.
+    failed: str | None = None
+    error: str = ""
+    message_id: int | None = None
 
 
 class LearningWorker:
@@ -206,13 +214,23 @@ class Learning:
     # the listener (hot path: capture and queue, nothing else) --------------------------------------
 
     def on_turn(self, session_id: str, user_message: str, finished: TurnFinished) -> None:
+        self.worker.submit(Turn(
+            session_id=session_id, user_message=user_message, answer=finished.answer, model_calls=finished.steps,
+            usage=finished.usage, lessons_used=self._lessons_used(session_id, user_message),
+        ))
+
+    def on_failure(self, session_id: str, user_message: str, failed: TurnFailed) -> None:
+        """The turn raised (the error goes on to the user unchanged): queue it as a failed episode."""
+        self.worker.submit(Turn(
+            session_id=session_id, user_message=user_message, answer="", model_calls=failed.steps,
+            usage=failed.usage, lessons_used=self._lessons_used(session_id, user_message),
+            failed=failed.reason, error=failed.error, message_id=failed.message_id,
+        ))
+
+    def _lessons_used(self, session_id: str, user_message: str) -> list[int]:
         with self._lock:
             cached = self._lessons.pop(session_id, None)
-        used = cached[1] if cached and cached[0] == user_message else []
-        self.worker.submit(Turn(
-            session_id=session_id, user_message=user_message, answer=finished.answer,
-            model_calls=finished.steps, usage=finished.usage, lessons_used=used,
-        ))
+        return cached[1] if cached and cached[0] == user_message else []
 
     def _process(self, turn: Turn) -> None:
         from ember.memory.learn import LearningAbandoned
@@ -248,7 +266,7 @@ class Learning:
 
 def install_learning(agent: Agent, config: LearningConfig | None = None) -> Learning:
     """Add the profile, lessons and skills slots to ``agent`` and, unless ``[memory] learning = false``,
-    the listener that learns from every finished turn."""
+    the listeners that learn from every turn: those that answered and those that failed."""
     config = config or LearningConfig.from_settings(agent.settings)
     learning = Learning(agent, config)
     agent.context.add_slot(Slot("User profile", learning.profile_slot, max_chars=config.profile_max_chars + 100))
@@ -256,6 +274,7 @@ def install_learning(agent: Agent, config: LearningConfig | None = None) -> Lear
     agent.context.add_slot(Slot("Skills", learning.skills_slot, max_chars=2500))
     if config.learning:
         agent.turn_listeners.append(learning.on_turn)
+        agent.failure_listeners.append(learning.on_failure)
     return learning
 
 
