@@ -1,7 +1,9 @@
 """``ember mcp serve``: Ember's memory as an MCP server, so other MCP clients share one memory.
 
-Tools: ``memory_search(query, limit)``, ``user_profile()``, ``skills_list()``,
-``skill_view(name)``; with ``--allow-writes`` also ``user_profile_update(text, replace)``.
+Tools: ``memory_search(query, limit, scope)`` (Ember's memory search over messages, episodes,
+lessons and skills), ``user_profile()``, ``skills_list()``, ``skill_view(name)``; with
+``--allow-writes`` also ``user_profile_update(text, section)``, which merges one item into
+USER.md the way the learning loop does and refuses what the security scan flags.
 Resources: ``ember://user-profile`` (USER.md), ``ember://skills`` (the index) and
 ``ember://skills/{name}`` (one SKILL.md). Read-only unless writes are asked for, and every answer
 is redacted of the secrets Ember knows.
@@ -14,16 +16,24 @@ request must carry it as ``Authorization: Bearer ...``.
 # No `from __future__ import annotations` here: the SDK reads the tools' Annotated hints at
 # registration, and their pydantic Field is imported inside build_server (only when serving).
 import hmac
+import logging
 import socket
 import sys
 import threading
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ember.mcp import INSTALL_HINT, McpServerError
 from ember.mcp import memory_access as memory
 
 if TYPE_CHECKING:
     from ember.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Literal, not the tuples they mirror (ember.memory.search.SCOPES, ember.memory.profile.SECTIONS):
+# the SDK turns them into enums in the tools' schemas; test_serve checks they stay in step.
+Scope = Literal["all", "messages", "episodes", "lessons", "skills"]
+Section = Literal["Preferences", "Language", "Formats", "Terms", "Constraints"]
 
 INSTRUCTIONS = (
     "Ember's shared memory: search past conversations with memory_search, read the user's profile "
@@ -62,15 +72,22 @@ def build_server(settings: "Settings", *, allow_writes: bool = False) -> Any:
 
     @server.tool()
     def memory_search(
-        query: Annotated[str, Field(description="Words to look for in past conversations.")],
+        query: Annotated[str, Field(description="What to look for, in plain words; names and dates help.")],
         limit: Annotated[int, Field(description="Most results, 1 to 50.")] = 10,
+        scope: Annotated[Scope, Field(description="Where to look: everything (all), or only past messages, "
+                                                  "episodes (past tasks), lessons or skills.")] = "all",
     ) -> str:
-        """Search Ember's memory of past conversations; best matches first."""
-        hits = memory.search_memory(store(), query, limit)
+        """Search Ember's memory: past conversations, past tasks (episodes), lessons and skills; best first.
+
+        One line per hit: [id · source · date · speaker · session · score] snippet.
+        """
+        try:
+            hits = memory.search_memory(store(), query, limit, scope, redact=redact)
+        except ValueError as exc:
+            raise ToolError(str(exc)) from None
         if not hits:
             return f"Nothing in memory matches {query!r}."
-        lines = [f"[{h.when}] ({h.role}, session {h.session_id}) {' '.join(h.text.split())}" for h in hits]
-        return redact("\n".join(lines))
+        return redact("\n".join(hit.line() for hit in hits))
 
     @server.tool()
     def user_profile() -> str:
@@ -91,19 +108,46 @@ def build_server(settings: "Settings", *, allow_writes: bool = False) -> Any:
         except ValueError as exc:
             raise ToolError(str(exc)) from None
 
+    def record(kind: str, subject: str, detail: str) -> None:
+        """A learning event, listed by `ember memory show` like the learning loop's own."""
+        try:
+            from ember.memory.learn import log_event
+
+            log_event(store(), kind, subject, redact(detail))
+        except Exception:  # the answer to the client matters more than the log line
+            log.warning("could not record the %s event", kind, exc_info=True)
+
     if allow_writes:
 
         @server.tool()
         def user_profile_update(
-            text: Annotated[str, Field(description="A fact or preference about the user, one line.")],
-            replace: Annotated[bool, Field(description="Replace the whole profile with text.")] = False,
+            text: Annotated[str, Field(description="One fact or preference about the user, one short line, "
+                                                   "e.g. 'Dates as YYYY-MM-DD'.")],
+            section: Annotated[Section, Field(description="The USER.md section it belongs to.")] = "Preferences",
         ) -> str:
-            """Add a line to the user's profile (USER.md), or replace it."""
+            """Add an item to the user's profile (USER.md).
+
+            An item that restates or changes an existing one replaces it (no duplicates); the user's
+            own edits are kept and the file stays within its size budget. Instructions, hidden
+            text and secrets are refused.
+            """
+            from ember.config import ConfigError
+            from ember.memory.learning import LearningConfig
+            from ember.security.scan import UnsafeContent
+
             try:
-                memory.update_profile(home, text, replace=replace)
-            except ValueError as exc:
+                budget = LearningConfig.from_settings(settings).profile_max_chars
+                change = memory.update_profile(home, text, section=section, max_chars=budget,
+                                               secrets=settings.secret_values())
+            except UnsafeContent as exc:
+                record("refused", "a USER.md item from an MCP client", str(exc))
                 raise ToolError(str(exc)) from None
-            return "USER.md replaced." if replace else "Added to USER.md."
+            except (ValueError, ConfigError) as exc:
+                raise ToolError(str(exc)) from None
+            if not change.changed:
+                return redact(f"USER.md already says {change.item!r}; nothing changed.")
+            record("profile", "USER.md updated by an MCP client", change.item)
+            return redact(f"Saved to USER.md under {change.section}: {change.item}")
 
     @server.resource("ember://user-profile", name="USER.md", description="The user's profile", mime_type="text/markdown")
     def profile_resource() -> str:
