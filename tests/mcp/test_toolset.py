@@ -113,8 +113,8 @@ def test_a_crashed_server_is_restarted_once_and_the_model_is_told(configure, ctx
 def test_a_slow_call_times_out_and_the_server_keeps_working(configure, ctx):
     registry = builtin_registry(configure(notes=fake_stdio(timeout=0.5)))
     started = time.monotonic()
-    slow = call(registry, ctx, "notes__slow", seconds=5)
-    assert time.monotonic() - started < 3
+    slow = call(registry, ctx, "notes__slow", seconds=15)
+    assert time.monotonic() - started < 8
     assert slow.is_error and "did not answer tool slow within 0.5 s" in slow.content
     assert call(registry, ctx, "notes__add", a=2, b=2).content == "4"
 
@@ -125,8 +125,8 @@ def test_cancel_stops_a_running_call(configure, ctx):
     threading.Timer(0.3, ctx.cancel.set).start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
-        call(registry, ctx, "notes__slow", seconds=10)
-    assert time.monotonic() - started < 3
+        call(registry, ctx, "notes__slow", seconds=30)
+    assert time.monotonic() - started < 10
 
 
 def test_env_secrets_reach_the_server_but_never_the_model(configure, ctx, ember_home, monkeypatch):

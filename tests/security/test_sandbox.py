@@ -117,7 +117,7 @@ def test_an_infinite_loop_is_killed_at_the_time_limit(bwrap):
     started = time.monotonic()
     result = run_python("while True:\n    pass\n", timeout=1)
     assert result.timed_out and result.exit_code is None
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 10
 
 
 def sleepers(duration: str) -> list[str]:
@@ -174,7 +174,7 @@ def test_cancel_kills_it(bwrap):
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
     result = run_python("import time\ntime.sleep(60)", cancel=cancel, timeout=30)
-    assert result.cancelled and time.monotonic() - started < 4
+    assert result.cancelled and time.monotonic() - started < 15
 
 
 def test_the_environment_is_clean(bwrap, monkeypatch):

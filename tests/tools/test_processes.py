@@ -180,7 +180,7 @@ def test_cancel_interrupts_waiting(run, ctx):
     started = time.monotonic()
     with pytest.raises(Cancelled):
         run("process_output", id="p1", wait=30)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10
 
 
 # A separate Python process plays Ember: it starts a background process, reports the pids, then

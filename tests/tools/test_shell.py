@@ -41,14 +41,14 @@ def test_output_and_exit_code(run):
 
 def test_stdin_is_empty_so_nothing_hangs(run):
     started = time.monotonic()
-    assert run("shell", command="cat; read x; echo done", timeout=5).content == "done\n[exit code 0]"
-    assert time.monotonic() - started < 3
+    assert run("shell", command="cat; read x; echo done", timeout=30).content == "done\n[exit code 0]"
+    assert time.monotonic() - started < 10
 
 
 def test_timeout_kills_the_whole_process_group(run, workspace):
     started = time.monotonic()
     result = run("shell", command="sleep 100 & echo $! > bg.pid; sleep 100", timeout=1)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15
     assert result.is_error and "timed out after 1s" in result.content
     assert wait_dead(int((workspace / "bg.pid").read_text()))
 
@@ -65,14 +65,14 @@ def test_cancel_from_another_thread_kills_and_raises(registry, ctx, workspace):
     started = time.monotonic()
     with pytest.raises(Cancelled):
         registry.execute(ToolCall("1", "shell", {"command": "sleep 60 & echo $! > bg.pid; wait"}), ctx)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15
     assert wait_dead(int((workspace / "bg.pid").read_text()))
 
 
 def test_background_process_does_not_block(run):
     started = time.monotonic()
-    result = run("shell", command="sleep 3 & echo started")
-    assert time.monotonic() - started < 2
+    result = run("shell", command="sleep 20 & echo started")
+    assert time.monotonic() - started < 8
     assert result.content.startswith("started\n")
     assert "background processes are still running" in result.content
 
