@@ -7,6 +7,7 @@
   ``server_info.py`` keeps what the server said about itself.
 - ``content.py``: MCP results (text, images, resources) as Ember tool results.
 - ``toolset.py``: each server is a toolset named after it, started when it is first used.
+- ``probe.py``: start a server and list its tools, for ``ember mcp test|list|add`` and ``ember doctor``.
 - ``server.py`` / ``memory_access.py``: ``ember mcp serve`` shares memory search, USER.md and skills.
 
 Nothing here imports the ``mcp`` SDK at module level: a run that uses no MCP server never loads
