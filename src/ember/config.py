@@ -29,6 +29,13 @@ PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"
 
 TASK_KINDS = ("chat", "learning", "tools")
 
+# ``reasoning`` levels of a model table, least to most. Anthropic: extended thinking with
+# ``REASONING_BUDGETS`` tokens to think (``reasoning_budget`` overrides); OpenAI-compatible:
+# ``reasoning_effort``; hermes: ignored (a local model thinks, or not, by its chat template).
+REASONING_LEVELS = ("off", "low", "medium", "high")
+REASONING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384}
+MIN_REASONING_BUDGET = 1024  # the Anthropic API's floor for ``budget_tokens``
+
 # Hosted endpoints that always need a key; local servers (Ollama, llama.cpp, vLLM...) usually do not.
 HOSTED_KEY_HOSTS = (
     "api.openai.com", "openrouter.ai", "api.anthropic.com", "api.groq.com", "api.together.xyz",
@@ -55,6 +62,10 @@ class ModelSpec:
     # "chat" (Chat Completions) or "completion" (raw /completions with a Hermes/ChatML prompt).
     hermes_endpoint: str = "chat"
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # One of REASONING_LEVELS; what each adapter makes of it is described above REASONING_LEVELS.
+    reasoning: str = "off"
+    # Anthropic only: thinking tokens instead of the level's REASONING_BUDGETS entry.
+    reasoning_budget: int | None = None
 
 
 @dataclass
@@ -219,6 +230,7 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
     endpoint = str(table.get("endpoint", "chat"))
     if endpoint not in ("chat", "completion", "completions"):
         raise ConfigError(f"config.toml: {where}.endpoint must be \"chat\" or \"completion\", got {endpoint!r}")
+    reasoning, budget = _reasoning(table, where)
     return ModelSpec(
         name=name,
         provider=provider,
@@ -231,7 +243,34 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
         timeout=float(_expect(table.get("timeout", 120.0), (int, float), f"{where}.timeout")),
         hermes_endpoint=endpoint,
         extra_headers={str(k): str(v) for k, v in headers.items()},
+        reasoning=reasoning,
+        reasoning_budget=budget,
     )
+
+
+def _reasoning(table: Mapping[str, Any], where: str) -> tuple[str, int | None]:
+    """``reasoning`` and ``reasoning_budget`` of a model table, checked."""
+    level = table.get("reasoning", "off")
+    if level is False:
+        level = "off"
+    if not isinstance(level, str) or level.strip().lower() not in REASONING_LEVELS:
+        choices = ", ".join(f'"{name}"' for name in REASONING_LEVELS)
+        raise ConfigError(f"config.toml: {where}.reasoning must be one of {choices}, got {level!r}")
+    level = level.strip().lower()
+    budget = table.get("reasoning_budget")
+    if budget is not None:
+        _expect(budget, int, f"{where}.reasoning_budget")
+        if budget < MIN_REASONING_BUDGET:
+            raise ConfigError(
+                f"config.toml: {where}.reasoning_budget must be at least {MIN_REASONING_BUDGET} tokens "
+                f"(the Anthropic API's minimum), got {budget}"
+            )
+        if level == "off":
+            raise ConfigError(
+                f"config.toml: {where}.reasoning_budget is set but reasoning is off; "
+                'set reasoning = "low", "medium" or "high" too, or remove reasoning_budget'
+            )
+    return level, budget
 
 
 def _known_window(table: Mapping[str, Any], provider: str) -> int:

@@ -150,3 +150,32 @@ def test_fake_runs_from_the_command_line(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_sdk_thinking_round_trip(anthropic_client, fake_anthropic, stream):
+    """The SDK reads the fake's signed thinking and redacted_thinking blocks (JSON, and SSE with
+    signature_delta); echoed back as the SDK holds them they pass the fake's check, and without
+    the thinking blocks the fake answers 400 as the API does."""
+    fake_anthropic.add(text="Checking.", reasoning="Paris, metric", redacted_thinking="hidden",
+                       tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "toolu_1"}],
+                       chunk_size=4)
+    fake_anthropic.add(text="18C.")
+    tools = [{"name": "get_weather", "description": "Weather", "input_schema": WEATHER["function"]["parameters"]}]
+    ask = {"model": "claude-test", "max_tokens": 3000, "tools": tools,
+           "thinking": {"type": "enabled", "budget_tokens": 2000}}
+    first = [{"role": "user", "content": "weather?"}]
+    if stream:
+        with anthropic_client.messages.stream(messages=first, **ask) as events:
+            message = events.get_final_message()
+    else:
+        message = anthropic_client.messages.create(messages=first, **ask)
+    assert [b.type for b in message.content] == ["thinking", "redacted_thinking", "text", "tool_use"]
+    assert message.content[0].thinking == "Paris, metric" and message.content[0].signature
+    assert message.content[1].data
+    results = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]}
+    follow = [*first, {"role": "assistant", "content": message.content}, results]
+    assert anthropic_client.messages.create(messages=follow, **ask).content[0].text == "18C."
+    dropped = [*first, {"role": "assistant", "content": message.content[2:]}, results]
+    with pytest.raises(anthropic.BadRequestError, match="Expected `thinking` or `redacted_thinking`"):
+        anthropic_client.messages.create(messages=dropped, **ask)

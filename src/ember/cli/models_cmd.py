@@ -23,7 +23,8 @@ def models(as_json: bool, offline: bool) -> None:
         routes = [kind for kind in ("chat", "tools", "learning") if settings.model_for(kind) is spec]
         configured.append({
             "name": name, "provider": spec.provider, "model": spec.model, "base_url": spec.base_url,
-            "routes": routes, "fallback": name in settings.fallback,
+            "routes": routes, "fallback": name in settings.fallback, "reasoning": spec.reasoning,
+            "reasoning_budget": spec.reasoning_budget,
         })
         key = f"{spec.provider} {spec.base_url}"
         if offline or key in listed:
@@ -52,6 +53,11 @@ def models(as_json: bool, offline: bool) -> None:
             extra.append("routes: " + ", ".join(row["routes"]))
         if row["fallback"]:
             extra.append("fallback")
+        if row["reasoning"] != "off":
+            note = f", {row['reasoning_budget']} tokens" if row["reasoning_budget"] else ""
+            if row["provider"] == "hermes":
+                note = ", ignored by hermes"
+            extra.append(f"reasoning: {row['reasoning']}{note}")
         suffix = f" [green]({'; '.join(extra)})[/]" if extra else ""
         console.print(f"  [bold]{row['name']}[/] {row['provider']}:{row['model']} [dim]{row['base_url']}[/]{suffix}")
     for endpoint in listed.values():

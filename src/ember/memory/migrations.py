@@ -246,6 +246,12 @@ def search_index(db: sqlite3.Connection) -> None:
     )
 
 
+def message_reasoning_blocks(db: sqlite3.Connection) -> None:
+    # Message.reasoning_blocks: a provider's reasoning blocks exactly as it sent them (Anthropic's
+    # signed thinking), a JSON list, NULL when there are none. Needed to resume a tool loop.
+    _run(db, "ALTER TABLE messages ADD COLUMN reasoning_blocks TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -254,6 +260,7 @@ MIGRATIONS: list[Migration] = [
     create_allowed_commands_and_meta,
     learning_episodes_lessons_skills,
     search_index,
+    message_reasoning_blocks,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

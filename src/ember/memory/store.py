@@ -13,6 +13,7 @@ a PostgreSQL backend can take this one's place.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -106,6 +107,24 @@ def fts_query(text: str, *, any_terms: bool = False) -> str:
         if any(ch.isalnum() for ch in word):
             terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
     return (" OR " if any_terms else " ").join(terms)
+
+
+def _reasoning_blocks_column(message: Message) -> str | None:
+    """``Message.reasoning_blocks`` as stored: JSON, ASCII-escaped so every character survives."""
+    return json.dumps(message.reasoning_blocks) if message.reasoning_blocks else None
+
+
+def _stored(row: sqlite3.Row) -> StoredMessage:
+    """A message row as a record, with its reasoning blocks (dropped if unreadable: the adapter
+    then finishes that tool loop without thinking rather than fail)."""
+    stored = stored_message_from_row(row)
+    try:
+        blocks = json.loads(row["reasoning_blocks"] or "[]")
+    except ValueError:
+        blocks = []
+    if isinstance(blocks, list):
+        stored.message.reasoning_blocks = [b for b in blocks if isinstance(b, dict)]
+    return stored
 
 
 class SQLiteStore:
@@ -228,6 +247,7 @@ class SQLiteStore:
         ``usage`` is kept with the message for display; cost accounting goes through ``record_usage``.
         """
         cols = message_columns(message)
+        cols["reasoning_blocks"] = _reasoning_blocks_column(message)
         cols.update(
             session_id=session_id, model=model, created_at=time.time(),
             input_tokens=usage.input_tokens if usage else None, output_tokens=usage.output_tokens if usage else None,
@@ -245,7 +265,7 @@ class SQLiteStore:
         rows = self._read(
             "SELECT * FROM messages WHERE session_id = ? AND id > ? ORDER BY id", (session_id, after_id or 0)
         )
-        return [stored_message_from_row(r) for r in rows]
+        return [_stored(r) for r in rows]
 
     def search_messages(
         self, query: str, *, limit: int = 20, session_id: str | None = None, any_terms: bool = False
@@ -262,7 +282,7 @@ class SQLiteStore:
                ORDER BY score LIMIT ?""",
             (start, end, match, session_id, session_id, limit),
         )
-        return [SearchHit(stored_message_from_row(r), -r["score"], r["snip"]) for r in rows]
+        return [SearchHit(_stored(r), -r["score"], r["snip"]) for r in rows]
 
     # summaries and usage
 

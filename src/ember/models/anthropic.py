@@ -2,8 +2,14 @@
 
 Plain ``httpx`` rather than the ``anthropic`` SDK, for start-up time (see transport.py).
 ``base_url`` is the host root (``https://api.anthropic.com``); a trailing ``/v1`` is tolerated.
-Extended thinking is off unless the caller passes ``thinking={...}``; thinking blocks come back
-as reasoning.
+Extended thinking follows ``ModelSpec.reasoning``: ``low``/``medium``/``high`` send
+``thinking={"type": "enabled", "budget_tokens": N}`` (``REASONING_BUDGETS``, or
+``reasoning_budget``); a caller's ``thinking={...}`` option wins. With thinking on, ``max_tokens``
+is raised above the budget when needed (it counts the thinking too) and ``temperature`` is left
+out (the API refuses it). Thinking blocks come back as reasoning text and, verbatim with their
+signatures, as ``reasoning_blocks``, which go back to the API while a tool loop continues. A
+tool loop that began without thinking (another model answered it, or reasoning was off) is
+finished without it, because the API refuses to turn thinking on in the middle of one.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ember.config import ModelSpec
+from ember.config import REASONING_BUDGETS, ModelSpec
 from ember.models.anthropic_wire import (
     anthropic_request,
     anthropic_tools,
     apply_event,
     apply_message,
     describe,
+    open_tool_turn,
+    starts_with_thinking,
 )
 from ember.models.assembly import CompletionBuilder
 from ember.models.base import Completion, Message, StreamEvent, ToolSchema
@@ -45,25 +53,39 @@ class AnthropicProvider:
         root = spec.base_url.rstrip("/")
         self.root = root[: -len("/v1")] if root.endswith("/v1") else root
 
+    def thinking(self) -> dict[str, Any] | None:
+        """The ``thinking`` parameter ``ModelSpec.reasoning`` asks for; None when it is off."""
+        level = self.spec.reasoning
+        if level not in REASONING_BUDGETS:
+            return None
+        return {"type": "enabled", "budget_tokens": self.spec.reasoning_budget or REASONING_BUDGETS[level]}
+
     def build_body(
         self, messages: list[Message], tools: list[ToolSchema] | None, opts: dict[str, Any], stream: bool
     ) -> dict[str, Any]:
-        system, wire_messages = anthropic_request(messages)
-        body: dict[str, Any] = {
-            "model": self.spec.model,
-            "max_tokens": opts.get("max_tokens") or self.spec.max_output_tokens,
-            "messages": wire_messages,
-        }
+        thinking = opts.get("thinking") or self.thinking()
+        thinking_on = isinstance(thinking, dict) and thinking.get("type") != "disabled"
+        system, wire_messages = anthropic_request(messages, reasoning_blocks=thinking_on)
+        started = open_tool_turn(wire_messages) if thinking_on else None
+        if started is not None and not starts_with_thinking(started):
+            # This tool loop began without thinking; the API refuses to switch it on mid-loop.
+            thinking, thinking_on = None, False
+            system, wire_messages = anthropic_request(messages, reasoning_blocks=False)
+        max_tokens = opts.get("max_tokens") or self.spec.max_output_tokens
+        budget = thinking.get("budget_tokens") if thinking_on and isinstance(thinking, dict) else None
+        if isinstance(budget, int) and max_tokens <= budget:
+            max_tokens += budget  # thinking counts against max_tokens, which must exceed the budget
+        body: dict[str, Any] = {"model": self.spec.model, "max_tokens": max_tokens, "messages": wire_messages}
         if system:
             body["system"] = system
         if tools:
             body["tools"] = anthropic_tools(tools)
-        if opts.get("temperature") is not None:
-            body["temperature"] = opts["temperature"]
+        if opts.get("temperature") is not None and not thinking_on:
+            body["temperature"] = opts["temperature"]  # not allowed with thinking on
         if opts.get("stop"):
             body["stop_sequences"] = [opts["stop"]] if isinstance(opts["stop"], str) else list(opts["stop"])
-        if opts.get("thinking"):
-            body["thinking"] = opts["thinking"]
+        if thinking:
+            body["thinking"] = thinking
         body.update(opts.get("extra_body") or {})
         if stream:
             body["stream"] = True

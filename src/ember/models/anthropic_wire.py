@@ -4,6 +4,12 @@ Reference: https://docs.anthropic.com/en/api/messages. The system prompt is a to
 tool calls are ``tool_use`` blocks; results are ``tool_result`` blocks in a *user* message, and
 the results of one assistant turn must all sit in one user message, so consecutive tool
 messages are merged.
+
+Extended thinking: a reply's ``thinking`` blocks (text plus ``signature``) and
+``redacted_thinking`` blocks (``data``) are kept verbatim in ``Message.reasoning_blocks``. With
+thinking on, the API wants them back, unmodified and first, in the assistant message that
+started a tool loop still in progress (one whose last user message holds only tool results);
+``anthropic_request`` puts them first in every assistant message they came with.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from ember.models.base import Message, StreamEvent, ToolSchema
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]+);base64,(?P<data>.*)$", re.S)
 
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -38,8 +45,15 @@ def _user_blocks(m: Message) -> list[dict[str, Any]]:
     return blocks
 
 
-def anthropic_request(messages: list[Message]) -> tuple[str, list[dict[str, Any]]]:
-    """``(system, messages)`` in the Messages API shape."""
+def anthropic_request(
+    messages: list[Message], *, reasoning_blocks: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """``(system, messages)`` in the Messages API shape.
+
+    With ``reasoning_blocks`` (thinking on), an assistant message's kept thinking blocks open its
+    content, exactly as they came; without, they are left out (the API needs them only with
+    thinking on). Blocks of other providers are never sent.
+    """
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
     out: list[dict[str, Any]] = []
     for m in messages:
@@ -59,6 +73,8 @@ def anthropic_request(messages: list[Message]) -> tuple[str, list[dict[str, Any]
                 blocks.append({"type": "text", "text": m.content})
             for call in m.tool_calls:
                 blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})
+            if blocks and reasoning_blocks:
+                blocks[:0] = [dict(b) for b in m.reasoning_blocks if _obj(b).get("type") in THINKING_BLOCKS]
             if blocks:
                 out.append({"role": "assistant", "content": blocks})
         else:
@@ -72,6 +88,29 @@ def anthropic_request(messages: list[Message]) -> tuple[str, list[dict[str, Any]
 
 def _only_tool_results(content: Any) -> bool:
     return isinstance(content, list) and bool(content) and all(b.get("type") == "tool_result" for b in content)
+
+
+def open_tool_turn(wire_messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The assistant message that began a tool loop still in progress, else None.
+
+    In progress: the request ends with a user message of tool results only. The loop began with
+    the first assistant message after the last user message that holds anything else. With
+    thinking on, the API requires that message to start with its thinking blocks.
+    """
+    if not wire_messages or wire_messages[-1]["role"] != "user" or not _only_tool_results(wire_messages[-1]["content"]):
+        return None
+    first = None
+    for message in reversed(wire_messages):
+        if message["role"] == "user" and not _only_tool_results(message["content"]):
+            break
+        if message["role"] == "assistant":
+            first = message
+    return first
+
+
+def starts_with_thinking(wire_message: dict[str, Any]) -> bool:
+    content = wire_message.get("content")
+    return isinstance(content, list) and bool(content) and _obj(content[0]).get("type") in THINKING_BLOCKS
 
 
 def anthropic_tools(tools: list[ToolSchema]) -> list[dict[str, Any]]:
@@ -103,6 +142,9 @@ def apply_message(builder: CompletionBuilder, data: dict[str, Any]) -> None:
             builder.text(str(block.get("text") or ""))
         elif kind == "thinking":
             builder.reasoning(str(block.get("thinking") or ""))
+            builder.keep_block(index, block)
+        elif kind == "redacted_thinking":
+            builder.keep_block(index, block)
         elif kind == "tool_use":
             builder.tool_delta(index, call_id=block.get("id"), name=block.get("name"), arguments=block.get("input"))
     usage = _obj(data.get("usage"))
@@ -127,14 +169,21 @@ def apply_event(builder: CompletionBuilder, kind: str, data: dict[str, Any]) -> 
         if block.get("type") == "text":
             return builder.text(str(block.get("text") or ""))
         if block.get("type") == "thinking":
+            builder.keep_block(index, block)
             return builder.reasoning(str(block.get("thinking") or ""))
+        if block.get("type") == "redacted_thinking":
+            builder.keep_block(index, block)  # whole in the start event: no deltas follow
     elif kind == "content_block_delta":
         delta = _obj(data.get("delta"))
         dtype = delta.get("type")
         if dtype == "text_delta":
             return builder.text(str(delta.get("text") or ""))
         if dtype == "thinking_delta":
-            return builder.reasoning(str(delta.get("thinking") or ""))
+            chunk = str(delta.get("thinking") or "")
+            builder.extend_block(data.get("index"), "thinking", chunk)
+            return builder.reasoning(chunk)
+        if dtype == "signature_delta":
+            builder.extend_block(data.get("index"), "signature", str(delta.get("signature") or ""))
         if dtype == "input_json_delta":
             return builder.tool_delta(data.get("index"), arguments=str(delta.get("partial_json") or ""))
     elif kind == "message_delta":

@@ -8,6 +8,8 @@ template left tool calls in the text).
 
 Text and reasoning are trimmed as they stream: leading whitespace is dropped and trailing
 whitespace is held until more text follows, so the deltas always add up to the final text.
+Provider blocks that must go back verbatim (Anthropic's signed thinking) are kept apart, untrimmed,
+with ``keep_block`` / ``extend_block``, and end up in ``Completion.reasoning_blocks``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class CompletionBuilder:
         self._native: dict[Any, _PendingCall] = {}
         self._rescued: list[ToolCall] = []
         self._started = 0
+        self._kept: dict[Any, dict[str, Any]] = {}
 
     def text(self, chunk: str) -> list[StreamEvent]:
         if not chunk:
@@ -91,6 +94,17 @@ class CompletionBuilder:
     def reasoning(self, chunk: str) -> list[StreamEvent]:
         delta = self._reasoning.add(chunk) if chunk else ""
         return [ReasoningDelta(delta)] if delta else []
+
+    def keep_block(self, key: Any, block: dict[str, Any]) -> None:
+        """Keep a provider block as it came (a copy), in arrival order; ``key`` names it for ``extend_block``."""
+        self._kept[key] = dict(block)
+
+    def extend_block(self, key: Any, name: str, chunk: str) -> None:
+        """Append a streamed piece to field ``name`` of a kept block (ignored for an unknown ``key``)."""
+        block = self._kept.get(key)
+        if block is not None and chunk:
+            previous = block.get(name)
+            block[name] = (previous if isinstance(previous, str) else "") + chunk
 
     def tool_delta(
         self, key: Any, *, call_id: str | None = None, name: str | None = None, arguments: Any = None
@@ -132,6 +146,7 @@ class CompletionBuilder:
             usage=Usage(self.usage.input_tokens, self.usage.output_tokens),
             finish_reason=reason,
             model=self.model,
+            reasoning_blocks=[dict(block) for block in self._kept.values()],
         )
         events.append(StreamDone(completion))
         return events

@@ -50,6 +50,12 @@ class Message:
 
     ``images`` holds attachments as data URLs or http(s) URLs; adapters turn them into the
     provider's own image content parts.
+
+    ``reasoning_blocks`` are an assistant message's reasoning as the provider sent it, opaque to
+    everything but that provider's adapter: for Anthropic, the ``thinking`` blocks with their
+    ``signature`` and the ``redacted_thinking`` blocks with their ``data``, which must go back
+    unmodified when a tool loop continues with thinking on. ``reasoning`` is the readable text.
+    They are model output: stored as they are, kept out of ``repr`` and never logged.
     """
 
     role: Role
@@ -60,11 +66,12 @@ class Message:
     reasoning: str | None = None
     is_error: bool = False
     images: list[str] = field(default_factory=list)
+    reasoning_blocks: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 @dataclass
 class Completion:
-    """A finished model response."""
+    """A finished model response; ``reasoning_blocks`` as on ``Message``."""
 
     text: str = ""
     reasoning: str = ""
@@ -72,6 +79,7 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = "stop"
     model: str = ""
+    reasoning_blocks: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_message(self) -> Message:
         return Message(
@@ -79,6 +87,7 @@ class Completion:
             content=self.text,
             tool_calls=list(self.tool_calls),
             reasoning=self.reasoning or None,
+            reasoning_blocks=[dict(block) for block in self.reasoning_blocks],
         )
 
 
@@ -178,6 +187,7 @@ class Provider(Protocol):
 
     ``opts`` may carry ``max_tokens``, ``temperature``, ``stop`` and ``cancel`` (a
     ``threading.Event``; when it is set the adapter stops reading and raises ``Cancelled``).
+    Reasoning comes from ``ModelSpec.reasoning``; adapters that cannot use it ignore it.
     """
 
     name: str

@@ -10,6 +10,8 @@ model behind ``/completions``). Tools go into the system prompt inside ``<tools>
 - ``chat``: ``POST {base_url}/chat/completions`` with the tools in the prompt, never in ``tools``.
 - ``completion``: ``POST {base_url}/completions`` with a ChatML prompt rendered here, stopping
   at ``<|im_end|>``, for servers that apply no chat template at all.
+
+``ModelSpec.reasoning`` is ignored: a raw model thinks in ``<think>`` or not, as it was trained.
 """
 
 from __future__ import annotations

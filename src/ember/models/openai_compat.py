@@ -4,6 +4,11 @@ OpenAI, OpenRouter, Ollama, vLLM, llama.cpp server, LM Studio: ``POST {base_url}
 where ``base_url`` is the API root (``http://127.0.0.1:11434/v1``). Plain ``httpx``, not the
 ``openai`` SDK (importing it costs ~0.29 s; see transport.py).
 
+Reasoning: ``ModelSpec.reasoning`` other than ``off`` is sent as ``reasoning_effort`` (``low``,
+``medium`` or ``high``), which OpenAI's reasoning models, OpenRouter, vLLM and Ollama understand;
+with ``off`` nothing is sent and the server's default applies. A thinking model's reasoning
+comes back in ``reasoning_content`` or ``reasoning`` and is never sent back.
+
 Rescue: local servers whose chat template does not parse tool calls return them as Hermes
 ``<tool_call>`` text, and ``<think>`` blocks inside the content; both are parsed out here with
 the same parser the hermes adapter uses.
@@ -58,6 +63,8 @@ class OpenAICompatProvider:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
+        if self.spec.reasoning != "off":
+            body["reasoning_effort"] = self.spec.reasoning
         body.update(request_options(opts))
         return body
 
