@@ -392,7 +392,10 @@ def effective_config(settings: Settings) -> dict[str, Any]:
             "context_window": spec.context_window,
             "max_output_tokens": spec.max_output_tokens,
             "timeout": spec.timeout,
+            "reasoning": spec.reasoning,
         }
+        if spec.reasoning_budget is not None:
+            models[name]["reasoning_budget"] = spec.reasoning_budget
     return {
         "home": str(settings.home),
         "workspace": str(settings.workspace_dir),

@@ -48,6 +48,17 @@ def test_config_show_masks_secrets(ember):
     data = ember.json("config", "show", "--json")
     assert data["models"]["default"]["api_key"] != "sk-very-secret-abcdef123"
     assert data["models"]["default"]["model"] == "my-model"
+    assert data["models"]["default"]["reasoning"] == "off"
+
+
+def test_config_show_includes_the_reasoning_setting(ember):
+    (ember.home / "config.toml").write_text(
+        '[models.deep]\nprovider = "anthropic"\nmodel = "claude-x"\nreasoning = "high"\nreasoning_budget = 4096\n'
+    )
+    data = ember.json("config", "show", "--json")
+    assert data["models"]["deep"]["reasoning"] == "high"
+    assert data["models"]["deep"]["reasoning_budget"] == 4096
+    assert 'reasoning = "high"' in ember("config", "show").stdout
 
 
 def test_models_lists_configured_and_served(ember):
