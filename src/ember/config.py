@@ -29,8 +29,9 @@ PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"
 
 TASK_KINDS = ("chat", "learning", "tools")
 
-# ``reasoning`` levels of a model table, least to most. Anthropic: extended thinking with
-# ``REASONING_BUDGETS`` tokens to think (``reasoning_budget`` overrides); OpenAI-compatible:
+# ``reasoning`` levels of a model table, least to most. Anthropic: adaptive thinking at that
+# effort on current models, else extended thinking with ``REASONING_BUDGETS`` tokens to think
+# (``reasoning_budget`` asks for a fixed budget on any model); OpenAI-compatible:
 # ``reasoning_effort``; hermes: ignored (a local model thinks, or not, by its chat template).
 REASONING_LEVELS = ("off", "low", "medium", "high")
 REASONING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384}

@@ -9,7 +9,9 @@ when the ``anthropic-version`` header is missing.
 
 Extended thinking is checked like the real API does (400 ``invalid_request_error``, before a
 scripted reply is used): ``thinking.budget_tokens`` at least 1024 and below ``max_tokens``, no
-``temperature``/``top_k`` with thinking on, every ``thinking`` block sent back carrying the
+``temperature``/``top_k`` with thinking on, ``"adaptive"`` thinking without a budget and only
+on models that have it (a fixed budget is refused on Opus 4.7 and later), ``output_config.effort``
+one of the documented levels, every ``thinking`` block sent back carrying the
 signature this fake gave it (an HMAC of its text: change one character and it fails) and every
 ``redacted_thinking`` block its ``data`` unchanged; and with thinking on, the assistant message
 that began a tool loop still in progress (the request ends with tool results) must start with
@@ -40,6 +42,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -49,6 +52,11 @@ from tests.fakes.scripted import Request, ScriptedServer, Wire, coerce_reply, pi
 __all__ = ["FakeAnthropic", "Reply", "Request", "thinking_problem"]
 
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+# Models that refuse a fixed thinking budget, and models that know no adaptive thinking (as the
+# API documents them): the fake answers 400 to the wrong kind, as the API does.
+ADAPTIVE_ONLY = re.compile(r"claude-(?:opus-4-[7-9]|opus-5|sonnet-5|haiku-5|fable|mythos)")
+BUDGET_ONLY = re.compile(r"claude-(?:3\b|(?:opus|sonnet|haiku)-4(?:-[015])?(?:-\d{8})?$)")
 MIN_BUDGET = 1024
 _SIGNING_KEY = b"ember fake anthropic thinking signatures"  # fixed: blocks stay valid across fakes, as across API calls
 
@@ -104,8 +112,20 @@ def _only_tool_results(content: Any) -> bool:
 def thinking_problem(body: dict[str, Any]) -> str | None:
     """Why the real API would refuse this request's thinking setup or thinking blocks, else None."""
     thinking = body.get("thinking")
-    enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
-    if enabled:
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    model = str(body.get("model") or "")
+    if kind == "enabled" and ADAPTIVE_ONLY.search(model):
+        return f"thinking.type.enabled is not supported for this model ({model}); use thinking.type.adaptive"
+    if kind == "adaptive":
+        if "budget_tokens" in thinking:
+            return "thinking.adaptive.budget_tokens: Extra inputs are not permitted"
+        if BUDGET_ONLY.search(model):
+            return f"thinking.type.adaptive is not supported for this model ({model})"
+    effort = (body.get("output_config") or {}).get("effort") if isinstance(body.get("output_config"), dict) else None
+    if effort is not None and effort not in EFFORTS:
+        return f"output_config.effort: Input should be {', '.join(repr(e) for e in EFFORTS)}"
+    enabled = kind in ("enabled", "adaptive")
+    if kind == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < MIN_BUDGET:
             return f"thinking.enabled.budget_tokens: Input should be greater than or equal to {MIN_BUDGET}"

@@ -84,7 +84,7 @@ def test_a_thinking_tool_loop_resumed_from_sqlite_continues(db_path, stream):
     paris = {"name": "get_weather", "arguments": {"city": "Paris"}, "id": "toolu_1"}
     with FakeAnthropic() as fake:
         fake.add(text="Checking.", reasoning=thought, redacted_thinking="opaque", tool_calls=[paris])
-        spec = ModelSpec(name="default", provider="anthropic", model="claude-test", base_url=fake.base_url,
+        spec = ModelSpec(name="default", provider="anthropic", model="claude-sonnet-4-5", base_url=fake.base_url,
                          api_key="sk-ant-test-123456", timeout=5.0, reasoning="medium")
         provider = AnthropicProvider(spec)
         store = open_store(db_path)

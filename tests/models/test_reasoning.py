@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from ember.config import REASONING_BUDGETS, ConfigError, load_settings
-from ember.models.anthropic import AnthropicProvider
+from ember.models.anthropic import AnthropicProvider, thinks_adaptively
 from ember.models.anthropic_wire import anthropic_request
 from ember.models.base import BadRequestError, Message, StreamDone, ToolCall
 from ember.models.hermes import HermesProvider
@@ -41,13 +41,17 @@ def run(provider, messages, stream: bool, tools=TOOLS, **opts):
     return events[-1].completion
 
 
+BUDGET_MODEL = "claude-sonnet-4-5"  # thinks with a fixed budget
+ADAPTIVE_MODEL = "claude-opus-4-7"  # thinks adaptively, and refuses a fixed budget
+
+
 @pytest.fixture
 def anthropic(fake_anthropic, make_spec):
     """``anthropic(**spec_fields)``: an AnthropicProvider on the fake, closed after the test."""
     made = []
 
     def build(**fields):
-        values = {"provider": "anthropic", "model": "claude-test", "max_output_tokens": 900, **fields}
+        values = {"provider": "anthropic", "model": BUDGET_MODEL, "max_output_tokens": 900, **fields}
         made.append(AnthropicProvider(make_spec(fake_anthropic, **values)))
         return made[-1]
 
@@ -125,6 +129,47 @@ def test_anthropic_body_for_each_level(anthropic, fake_anthropic, level, stream)
         assert body["thinking"] == {"type": "enabled", "budget_tokens": budget}
         assert body["max_tokens"] == budget + 900  # above the budget, with 900 tokens left to answer
         assert "temperature" not in body  # the API refuses temperature with thinking on
+
+
+@pytest.mark.parametrize("model, adaptive", [
+    ("claude-3-7-sonnet-20250219", False), ("anthropic/claude-3.5-haiku", False), ("claude-sonnet-4-20250514", False),
+    ("claude-opus-4-1-20250805", False), ("claude-sonnet-4-5", False), ("claude-haiku-4-5-20251001", False),
+    ("claude-opus-4-6", True), ("claude-sonnet-4-6", True), ("anthropic.claude-opus-4-7", True),
+    ("anthropic/claude-opus-4.7", True), ("claude-opus-5", True), ("claude-fable-5", True),
+    ("claude-haiku-5-5", True), ("my-proxy-alias", True),
+])
+def test_which_models_think_adaptively(model, adaptive):
+    assert thinks_adaptively(model) is adaptive
+
+
+@pytest.mark.parametrize("level", ["low", "medium", "high"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_current_models_get_adaptive_thinking_with_effort(anthropic, fake_anthropic, level, stream):
+    fake_anthropic.add(text="18C", reasoning="easy")
+    result = run(anthropic(model=ADAPTIVE_MODEL, reasoning=level), ASK, stream, temperature=0.3)
+    body = fake_anthropic.last_request
+    assert result.text == "18C"  # the fake refuses a fixed budget on this model, as the API does
+    assert body["thinking"] == {"type": "adaptive"}
+    assert body["output_config"] == {"effort": level}
+    assert body["max_tokens"] == 900  # no budget to stay above
+    assert "temperature" not in body
+
+
+def test_a_configured_budget_asks_for_a_fixed_budget_on_any_model(anthropic, fake_anthropic):
+    fake_anthropic.add("a")
+    anthropic(model="claude-opus-4-6", reasoning="medium", reasoning_budget=4096).complete(ASK)
+    body = fake_anthropic.last_request
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 4096} and "output_config" not in body
+
+
+def test_the_fake_refuses_the_wrong_kind_of_thinking_like_the_api():
+    ask = [{"role": "user", "content": "x"}]
+    assert "not supported" in thinking_problem({"model": ADAPTIVE_MODEL, "max_tokens": 4000, "messages": ask,
+                                                "thinking": {"type": "enabled", "budget_tokens": 2048}})
+    assert "not supported" in thinking_problem({"model": BUDGET_MODEL, "max_tokens": 4000, "messages": ask,
+                                                "thinking": {"type": "adaptive"}})
+    assert "effort" in thinking_problem({"model": ADAPTIVE_MODEL, "max_tokens": 4000, "messages": ask,
+                                         "thinking": {"type": "adaptive"}, "output_config": {"effort": "extreme"}})
 
 
 def test_anthropic_budget_override_large_max_tokens_and_caller_thinking(anthropic, fake_anthropic):
@@ -224,13 +269,14 @@ def tool_turn(history: list[Message], completion, result: str) -> None:
     history += [Message("tool", result, tool_call_id=call.id, name=call.name) for call in completion.tool_calls]
 
 
+@pytest.mark.parametrize("model", [BUDGET_MODEL, ADAPTIVE_MODEL])
 @pytest.mark.parametrize("stream", [False, True])
-def test_three_step_tool_loop_with_thinking(anthropic, fake_anthropic, stream):
+def test_three_step_tool_loop_with_thinking(anthropic, fake_anthropic, stream, model):
     fake_anthropic.add(text="Checking Paris.", reasoning=THOUGHT, redacted_thinking="opaque", tool_calls=[PARIS])
     # Without interleaved thinking Claude thinks once per turn: the later steps carry no thinking.
     fake_anthropic.add(tool_calls=[{"name": "get_weather", "arguments": {"city": "Rome"}, "id": "toolu_2"}])
     fake_anthropic.add(text="Paris 18C, Rome 24C.")
-    provider = anthropic(reasoning="high")
+    provider = anthropic(reasoning="high", model=model)
     history = list(ASK)
     first = run(provider, history, stream)
     tool_turn(history, first, "18C")
@@ -240,8 +286,10 @@ def test_three_step_tool_loop_with_thinking(anthropic, fake_anthropic, stream):
     final = run(provider, history, stream)
     assert final.text == "Paris 18C, Rome 24C."
     assert len(fake_anthropic.requests) == 3
+    expected = {"type": "adaptive"} if model == ADAPTIVE_MODEL else {"type": "enabled",
+                                                                      "budget_tokens": REASONING_BUDGETS["high"]}
     for request in fake_anthropic.requests:
-        assert request["thinking"] == {"type": "enabled", "budget_tokens": REASONING_BUDGETS["high"]}
+        assert request["thinking"] == expected
     started = fake_anthropic.requests[2]["messages"][1]
     assert started["role"] == "assistant"
     assert started["content"][:2] == first.reasoning_blocks  # first, and exactly as received
@@ -393,7 +441,7 @@ def test_agent_tool_loop_with_thinking_from_config(ember_home, tmp_path, monkeyp
 [model]
 provider = "anthropic"
 base_url = "{fake_anthropic.base_url}"
-model = "claude-test"
+model = "claude-sonnet-4-5"
 api_key = "sk-ant-test-123456"
 max_output_tokens = 1000
 reasoning = "low"

@@ -3,8 +3,10 @@
 Plain ``httpx`` rather than the ``anthropic`` SDK, for start-up time (see transport.py).
 ``base_url`` is the host root (``https://api.anthropic.com``); a trailing ``/v1`` is tolerated.
 Extended thinking follows ``ModelSpec.reasoning``: ``low``/``medium``/``high`` send
+``thinking={"type": "adaptive"}`` with ``output_config={"effort": level}`` to current models, and
 ``thinking={"type": "enabled", "budget_tokens": N}`` (``REASONING_BUDGETS``, or
-``reasoning_budget``); a caller's ``thinking={...}`` option wins. With thinking on, ``max_tokens``
+``reasoning_budget``) to those before Opus/Sonnet 4.6 (``thinks_adaptively``); a caller's
+``thinking={...}`` option wins. With thinking on, ``max_tokens``
 is raised above the budget when needed (it counts the thinking too) and ``temperature`` is left
 out (the API refuses it). Thinking blocks come back as reasoning text and, verbatim with their
 signatures, as ``reasoning_blocks``, which go back to the API while a tool loop continues. A
@@ -14,6 +16,7 @@ finished without it, because the API refuses to turn thinking on in the middle o
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,24 @@ if TYPE_CHECKING:
 API_VERSION = "2023-06-01"
 
 
+_BUDGET_ERA = re.compile(r"claude-(?:3\b|(?:opus|sonnet|haiku)-(\d+)(?:[-.](\d{1,2})(?!\d))?)")
+
+
+def thinks_adaptively(model: str) -> bool:
+    """True for Claude models that take ``thinking = {"type": "adaptive"}``: Opus and Sonnet 4.6
+    and everything after; the Claude 3 family and 4, 4.1 and 4.5 take only a fixed budget.
+
+    An id we cannot read (an alias, a proxy's name) counts as a current model.
+    """
+    found = _BUDGET_ERA.search(model.lower())
+    if found is None:
+        return True
+    if found.group(1) is None:  # claude-3-...
+        return False
+    major, minor = int(found.group(1)), int(found.group(2) or 0)
+    return (major, minor) >= (4, 6)
+
+
 class AnthropicProvider:
     label = "Anthropic API"
 
@@ -54,10 +75,17 @@ class AnthropicProvider:
         self.root = root[: -len("/v1")] if root.endswith("/v1") else root
 
     def thinking(self) -> dict[str, Any] | None:
-        """The ``thinking`` parameter ``ModelSpec.reasoning`` asks for; None when it is off."""
+        """The ``thinking`` parameter ``ModelSpec.reasoning`` asks for; None when it is off.
+
+        Claude models before Opus/Sonnet 4.6 take a fixed budget (``"enabled"``); later ones take
+        ``"adaptive"`` (with ``output_config.effort``, see ``effort``) and refuse a budget with a
+        400. A ``reasoning_budget`` in the config asks for the fixed budget on any model.
+        """
         level = self.spec.reasoning
         if level not in REASONING_BUDGETS:
             return None
+        if self.spec.reasoning_budget is None and thinks_adaptively(self.spec.model):
+            return {"type": "adaptive"}
         return {"type": "enabled", "budget_tokens": self.spec.reasoning_budget or REASONING_BUDGETS[level]}
 
     def build_body(
@@ -86,6 +114,8 @@ class AnthropicProvider:
             body["stop_sequences"] = [opts["stop"]] if isinstance(opts["stop"], str) else list(opts["stop"])
         if thinking:
             body["thinking"] = thinking
+        if thinking_on and thinking.get("type") == "adaptive" and "thinking" not in opts:
+            body["output_config"] = {"effort": self.spec.reasoning}  # how hard adaptive thinking tries
         body.update(opts.get("extra_body") or {})
         if stream:
             body["stream"] = True
