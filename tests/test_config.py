@@ -69,7 +69,7 @@ output = 8.0
         ("[model\nprovider = 1", "line 1"),
         ('[model]\nprovider = "gemini"\n', "unknown provider 'gemini'"),
         ('[routes]\nchat = "nope"\n', "names no model"),
-        ('[agent]\nmax_steps = "many"\n', "[agent].max_steps must be a int"),
+        ('[agent]\nmax_steps = "many"\n', "[agent].max_steps must be an integer"),
         ('[routes]\nfallback = ["ghost"]\n', "'ghost'"),
     ],
 )

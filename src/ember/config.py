@@ -2,17 +2,21 @@
 
 Secrets live in ``.env`` (mode 0600) or the environment and are referenced from config.toml by
 name (``api_key_env = "OPENROUTER_API_KEY"``), so config.toml can be shared without leaking them.
-A broken file raises ``ConfigError`` naming the file and line, never a traceback.
+A broken file raises ``ConfigError`` naming the file and line, never a traceback; so does a value
+of the wrong type or a misspelt key in a table this module reads (with the closest key suggested).
 """
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROVIDERS = ("openai", "anthropic", "hermes")
 
@@ -24,8 +28,13 @@ DEFAULT_BASE_URLS = {
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "hermes": "hermes"}
 
-# Names of the well-known key variables each provider falls back to when EMBER_API_KEY is unset.
+# Names of the well-known key variables of each provider (kept among the secrets to redact).
 PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "hermes": ""}
+
+# The one host each well-known key may be sent to. Without EMBER_API_KEY, and with no key named in
+# [model], the default model uses the key of its endpoint's host: a local server or a third-party
+# API never receives the user's OpenAI or Anthropic key (name one with api_key_env for those).
+KEY_ENV_HOSTS = {"api.openai.com": "OPENAI_API_KEY", "api.anthropic.com": "ANTHROPIC_API_KEY"}
 
 TASK_KINDS = ("chat", "learning", "tools")
 
@@ -158,25 +167,57 @@ def ember_home(env: Mapping[str, str] | None = None) -> Path:
 
 
 # --- .env -----------------------------------------------------------------------------------------
+# The python-dotenv syntax: ``NAME=value``, ``export NAME=value``, '#' comment lines, a value in
+# single or double quotes (which may span lines and keeps a '#' inside the quotes) followed by an
+# optional comment, and an unquoted value whose comment starts at whitespace then '#'.
 
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_DOTENV_NAME = re.compile(r"[^\S\r\n]*(?:export[^\S\r\n]+)?([A-Za-z_][A-Za-z0-9_]*)[^\S\r\n]*=")
+_DOTENV_QUOTED = {"'": re.compile(r"'((?:\\'|[^'])*)'"), '"': re.compile(r'"((?:\\"|[^"])*)"')}
+_DOTENV_ESCAPES = {"'": re.compile(r"\\[\\']"), '"': re.compile(r"\\[\\'\"abfnrtv]")}
+_DOTENV_AFTER_QUOTE = re.compile(r"[^\S\r\n]*(?:#[^\r\n]*)?")
+_DOTENV_REST_OF_LINE = re.compile(r"[^\r\n]*")
+_DOTENV_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _span(pattern: re.Pattern[str], text: str, pos: int) -> str:
+    """What ``pattern`` (which matches the empty string too) matches at ``pos``."""
+    match = pattern.match(text, pos)
+    return match.group() if match else ""
 
 
 def parse_dotenv(text: str, source: str = ".env") -> dict[str, str]:
     values: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    pos = 0
+    while pos < len(text):
+        lineno = text.count("\n", 0, pos) + 1
+        line = _span(_DOTENV_REST_OF_LINE, text, pos)
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _ENV_LINE.match(line)
-        if not match:
-            raise ConfigError(f"{source}, line {lineno}: expected NAME=value, got {stripped[:40]!r}")
-        name, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[name] = value
+        if stripped and not stripped.startswith("#"):
+            match = _DOTENV_NAME.match(text, pos)
+            if not match:
+                raise ConfigError(f"{source}, line {lineno}: expected NAME=value, got {stripped[:40]!r}")
+            name, pos = match.group(1), match.end()
+            rest = _span(_DOTENV_REST_OF_LINE, text, pos)
+            quote = rest.lstrip()[:1]
+            if quote in _DOTENV_QUOTED:
+                pos += len(rest) - len(rest.lstrip())
+                quoted = _DOTENV_QUOTED[quote].match(text, pos)
+                if not quoted:
+                    raise ConfigError(f"{source}, line {lineno}: the value of {name} has no closing {quote}")
+                value = _DOTENV_ESCAPES[quote].sub(lambda m: codecs.decode(m.group(), "unicode-escape"), quoted[1])
+                pos = quoted.end() + len(_span(_DOTENV_AFTER_QUOTE, text, quoted.end()))
+                if pos < len(text) and text[pos] not in "\r\n":
+                    raise ConfigError(  # the text itself is not shown: it may be part of a secret
+                        f"{source}, line {lineno}: unexpected text after the closing {quote} of {name}'s value; "
+                        "a comment there needs a space and '#'"
+                    )
+            else:
+                value = re.sub(r"\s+#.*", "", rest).strip()  # "a#b" keeps its '#', "a # b" is "a"
+                pos += len(rest)
+            values[name] = value
+        else:
+            pos += len(line)
+        pos += len(_span(_DOTENV_LINE_END, text, pos))
     return values
 
 
@@ -191,6 +232,28 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 
 # --- config.toml ----------------------------------------------------------------------------------
+
+# The keys of each table this module reads. Every key is checked: a misspelt one is an error that
+# names it and suggests the closest, never silently ignored.
+TOP_LEVEL_KEYS = ("retries", "workspace")
+MODEL_KEYS = (
+    "provider", "model", "base_url", "api_key", "api_key_env", "context_window", "max_output_tokens",
+    "timeout", "headers", "endpoint", "reasoning", "reasoning_budget",
+)
+ROUTE_KEYS = (*TASK_KINDS, "fallback")
+PRICE_KEYS = ("input", "output")
+AGENT_KEYS = ("max_steps", "compact_at", "keep_recent_turns", "stream", "identity")
+TOOLS_KEYS = ("enabled", "shell_timeout", "max_output_chars", "allow_commands")
+OWN_TABLES = ("model", "models", "routes", "prices", "agent", "tools")
+# Tables other modules read (and check) when they are used; see docs/configuration.md. A table
+# that is in neither list is left alone (a plugin's, say) unless its name is a near miss of one.
+OTHER_TABLES = (
+    "ssh", "sandbox", "web", "http", "browser", "vision", "speech", "images", "delegate", "mcp", "memory",
+)
+MAX_STEPS_LIMIT = 1000  # as `ember run --max-steps` (1 to 1000)
+
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+               dict: "a table"}
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -208,42 +271,139 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
+def _bad(where: str, what: str) -> ConfigError:
+    """``config.toml: [table].key must be ...``; ``where`` may name an environment variable instead."""
+    prefix = "" if where.startswith("EMBER_") else "config.toml: "
+    return ConfigError(f"{prefix}{where} {what}")
+
+
 def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(f"config.toml: {where} must be a {names}, got {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    numeric = int in kinds or float in kinds
+    if not isinstance(value, kinds) or (numeric and isinstance(value, bool)):
+        name = "a number" if set(kinds) == {int, float} else " or ".join(_KIND_NAMES[k] for k in kinds)
+        raise _bad(where, f"must be {name}, got {value!r}")
     return value
 
 
-def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], where: str) -> ModelSpec:
+def _number(value: Any, where: str, *, integer: bool, low: float, high: float | None = None,
+            above: bool = False) -> Any:
+    """An int (``integer``) or number from ``low`` (or ``above`` it) to ``high``, else a ConfigError."""
+    _expect(value, int if integer else (int, float), where)
+    if (value <= low if above else value < low) or (high is not None and value > high):
+        kind = "an integer" if integer else "a number"
+        if high is not None:
+            bounds = f"above {low:g} and at most {high:g}" if above else f"from {low:g} to {high:g}"
+        else:
+            bounds = f"above {low:g}" if above else f"of at least {low:g}"
+        raise _bad(where, f"must be {kind} {bounds}, got {value!r}")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    _expect(value, list, where)
+    for item in value:
+        if not isinstance(item, str):
+            raise _bad(where, f"must be a list of strings, got {item!r} in it")
+    return list(value)
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    return dict(_expect(value, dict, where))
+
+
+def _check_keys(table: Mapping[str, Any], known: Sequence[str], where: str) -> None:
+    """Every key of ``table`` is one of ``known``; else a ConfigError naming it and the closest key."""
+    for key in table:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        if key in TOP_LEVEL_KEYS:
+            hint = f"; {key} is a top-level key: put it before the first [table] header"
+        elif close:
+            hint = f' (did you mean "{close[0]}"?)'
+        else:
+            hint = f"; the keys are {', '.join(known)}"
+        raise ConfigError(f'config.toml: {where} has no key "{key}"{hint}')
+
+
+def _check_top_level(raw: Mapping[str, Any]) -> None:
+    tables = (*OWN_TABLES, *OTHER_TABLES)
+    for key, value in raw.items():
+        if key in TOP_LEVEL_KEYS or key in tables:
+            continue
+        if isinstance(value, dict) or (value and isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            # a table (or array of tables) of its own, a plugin's say: only a near miss is an error
+            close = difflib.get_close_matches(key, tables, n=1, cutoff=0.75)
+            if close:
+                raise ConfigError(f"config.toml: there is no table [{key}] (did you mean [{close[0]}]?)")
+            continue
+        close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else f"; the top-level keys are {', '.join(TOP_LEVEL_KEYS)}"
+        raise ConfigError(f'config.toml: there is no top-level key "{key}"{hint}')
+
+
+def _url(value: Any, where: str) -> str:
+    _expect(value, str, where)
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _bad(where, f"must be an http:// or https:// URL, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def well_known_key_env(base_url: str) -> str | None:
+    """The well-known key variable whose key may be sent to ``base_url`` (see ``KEY_ENV_HOSTS``)."""
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or port not in (None, 443):
+        return None
+    return KEY_ENV_HOSTS.get((parts.hostname or "").lower())
+
+
+def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], where: str,
+                from_env: Mapping[str, str] | None = None) -> ModelSpec:
+    """The model table at ``where``; ``from_env`` names the variables that set some of its keys."""
     _expect(table, dict, where)
-    provider = str(table.get("provider", "openai"))
+    _check_keys(table, MODEL_KEYS, where)
+
+    def at(key: str) -> str:
+        return (from_env or {}).get(key) or f"{where}.{key}"
+
+    provider = _expect(table.get("provider", "openai"), str, at("provider"))
     if provider not in PROVIDERS:
-        raise ConfigError(
-            f"{where}: unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}"
-        )
+        raise _bad(at("provider"), f"names an unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     api_key = table.get("api_key")
+    if api_key is not None:
+        _expect(api_key, str, f"{where}.api_key")
     key_env = table.get("api_key_env")
     if key_env is not None:
         api_key = lookup.get(_expect(key_env, str, f"{where}.api_key_env")) or None
-    headers = table.get("headers", {})
-    _expect(headers, dict, f"{where}.headers")
-    endpoint = str(table.get("endpoint", "chat"))
+    headers = _expect(table.get("headers", {}), dict, f"{where}.headers")
+    for header, value in headers.items():
+        _expect(value, str, f"{where}.headers.{header}")
+    endpoint = _expect(table.get("endpoint", "chat"), str, f"{where}.endpoint")
     if endpoint not in ("chat", "completion", "completions"):
-        raise ConfigError(f"config.toml: {where}.endpoint must be \"chat\" or \"completion\", got {endpoint!r}")
+        raise _bad(f"{where}.endpoint", f"must be \"chat\" or \"completion\", got {endpoint!r}")
+    model = _expect(table.get("model", ""), str, at("model")) or DEFAULT_MODELS[provider]
+    base_url = table.get("base_url") or DEFAULT_BASE_URLS[provider]
+    window = table.get("context_window")
     reasoning, budget = _reasoning(table, where)
     return ModelSpec(
         name=name,
         provider=provider,
-        model=str(table.get("model") or DEFAULT_MODELS[provider]),
-        base_url=str(table.get("base_url") or DEFAULT_BASE_URLS[provider]).rstrip("/"),
+        model=model,
+        base_url=_url(base_url, at("base_url")),
         api_key=api_key,
-        context_window=int(_expect(table.get("context_window") or _known_window(table, provider), int,
-                                   f"{where}.context_window")),
-        max_output_tokens=int(_expect(table.get("max_output_tokens", 4096), int, f"{where}.max_output_tokens")),
-        timeout=float(_expect(table.get("timeout", 120.0), (int, float), f"{where}.timeout")),
+        context_window=_known_window(model) if window is None else _number(
+            window, f"{where}.context_window", integer=True, low=1),
+        max_output_tokens=_number(table.get("max_output_tokens", 4096), f"{where}.max_output_tokens",
+                                  integer=True, low=1),
+        timeout=float(_number(table.get("timeout", 120.0), f"{where}.timeout", integer=False, low=0, above=True)),
         hermes_endpoint=endpoint,
-        extra_headers={str(k): str(v) for k, v in headers.items()},
+        extra_headers=dict(headers),
         reasoning=reasoning,
         reasoning_budget=budget,
     )
@@ -274,10 +434,74 @@ def _reasoning(table: Mapping[str, Any], where: str) -> tuple[str, int | None]:
     return level, budget
 
 
-def _known_window(table: Mapping[str, Any], provider: str) -> int:
+def _known_window(model: str) -> int:
     from ember.models.catalog import context_window_for  # imported late: catalog imports this module
 
-    return context_window_for(str(table.get("model") or DEFAULT_MODELS[provider]))
+    return context_window_for(model)
+
+
+def _routes(raw: Mapping[str, Any], models: Mapping[str, ModelSpec]) -> tuple[dict[str, str], list[str]]:
+    table = _table(raw.get("routes", {}), "[routes]")
+    _check_keys(table, ROUTE_KEYS, "[routes]")
+    fallback = table.pop("fallback", [])
+    fallback = _strings([fallback] if isinstance(fallback, str) else fallback, "[routes].fallback")
+    routes: dict[str, str] = {}
+    for kind, target in table.items():
+        _expect(target, str, f"[routes].{kind}")
+        if target not in models:
+            raise ConfigError(f"config.toml: [routes].{kind} = {target!r} names no model; define [models.{target}]")
+        routes[kind] = target
+    for target in fallback:
+        if target not in models:
+            raise ConfigError(f"config.toml: [routes].fallback names {target!r}, which is not a defined model")
+    return routes, fallback
+
+
+def _prices(raw: Mapping[str, Any]) -> dict[str, Price]:
+    prices = {}
+    for model_name, table in _table(raw.get("prices", {}), "[prices]").items():
+        where = f"[prices.{model_name}]" if re.fullmatch(r"[A-Za-z0-9_-]+", model_name) else f'[prices."{model_name}"]'
+        _expect(table, dict, where)
+        _check_keys(table, PRICE_KEYS, where)
+        prices[model_name] = Price(
+            input=float(_number(table.get("input", 0.0), f"{where}.input", integer=False, low=0)),
+            output=float(_number(table.get("output", 0.0), f"{where}.output", integer=False, low=0)),
+        )
+    return prices
+
+
+def _agent(raw: Mapping[str, Any], lookup: Mapping[str, str]) -> AgentSettings:
+    table = _table(raw.get("agent", {}), "[agent]")
+    _check_keys(table, AGENT_KEYS, "[agent]")
+    agent = AgentSettings(
+        max_steps=_number(table.get("max_steps", 25), "[agent].max_steps", integer=True, low=1,
+                          high=MAX_STEPS_LIMIT),
+        compact_at=float(_number(table.get("compact_at", 0.75), "[agent].compact_at", integer=False, low=0,
+                                 high=1, above=True)),
+        keep_recent_turns=_number(table.get("keep_recent_turns", 6), "[agent].keep_recent_turns", integer=True,
+                                  low=0),
+        stream=_expect(table.get("stream", True), bool, "[agent].stream"),
+        identity=_expect(table.get("identity", ""), str, "[agent].identity"),
+    )
+    steps = lookup.get("EMBER_MAX_STEPS", "").strip()
+    if steps:
+        if not re.fullmatch(r"[+-]?\d+", steps):
+            raise ConfigError(f"EMBER_MAX_STEPS must be a whole number, got {lookup['EMBER_MAX_STEPS']!r}")
+        agent.max_steps = _number(int(steps), "EMBER_MAX_STEPS", integer=True, low=1, high=MAX_STEPS_LIMIT)
+    return agent
+
+
+def _tools(raw: Mapping[str, Any]) -> ToolSettings:
+    table = _table(raw.get("tools", {}), "[tools]")
+    _check_keys(table, TOOLS_KEYS, "[tools]")
+    return ToolSettings(
+        enabled=_strings(table.get("enabled", ["*"]), "[tools].enabled"),
+        shell_timeout=float(_number(table.get("shell_timeout", 120.0), "[tools].shell_timeout", integer=False,
+                                    low=0, above=True)),
+        max_output_chars=_number(table.get("max_output_chars", 20_000), "[tools].max_output_chars",
+                                 integer=True, low=1),
+        allow_commands=_strings(table.get("allow_commands", []), "[tools].allow_commands"),
+    )
 
 
 def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -287,73 +511,36 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
     dotenv = read_dotenv(home / ".env")
     lookup = {**dotenv, **env}  # the environment wins over .env
     raw = read_toml(home / "config.toml")
+    _check_top_level(raw)
 
-    model_table = dict(_expect(raw.get("model", {}), dict, "[model]"))
+    model_table = _table(raw.get("model", {}), "[model]")
     # Environment variables override the [model] table.
+    from_env = {}
     for key, var in (("provider", "EMBER_PROVIDER"), ("base_url", "EMBER_BASE_URL"), ("model", "EMBER_MODEL")):
         if lookup.get(var):
             model_table[key] = lookup[var]
-    provider = str(model_table.get("provider", "openai"))
-    if "api_key" not in model_table and "api_key_env" not in model_table:
-        key = lookup.get("EMBER_API_KEY") or lookup.get(PROVIDER_KEY_ENV.get(provider, "") or "\0")
-        if key:
-            model_table["api_key"] = key
-    elif lookup.get("EMBER_API_KEY"):
-        model_table.pop("api_key_env", None)
-        model_table["api_key"] = lookup["EMBER_API_KEY"]
+            from_env[key] = var
+    default = _model_spec("default", model_table, lookup, "[model]", from_env)
+    if lookup.get("EMBER_API_KEY"):  # wins over the table's api_key and api_key_env
+        default.api_key = lookup["EMBER_API_KEY"]
+    elif "api_key" not in model_table and "api_key_env" not in model_table:
+        # A well-known key goes only to its own host, never to a local server or a third party.
+        var = well_known_key_env(default.base_url)
+        default.api_key = (lookup.get(var) or None) if var else None
 
-    models = {"default": _model_spec("default", model_table, lookup, "[model]")}
-    for name, table in _expect(raw.get("models", {}), dict, "[models]").items():
+    models = {"default": default}
+    for name, table in _table(raw.get("models", {}), "[models]").items():
         if name == "default":
             raise ConfigError("config.toml: [models.default] is reserved; put the default model in [model]")
         models[name] = _model_spec(name, table, lookup, f"[models.{name}]")
 
-    routes_table = dict(_expect(raw.get("routes", {}), dict, "[routes]"))
-    fallback = routes_table.pop("fallback", [])
-    if isinstance(fallback, str):
-        fallback = [fallback]
-    _expect(fallback, list, "[routes].fallback")
-    routes: dict[str, str] = {}
-    for kind, target in routes_table.items():
-        _expect(target, str, f"[routes].{kind}")
-        if target not in models:
-            raise ConfigError(f"config.toml: [routes].{kind} = {target!r} names no model; define [models.{target}]")
-        routes[kind] = target
-    for target in fallback:
-        if target not in models:
-            raise ConfigError(f"config.toml: [routes].fallback names {target!r}, which is not a defined model")
-
-    prices = {}
-    for model_name, table in _expect(raw.get("prices", {}), dict, "[prices]").items():
-        _expect(table, dict, f"[prices.{model_name}]")
-        prices[model_name] = Price(
-            input=float(_expect(table.get("input", 0.0), (int, float), f"[prices.{model_name}].input")),
-            output=float(_expect(table.get("output", 0.0), (int, float), f"[prices.{model_name}].output")),
-        )
-
-    agent_table = _expect(raw.get("agent", {}), dict, "[agent]")
-    agent = AgentSettings(
-        max_steps=int(_expect(agent_table.get("max_steps", 25), int, "[agent].max_steps")),
-        compact_at=float(_expect(agent_table.get("compact_at", 0.75), (int, float), "[agent].compact_at")),
-        keep_recent_turns=int(_expect(agent_table.get("keep_recent_turns", 6), int, "[agent].keep_recent_turns")),
-        stream=bool(agent_table.get("stream", True)),
-        identity=str(agent_table.get("identity", "")),
-    )
-    if lookup.get("EMBER_MAX_STEPS"):
-        try:
-            agent.max_steps = int(lookup["EMBER_MAX_STEPS"])
-        except ValueError as exc:
-            raise ConfigError(f"EMBER_MAX_STEPS must be a whole number, got {lookup['EMBER_MAX_STEPS']!r}") from exc
-
-    tools_table = _expect(raw.get("tools", {}), dict, "[tools]")
-    tools = ToolSettings(
-        enabled=list(_expect(tools_table.get("enabled", ["*"]), list, "[tools].enabled")),
-        shell_timeout=float(_expect(tools_table.get("shell_timeout", 120.0), (int, float), "[tools].shell_timeout")),
-        max_output_chars=int(_expect(tools_table.get("max_output_chars", 20_000), int, "[tools].max_output_chars")),
-        allow_commands=list(_expect(tools_table.get("allow_commands", []), list, "[tools].allow_commands")),
-    )
-    workspace = lookup.get("EMBER_WORKSPACE") or raw.get("workspace")
-    retries = int(_expect(raw.get("retries", 2), int, "retries"))
+    routes, fallback = _routes(raw, models)
+    prices = _prices(raw)
+    agent = _agent(raw, lookup)
+    tools = _tools(raw)
+    workspace = _expect(raw.get("workspace", ""), str, "workspace")
+    workspace = lookup.get("EMBER_WORKSPACE") or workspace
+    retries = _number(raw.get("retries", 2), "retries", integer=True, low=0, high=100)
     secrets = {k: v for k, v in dotenv.items()}
     for var in ("EMBER_API_KEY", *filter(None, PROVIDER_KEY_ENV.values())):
         if lookup.get(var):
@@ -362,7 +549,7 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
         home=home,
         models=models,
         routes=routes,
-        fallback=list(fallback),
+        fallback=fallback,
         prices=prices,
         agent=agent,
         tools=tools,

@@ -95,7 +95,7 @@ reasoning = false
     ("reasoning = 3", r"\[models.x\].reasoning must be one of .*, got 3"),
     ("reasoning = true", r"\[models.x\].reasoning must be one of .*, got True"),
     ('reasoning = "high"\nreasoning_budget = 500', r"\[models.x\].reasoning_budget must be at least 1024 .*got 500"),
-    ('reasoning = "high"\nreasoning_budget = "lots"', r"\[models.x\].reasoning_budget must be a int, got 'lots'"),
+    ('reasoning = "high"\nreasoning_budget = "lots"', r"\[models.x\].reasoning_budget must be an integer, got 'lots'"),
     ("reasoning_budget = 4096", r"\[models.x\].reasoning_budget is set but reasoning is off"),
 ])
 def test_bad_reasoning_settings_are_clear_errors(ember_home, line, message):
