@@ -252,7 +252,7 @@ OTHER_TABLES = (
 )
 MAX_STEPS_LIMIT = 1000  # as `ember run --max-steps` (1 to 1000)
 
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
                dict: "a table"}
 
 
@@ -281,7 +281,7 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     numeric = int in kinds or float in kinds
     if not isinstance(value, kinds) or (numeric and isinstance(value, bool)):
-        name = "a number" if set(kinds) == {int, float} else " or ".join(_KIND_NAMES[k] for k in kinds)
+        name = "a number" if set(kinds) == {int, float} else " or ".join(KIND_NAMES[k] for k in kinds)
         raise _bad(where, f"must be {name}, got {value!r}")
     return value
 

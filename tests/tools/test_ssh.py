@@ -243,7 +243,7 @@ def test_only_configured_hosts_can_be_reached(remote):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ('port = "22"', "[ssh.hosts.box].port must be a int"),
+        ('port = "22"', "[ssh.hosts.box].port must be an integer"),
         ("colour = 3", "unknown key [ssh.hosts.box].colour"),
         ("connect_timeout = -1", "[ssh.hosts.box].connect_timeout must be greater than 0"),
     ],
