@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -65,8 +64,20 @@ def memory() -> None:
     """Search, import, show, forget or export what Ember remembers."""
 
 
+def _name(file: Any) -> str:
+    name = getattr(file, "name", "-")
+    return "-" if name in ("<stdin>", 0) or not isinstance(name, str) else name
+
+
+def _when(timestamp: float | None, fmt: str) -> str:
+    from ember.memory.index import local_time
+
+    when = local_time(timestamp) if timestamp else None
+    return when.strftime(fmt) if when else ""
+
+
 @memory.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--strict", is_flag=True, help="Import nothing if any line is bad (default: skip bad lines).")
 def import_(file: Any, strict: bool) -> None:
     """Import messages from a JSONL file (one message per line) and index them.
@@ -80,7 +91,7 @@ def import_(file: Any, strict: bool) -> None:
     report = ImportReport()
     messages = read_jsonl(file, report)
     for number, problem in report.problems:
-        click.echo(f"{file.name}:{number}: {problem} (line skipped)", err=True)
+        click.echo(f"{_name(file)}:{number}: {problem} (line skipped)", err=True)
     if strict and report.problems:
         raise click.UsageError(f"{len(report.problems)} bad line(s); nothing imported (--strict)")
     store = _store()
@@ -116,25 +127,26 @@ def _hits_json(qid: Any, hits: list[Hit]) -> str:
 def _print_hits(query: str, hits: list[Hit]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(highlight=False)
     if not hits:
-        console.print(f"no match for {query!r}")
+        console.print(Text(f"no match for {query!r}"))
         return
-    table = Table(box=None, pad_edge=False, title=query, title_justify="left")
+    table = Table(box=None, pad_edge=False, title=Text(query), title_justify="left")
     for column in ("id", "when", "who", "text"):
         table.add_column(column, overflow="fold")
-    for h in hits:
-        when = datetime.fromtimestamp(h.created_at).strftime("%Y-%m-%d") if h.created_at else ""
-        table.add_row(h.id, when, h.speaker or h.role or h.source, h.text.replace("\n", " ")[:160])
+    for h in hits:  # user text as Text: "[/tmp]" or "[image: ...]" is shown, never read as markup
+        table.add_row(Text(str(h.id)), _when(h.created_at, "%Y-%m-%d"), Text(h.speaker or h.role or h.source or ""),
+                      Text(h.text.replace("\n", " ")[:160]))
     console.print(table)
 
 
 @memory.command("search")
 @click.argument("query", required=False)
-@click.option("--batch", type=click.File("r", encoding="utf-8"),
+@click.option("--batch", type=click.File("r", encoding="utf-8-sig"),
               help='JSONL of {"qid": ..., "query": ...}; one result line per query, in order.')
-@click.option("-k", "k", default=10, show_default=True, help="How many hits.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many hits.")
 @click.option("--scope", default="all", show_default=True, help="all, messages, episodes, lessons or skills.")
 @click.option("--session", help="Only this session's messages (an id or a unique beginning of one).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
@@ -187,14 +199,17 @@ def show(ref: str | None, as_json: bool) -> None:
 
     store = _store()
     if ref is not None:
-        row = inventory.find_message(store, ref)
+        try:
+            row = inventory.find_message(store, ref)
+        except inventory.AmbiguousMessage as e:
+            raise click.ClickException(str(e)) from e
         if row is None:
             raise click.ClickException(f"no message {ref!r}")
         data = {k: row[k] for k in ("id", "external_id", "session_id", "role", "speaker", "created_at", "content")}
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False))
         else:
-            when = datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M")
+            when = _when(row["created_at"], "%Y-%m-%d %H:%M") or "unknown time"
             click.echo(f"{row['external_id'] or row['id']} · {row['session_id']} · {row['speaker'] or row['role']} · {when}")
             click.echo(row["content"])
         return
@@ -223,15 +238,20 @@ def forget(refs: tuple[str, ...], yes: bool) -> None:
             raise click.UsageError("forgetting needs confirmation: add --yes in scripts")
         click.confirm(f"Forget {len(refs)} item(s) for good?", abort=True)
     store = _store()
-    missing = []
+    missing, ambiguous = [], []
     for ref in refs:
-        done = inventory.forget(store, ref)
+        try:
+            done = inventory.forget(store, ref)
+        except inventory.AmbiguousMessage as e:
+            ambiguous.append(str(e))
+            continue
         if done is None:
             missing.append(ref)
         else:
             click.echo(f"forgot {done}", err=True)
-    if missing:
-        raise click.ClickException(f"nothing stored under {', '.join(missing)}")
+    problems = ambiguous + ([f"nothing stored under {', '.join(missing)}"] if missing else [])
+    if problems:
+        raise click.ClickException("\n".join(problems) + ("\n(nothing was forgotten for these)" if ambiguous else ""))
 
 
 @memory.command("export")
@@ -240,15 +260,24 @@ def forget(refs: tuple[str, ...], yes: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default stdout).")
 def export(fmt: str, session: str | None, output: str | None) -> None:
     """Export every message (JSONL in the import format, or Markdown)."""
+    from pathlib import Path
+
     from ember.memory import inventory
 
+    if output:
+        folder = Path(output).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise click.UsageError(f"cannot write {output}: the folder {folder} does not exist")
     store = _store()
     session = _session_id(store, session)
     items = inventory.export_messages(store, session)
     chunks = inventory.as_jsonl(items) if fmt == "jsonl" else inventory.as_markdown(items)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.writelines(chunks)
+        try:
+            with open(Path(output).expanduser(), "w", encoding="utf-8") as handle:
+                handle.writelines(chunks)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
         click.echo(f"wrote {output}", err=True)
     else:
         sys.stdout.writelines(chunks)

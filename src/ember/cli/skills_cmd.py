@@ -22,7 +22,10 @@ def _context() -> tuple[Any, Any]:
 
 
 def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d") if ts else "never"
+    try:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d") if ts else "never"
+    except (OverflowError, OSError, ValueError):
+        return "unknown"
 
 
 def _fail(exc: Exception) -> click.ClickException:

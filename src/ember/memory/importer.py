@@ -16,6 +16,7 @@ its session is skipped too, so importing a file twice adds nothing.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ember.memory.store import SQLiteStore
 
-ROLES = ("user", "assistant", "system")
+ROLES = ("user", "assistant", "system", "tool")  # "tool": what ``memory export`` writes for tool results
+# Times a message may carry: 1970-01-01 up to the end of year 9999 (what ``datetime`` can show);
+# anything outside is a mistake (most often milliseconds) that would break every reader.
+MIN_TIME = 0.0
+MAX_TIME = 253_402_214_400.0  # 9999-12-30T00:00:00Z, so local time is still in range everywhere
 SOURCE = "import"
 BATCH = 1000
 
@@ -50,17 +55,28 @@ class ImportReport:
 
 
 def parse_timestamp(value: Any) -> float:
-    """ISO 8601 text (naive = local time) or a POSIX number -> POSIX seconds."""
+    """ISO 8601 text (naive = local time) or a POSIX number -> POSIX seconds.
+
+    Raises ValueError for anything else, and for times outside years 1970..9999.
+    """
     if isinstance(value, bool):
         raise ValueError("timestamp must be ISO 8601 text or a number")
     if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            seconds = datetime.fromisoformat(text).timestamp()
+        except OverflowError as e:
+            raise ValueError(f"timestamp out of range: {value!r}") from e
+    else:
         raise ValueError("timestamp must be ISO 8601 text or a number")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text).timestamp()
+    if not math.isfinite(seconds) or not MIN_TIME <= seconds <= MAX_TIME:
+        hint = "; looks like milliseconds? use seconds or ISO 8601" if seconds > MAX_TIME else ""
+        raise ValueError(f"timestamp out of range (years 1970 to 9999): {value!r}{hint}")
+    return seconds
 
 
 def parse_line(number: int, raw: str, default_time: float) -> ImportedMessage:
@@ -96,11 +112,31 @@ def parse_line(number: int, raw: str, default_time: float) -> ImportedMessage:
     )
 
 
-def read_jsonl(lines: Iterable[str], report: ImportReport) -> list[ImportedMessage]:
-    """Parse every line; bad ones go to ``report.problems`` with their line number."""
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); save the file as UTF-8"
+        ) from e
+
+
+def read_jsonl(lines: Iterable[str | bytes], report: ImportReport) -> list[ImportedMessage]:
+    """Parse every line (text, or bytes decoded as UTF-8); bad ones go to ``report.problems`` with their number.
+
+    A byte order mark at the start of the file is ignored.
+    """
     now = time.time()
     out = []
     for number, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                raw = _decode(raw)
+            except ValueError as e:
+                report.problems.append((number, str(e)))
+                continue
+        if number == 1:
+            raw = raw.removeprefix("\ufeff")
         if not raw.strip():
             continue
         try:

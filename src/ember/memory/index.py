@@ -57,6 +57,31 @@ class _Row:
     created_at: float
 
 
+def local_time(timestamp: float | None) -> datetime | None:
+    """``timestamp`` as local time, or None when it is missing or out of ``datetime``'s range.
+
+    Import refuses such times, but a store written before that check may hold one; every reader
+    goes through here so one bad value never breaks search, export or show.
+    """
+    if timestamp is None:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
+
+
+def _mentions(row: _Row) -> list[tuple[int, float, float]]:
+    """(message id, start, end) for the periods a message talks about; none when its own time is unusable."""
+    when = local_time(row.created_at)
+    if when is None:
+        return []
+    try:
+        return [(row.id, start, end) for start, end in timeref.mention_ranges(row.content, when)]
+    except (OverflowError, ValueError):
+        return []
+
+
 def _meta_int(store: SQLiteStore, key: str) -> int:
     value = store.get_meta(key)
     return int(value) if value and value.isdigit() else 0
@@ -110,11 +135,7 @@ def _index_text(store: SQLiteStore, new: list[_Row]) -> None:
         names = textproc.name_pattern(session_names(store, session_id))
         first_new = next(i for i, r in enumerate(rows) if r.id in new_ids)
         writes += _fts_rows(rows, max(0, first_new - CONTEXT_NEIGHBOURS), names)
-    times = [
-        (r.id, start, end)
-        for r in new
-        for start, end in timeref.mention_ranges(r.content, datetime.fromtimestamp(r.created_at))
-    ]
+    times = [t for r in new for t in _mentions(r)]
     with store._write() as db:
         db.executemany("DELETE FROM search_fts WHERE rowid = ?", [(w[0],) for w in writes])
         db.executemany("INSERT INTO search_fts (rowid, body, context) VALUES (?, ?, ?)", writes)

@@ -9,11 +9,12 @@ sources (lessons, episodes...) are counted and forgotten through their own ``Sou
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ember.memory import index, textproc
+from ember.memory.importer import MAX_TIME, MIN_TIME
 from ember.memory.search import sources
 
 if TYPE_CHECKING:
@@ -49,11 +50,53 @@ def counts(store: SQLiteStore) -> dict[str, Any]:
     return data
 
 
+class AmbiguousMessage(LookupError):
+    """Several messages answer to one reference; ``matches`` lists them (rows with the session title)."""
+
+    def __init__(self, ref: str, matches: list[dict[str, Any]]) -> None:
+        self.ref = ref
+        self.matches = matches
+        lines = []
+        for m in matches:
+            snippet = " ".join(str(m["content"]).split())
+            snippet = snippet[:60] + ("…" if len(snippet) > 60 else "")
+            lines.append(f"  {m['session_title'] or m['session_id']}/{m['external_id']}  (or #{m['id']})  {snippet}")
+        super().__init__(
+            f"{len(matches)} messages have the id {ref!r}; name one as SESSION/ID (the session's name or id) "
+            f"or #N:\n" + "\n".join(lines)
+        )
+
+
+_WITH_TITLE = "SELECT m.*, s.title AS session_title FROM messages m JOIN sessions s ON s.id = m.session_id"
+
+
 def find_message(store: SQLiteStore, ref: str) -> dict[str, Any] | None:
-    """A message by external id (first match) or by row id."""
-    rows = store._read("SELECT * FROM messages WHERE external_id = ? ORDER BY id LIMIT 1", (ref,))
+    """The message ``ref`` names, or None; raises ``AmbiguousMessage`` when it names several.
+
+    ``ref`` is an external id (as search returns it), ``SESSION/ID`` (the session's name or id,
+    then the external id) when several sessions share an id, ``#N`` for the message's row id,
+    or a bare number for the row id when no external id is that number.
+    """
+    ref = ref.strip()
+    if ref.startswith("#") and ref[1:].isdigit():
+        rows = store._read(f"{_WITH_TITLE} WHERE m.id = ?", (int(ref[1:]),))
+        return dict(rows[0]) if rows else None
+    rows = store._read(f"{_WITH_TITLE} WHERE m.external_id = ? ORDER BY m.id", (ref,))
+    if not rows:
+        found: dict[int, Any] = {}
+        for at in (i for i, ch in enumerate(ref) if ch == "/"):
+            session, ext = ref[:at], ref[at + 1:]
+            if session and ext:
+                for r in store._read(
+                    f"{_WITH_TITLE} WHERE m.external_id = ? AND (s.title = ? OR s.id = ?) ORDER BY m.id",
+                    (ext, session, session),
+                ):
+                    found[r["id"]] = r
+        rows = list(found.values())
     if not rows and ref.isdigit():
-        rows = store._read("SELECT * FROM messages WHERE id = ?", (int(ref),))
+        rows = store._read(f"{_WITH_TITLE} WHERE m.id = ?", (int(ref),))
+    if len(rows) > 1:
+        raise AmbiguousMessage(ref, [dict(r) for r in rows])
     return dict(rows[0]) if rows else None
 
 
@@ -68,7 +111,8 @@ def _drop_orphan_words(store: SQLiteStore, text: str) -> None:
 def forget(store: SQLiteStore, ref: str) -> str | None:
     """Delete the item ``ref`` names; returns what was deleted, or None when nothing matched.
 
-    ``ref`` is a message's external id or row id, or ``<source>:<id>`` for a registered source.
+    ``ref`` is anything ``find_message`` takes, or ``<source>:<id>`` for a registered source.
+    Raises ``AmbiguousMessage`` (deleting nothing) when ``ref`` names several messages.
     """
     source_name, _, key = ref.partition(":")
     source = sources().get(source_name)
@@ -79,6 +123,19 @@ def forget(store: SQLiteStore, ref: str) -> str | None:
         return None
     with store._write() as db:  # triggers and ON DELETE CASCADE remove its FTS row, vectors and times
         db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
+        # the session's times follow its remaining messages (a bad stored time must not outlive its message)
+        db.execute(
+            """UPDATE sessions SET created_at = COALESCE(
+                   (SELECT MIN(created_at) FROM messages WHERE session_id = ?1), ?4)
+               WHERE id = ?1 AND NOT created_at BETWEEN ?2 AND ?3""",
+            (row["session_id"], MIN_TIME, MAX_TIME, time.time()),
+        )
+        db.execute(
+            """UPDATE sessions SET updated_at = MAX(created_at, COALESCE(
+                   (SELECT MAX(created_at) FROM messages WHERE session_id = ?1), created_at))
+               WHERE id = ?1""",
+            (row["session_id"],),
+        )
     index.reindex_around(store, row["session_id"], row["id"])
     _drop_orphan_words(store, row["content"])
     label = row["external_id"] or row["id"]
@@ -100,8 +157,13 @@ def export_messages(store: SQLiteStore, session: str | None = None) -> Iterator[
             "role": r["role"],
             "speaker": r["speaker"],
             "content": r["content"],
-            "timestamp": datetime.fromtimestamp(r["created_at"]).isoformat(timespec="seconds"),
+            "timestamp": _iso(r["created_at"]),
         }
+
+
+def _iso(timestamp: float) -> str | None:
+    when = index.local_time(timestamp)
+    return when.isoformat(timespec="seconds") if when else None  # an unusable stored time is left out
 
 
 def as_jsonl(items: Iterator[dict[str, Any]]) -> Iterator[str]:
@@ -117,4 +179,5 @@ def as_markdown(items: Iterator[dict[str, Any]]) -> Iterator[str]:
             current = item["session"]
             yield f"# {current}\n\n"
         who = item["speaker"] or item["role"]
-        yield f"**{who}** · {item['timestamp'].replace('T', ' ')} · `{item['id']}`\n\n{item['content']}\n\n"
+        when = (item["timestamp"] or "unknown time").replace("T", " ")
+        yield f"**{who}** · {when} · `{item['id']}`\n\n{item['content']}\n\n"

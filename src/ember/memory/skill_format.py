@@ -167,12 +167,42 @@ def _yaml_string(value: str) -> str:
     return value if plain else json.dumps(value, ensure_ascii=False)
 
 
-def render_skill(name: str, description: str, body: str, extra: dict[str, str] | None = None) -> str:
-    """A SKILL.md for ``name``; ``extra`` adds simple string fields (e.g. ``license``)."""
+def front_matter_fields(text: str) -> dict[str, str]:
+    """Each top-level front matter field of a SKILL.md as its verbatim YAML text (key line + indented lines).
+
+    Used to rewrite a skill's name, description or body while keeping every other field
+    (``metadata`` maps, ``allowed-tools``, lists, comments) exactly as it was written.
+    """
+    front, _ = split_front_matter(text)
+    fields: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for _, line in front:
+        match = re.match(r"^([^\s:#][^:]*?|\"[^\"]+\"|'[^']+')\s*:(?:\s|$)", line)
+        if match and not line[:1].isspace():
+            current = fields.setdefault(_unquote(match.group(1).strip(), 0), [])
+            current.clear()
+            current.append(line)
+        elif current is not None:
+            current.append(line)
+    out = {}
+    for key, lines in fields.items():
+        while lines and not lines[-1].strip():
+            lines.pop()
+        out[key] = "\n".join(lines)
+    return out
+
+
+def render_skill(name: str, description: str, body: str, extra: dict[str, str] | None = None,
+                 raw: dict[str, str] | None = None) -> str:
+    """A SKILL.md for ``name``; ``extra`` adds simple string fields (e.g. ``license``), ``raw`` adds
+    fields as verbatim YAML text (from ``front_matter_fields``)."""
     lines = ["---", f"name: {name}", f"description: {_yaml_string(' '.join(description.split()))}"]
     for key, value in (extra or {}).items():
-        if key not in ("name", "description") and isinstance(value, str):
+        if key not in ("name", "description") and isinstance(value, str) and key not in (raw or {}):
             lines.append(f"{key}: {_yaml_string(value)}")
+    for key, value in (raw or {}).items():
+        if key not in ("name", "description"):
+            lines.append(value)
     lines.append("---")
     return "\n".join(lines) + "\n\n" + body.strip() + "\n"
 

@@ -33,6 +33,7 @@ from ember.memory.skill_format import (
     MAX_SKILL_CHARS,
     SkillDoc,
     SkillFormatError,
+    front_matter_fields,
     parse_skill,
     render_skill,
     validate,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 ARCHIVE = ".archive"
 MAX_INSTALL_BYTES = 5_000_000
-_TEXT_SUFFIXES = {".md", ".txt", ".py", ".sh", ".js", ".ts", ".json", ".yaml", ".yml", ".toml", ".csv", ".html", ""}
+_CODE_SUFFIXES = (".py", ".sh", ".js", ".ts")
 
 
 class SkillError(ValueError):
@@ -148,6 +149,16 @@ def _scan(text: str, what: str, secrets: Iterable[str], *, code: bool = False) -
         raise SkillError(str(exc)) from exc
 
 
+def _kept_fields(skill_file: Path) -> dict[str, str]:
+    """The existing SKILL.md's front matter fields, verbatim, so a rewrite keeps them (none if unreadable)."""
+    if not skill_file.is_file() or isinstance(_read_doc(skill_file), str):
+        return {}
+    try:
+        return front_matter_fields(skill_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SkillFormatError):
+        return {}
+
+
 def save(
     home: Path,
     store: SQLiteStore | None,
@@ -170,9 +181,8 @@ def save(
     if problems:
         raise SkillError("invalid skill: " + "; ".join(problems))
     folder = skills_dir(home) / name
-    existing = _read_doc(folder / "SKILL.md") if (folder / "SKILL.md").exists() else None
-    extra = {k: v for k, v in existing.front.items() if isinstance(v, str)} if isinstance(existing, SkillDoc) else {}
-    text = _scan(render_skill(name, doc.description, doc.body, extra), f"skill {name!r}", secrets)
+    raw = _kept_fields(folder / "SKILL.md")
+    text = _scan(render_skill(name, doc.description, doc.body, raw=raw), f"skill {name!r}", secrets)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "SKILL.md"
     tmp = folder / f".SKILL.md.{os.getpid()}.tmp"
@@ -211,26 +221,64 @@ def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Ite
         total += path.stat().st_size
         if total > MAX_INSTALL_BYTES:
             raise SkillError(f"{folder} holds more than {MAX_INSTALL_BYTES // 1_000_000} MB; too big for a skill")
-        if path.suffix.lower() in _TEXT_SUFFIXES:
-            try:
-                content = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                continue  # a binary asset: nothing a prompt would read
-            is_code = relative.parts[0] == "scripts" or path.suffix.lower() in (".py", ".sh", ".js", ".ts")
-            result = scan(content, secrets=secrets, code=is_code)
-            if result.refused or result.redacted:
-                what = result.problems or [f"secrets ({', '.join(result.redacted)})"]
-                raise SkillError(f"{relative} was refused: it contains {'; '.join(what)}")
+        content = _as_text(path)  # every file that is text, whatever its name: a prompt may read any of them
+        if content is None:
+            continue  # a binary asset: nothing a prompt would read
+        is_code = relative.parts[0] == "scripts" or path.suffix.lower() in _CODE_SUFFIXES
+        result = scan(content, secrets=secrets, code=is_code)
+        if result.refused or result.redacted:
+            what = result.problems or [f"secrets ({', '.join(result.redacted)})"]
+            raise SkillError(f"{relative} was refused: it contains {'; '.join(what)}")
     target = skills_dir(home) / doc.name
+    source_real, target_real = folder.resolve(), target.resolve()
+    if source_real == target_real or source_real in target_real.parents or target_real in source_real.parents:
+        raise SkillError(f"{folder} is the installed skill {doc.name!r} itself (or holds it); nothing to install")
     if target.exists() and not replace:
-        raise SkillError(f"a skill named {doc.name!r} is already installed; remove or archive it first")
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".git", "__pycache__", ".DS_Store"))
+        raise SkillError(f"a skill named {doc.name!r} is already installed; use --force to replace it, "
+                         "or remove or archive it first")
+    _copy_in(folder, target)
     if store is not None:
         skill_stats.ensure(store, doc.name, "installed")
     return SkillInfo(doc.name, doc.description, target)
+
+
+def _as_text(path: Path) -> str | None:
+    """The file's text when it is UTF-8 text (no NUL bytes), else None."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def _copy_in(folder: Path, target: Path) -> None:
+    """Copy ``folder`` to ``target`` through a temporary folder beside it, then swap.
+
+    A failure at any step leaves the skill that was there (if any) in place.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{os.getpid()}-{time.monotonic_ns()}"
+    fresh = target.parent / f".installing-{target.name}-{stamp}"
+    old = target.parent / f".replaced-{target.name}-{stamp}"
+    try:
+        shutil.copytree(folder, fresh, ignore=shutil.ignore_patterns(".git", "__pycache__", ".DS_Store"))
+    except OSError as exc:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise SkillError(f"could not copy {folder}: {exc}") from exc
+    had_old = target.exists()
+    try:
+        if had_old:
+            os.replace(target, old)
+        os.replace(fresh, target)
+    except OSError as exc:
+        if had_old and old.exists() and not target.exists():
+            os.replace(old, target)
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise SkillError(f"could not install into {target}: {exc}") from exc
+    if had_old:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def archive(home: Path, name: str, store: SQLiteStore | None, reason: str = "") -> Path:
