@@ -79,6 +79,8 @@ def test_a_bad_time_already_in_the_store_breaks_no_reader_and_forget_clears_it(t
     exported = [json.loads(line) for line in ok(ember(home, "memory", "export")).splitlines()]
     assert {e["id"]: e["timestamp"] for e in exported}["B1"] is None
     ok(ember(home, "memory", "export", "--format", "markdown"))
+    found = json.loads(ok(ember(home, "memory", "search", "fine words last week", "--json")))
+    assert {"g1", "B1"} <= {hit["id"] for hit in found["hits"]}  # the bad time anchors nothing
     ok(ember(home, "memory", "forget", "B1", "--yes"))
     ok(ember(home, "sessions", "list"))
     ok(ember(home, "memory", "search", "fine"))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,7 +72,10 @@ def _snippet(text: str, redact: Callable[[str], str]) -> str:
 
 
 def _memory_hit(hit: Hit, redact: Callable[[str], str]) -> MemoryHit:
-    when = datetime.fromtimestamp(hit.created_at).strftime("%Y-%m-%d %H:%M") if hit.created_at else ""
+    from ember.memory.index import local_time
+
+    moment = local_time(hit.created_at)
+    when = moment.strftime("%Y-%m-%d %H:%M") if moment else ""
     return MemoryHit(
         id=hit.id, source=hit.source, session_id=hit.session_id, who=hit.speaker or hit.role, when=when,
         text=_snippet(hit.text, redact), score=round(hit.score, 4),

@@ -39,6 +39,7 @@ EXPAND_MIN_COSINE = 0.6
 BODY_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.4
 NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
+LATEST_USABLE_TIME = 253_402_300_799  # 9999-12-31 23:59:59 UTC: later times cannot be datetimes
 
 
 def _same_stem(a: str, b: str) -> bool:
@@ -140,12 +141,18 @@ class MessageSearcher:
     def candidates(self, query: str, session: str | None = None
                    ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, float]], bool]:
         """(rows, features, dense): every candidate message and its ``ranking`` features."""
+        # The newest message's time anchors "last week"; a time no datetime can hold (from a store
+        # written before import checked them) is passed over, so one bad row never breaks search.
         latest = self.store._read(
-            "SELECT MAX(created_at) FROM messages WHERE session_id = ?", (session,)
-        )[0][0] if session else self.store._read("SELECT MAX(created_at) FROM messages")[0][0]
-        if latest is None:
+            "SELECT MAX(created_at) FROM messages WHERE (?1 IS NULL OR session_id = ?1) AND created_at < ?2",
+            (session, LATEST_USABLE_TIME),
+        )[0][0]
+        if latest is None and not self.store._read(
+            "SELECT 1 FROM messages WHERE (?1 IS NULL OR session_id = ?1) LIMIT 1", (session,)
+        ):
             return {}, {}, False
-        ranges, rest = timeref.query_ranges(query, datetime.fromtimestamp(latest))
+        now = index.local_time(latest) or datetime.now()
+        ranges, rest = timeref.query_ranges(query, now)
         terms, named = textproc.query_terms(rest, self.names)
         features: dict[int, dict[str, float]] = {}
 

@@ -8,7 +8,6 @@ instructions; it is returned as a tool result like any other.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from ember.tools.base import ToolContext, ToolError, tool
@@ -21,7 +20,10 @@ SNIPPET = 220
 
 
 def _line(hit: Hit) -> str:
-    when = datetime.fromtimestamp(hit.created_at).strftime("%Y-%m-%d") if hit.created_at else ""
+    from ember.memory.index import local_time
+
+    moment = local_time(hit.created_at)
+    when = moment.strftime("%Y-%m-%d") if moment else ""
     who = hit.speaker or hit.role or hit.source
     where = f"session {hit.session_id}" if hit.session_id else hit.source
     text = " ".join(hit.text.split())
