@@ -38,14 +38,19 @@ class Runtime:
 
 
 def apply_model_choice(settings: Settings, name: str | None) -> None:
-    """``--model NAME``: a named model from config.toml, or a model id for the default endpoint."""
+    """``--model NAME``: a named model from config.toml, or a model id for the default endpoint.
+
+    Either way the choice answers the ``chat`` and ``tools`` calls, whatever ``[routes]`` says
+    about them; ``learning`` keeps its route. A model id replaces the id of ``default`` (so a
+    ``learning`` without a route of its own, or a fallback naming ``default``, uses it too).
+    """
     if not name:
         return
-    if name in settings.models:
-        for kind in ("chat", "tools"):
-            settings.routes[kind] = name
-    else:
+    if name not in settings.models:
         settings.models["default"].model = name
+        name = "default"
+    for kind in ("chat", "tools"):
+        settings.routes[kind] = name
 
 
 def open_store(settings: Settings) -> SQLiteStore:

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from ember.models.base import (
     TextDelta,
     Usage,
 )
+from ember.models.router import RouteNotice
 
 if TYPE_CHECKING:
     from ember.config import Settings
@@ -153,10 +155,9 @@ class Agent:
                 messages = yield from self._prepare(session_id, request, ctx)
                 tools = self.registry.schemas(ctx.loaded_toolsets)
                 completion = yield from self._call_model(kind, messages, tools, stream, cancel, session_id)
-                # Priced by the id the server returned, else by the configured id it was routed to.
-                cost = self.settings.cost_of(completion.model, completion.usage) or self.settings.cost_of(
-                    self.settings.model_for(kind).model, completion.usage
-                )
+                # Priced by the id the server returned, else by the configured id of the model that
+                # answered: a fallback is charged at its own price, not at the routed model's.
+                cost = self.router.cost_of(completion)
                 total += completion.usage
                 total_cost += cost
                 steps_done = step
@@ -227,15 +228,15 @@ class Agent:
         plan = compaction.plan_compaction(entries, self.settings.agent.keep_recent_turns)
         if plan is not None:
             try:
-                result = self.router.complete("learning", compaction.summary_request(plan.folded, summary))
+                result = yield from self._complete("learning", compaction.summary_request(plan.folded, summary))
             except ProviderError as exc:
-                yield Notice(f"could not compact the session ({exc}); dropping the oldest turns instead")
+                yield Notice(self.redact(f"could not compact the session ({exc}); dropping the oldest turns instead"))
             else:
                 if result.text.strip():
                     self.store.add_summary(session_id, result.text.strip(), plan.upto_id)
                     self.store.record_usage(
                         session_id, model=result.model, usage=result.usage,
-                        cost=self.settings.cost_of(result.model, result.usage), kind="learning",
+                        cost=self.router.cost_of(result), kind="learning",
                     )
                     yield Compacted(summary=result.text.strip(), folded_messages=len(plan.folded))
                     entries, summary = self._history(session_id)
@@ -254,26 +255,43 @@ class Agent:
     ) -> Iterator[AgentEvent]:
         if not stream:
             try:
-                return self.router.complete(kind, messages, tools, cancel=cancel)
+                return (yield from self._complete(kind, messages, tools, cancel=cancel))
             except (Cancelled, KeyboardInterrupt):
                 self._store_interrupted(session_id, "")
                 raise
         text: list[str] = []
         completion: Completion | None = None
         try:
-            for event in self.router.stream(kind, messages, tools, cancel=cancel):
-                if isinstance(event, TextDelta):
-                    text.append(event.text)
-                    yield TextChunk(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    yield ReasoningChunk(event.text)
-                elif isinstance(event, StreamDone):
-                    completion = event.completion
+            with closing(self.router.stream_events(kind, messages, tools, cancel=cancel)) as events:
+                for event in events:
+                    if isinstance(event, RouteNotice):  # before a retry's wait or a fallback, as it happens
+                        yield Notice(self.redact(event.text))
+                    elif isinstance(event, TextDelta):
+                        text.append(event.text)
+                        yield TextChunk(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        yield ReasoningChunk(event.text)
+                    elif isinstance(event, StreamDone):
+                        completion = event.completion
         except (Cancelled, KeyboardInterrupt):
             self._store_interrupted(session_id, "".join(text))
             raise
         if completion is None:
             raise AgentError("the model stream ended without a completion")
+        return completion
+
+    def _complete(self, kind: str, messages: list[Message], tools: list[dict] | None = None,
+                  **opts: Any) -> Iterator[AgentEvent]:
+        """``router.complete``, yielding a ``Notice`` before each retry's wait and each fallback."""
+        completion: Completion | None = None
+        with closing(self.router.complete_events(kind, messages, tools, **opts)) as items:
+            for item in items:
+                if isinstance(item, RouteNotice):  # before the wait, so the user sees why nothing happens
+                    yield Notice(self.redact(item.text))
+                else:
+                    completion = item
+        if completion is None:
+            raise AgentError("the model call ended without a completion")
         return completion
 
     def _store_interrupted(self, session_id: str, partial: str) -> None:

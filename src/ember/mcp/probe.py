@@ -29,14 +29,16 @@ SECRET_KEY = re.compile(r"(?i)authorization|token|secret|key|passw|cookie|creden
 def probe(settings: Settings, config: ServerConfig, *, limit: float | None = None) -> dict[str, Any]:
     """Start the server, list its tools, stop it; never raises for the server's own failures.
 
-    ``limit`` caps (for this check only) the seconds to start the server and for each request,
-    whatever ``connect_timeout`` and ``timeout`` the server's table sets.
+    ``limit`` caps (for this check only: ``ember doctor``'s) the seconds to start the server and
+    for each request, whatever ``connect_timeout`` and ``timeout`` the server's table sets; a
+    timeout the cap caused is reported as the cap's, not as the table's.
     """
     from ember.mcp import McpServerError
     from ember.mcp.client import McpConnection
     from ember.mcp.config import secret_lookup
     from ember.mcp.toolset import McpLoader
 
+    configured = config
     if limit is not None:
         config = dataclasses.replace(
             config, connect_timeout=min(config.connect_timeout, limit), timeout=min(config.timeout, limit),
@@ -56,7 +58,8 @@ def probe(settings: Settings, config: ServerConfig, *, limit: float | None = Non
                    for t in tools],
         )
     except McpServerError as exc:
-        report.update(status="error", error=scrubber(config, lookup)(str(exc)), tools=[])
+        error = _name_the_limit(str(exc), configured, limit)
+        report.update(status="error", error=scrubber(config, lookup)(error), tools=[])
     finally:
         connection.close()
     return report
@@ -72,6 +75,24 @@ def probe_all(
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(configs)), thread_name_prefix="mcp-probe") as pool:
         reports = pool.map(lambda c: probe(settings, c, limit=limit), configs)
         return {config.name: report for config, report in zip(configs, reports, strict=True)}
+
+
+def _name_the_limit(error: str, config: ServerConfig, limit: float | None) -> str:
+    """Say that a timeout was ``limit`` (doctor's cap), not the table's setting, where the cap was lower.
+
+    The client's message reads "within 10 s (connect_timeout in its [mcp.servers] table)", which is
+    wrong when the table says 60 s and the 10 s came from the cap.
+    """
+    if limit is None:
+        return error
+    for key, configured in (("connect_timeout", config.connect_timeout), ("timeout", config.timeout)):
+        if configured > limit:
+            error = error.replace(
+                f"({key} in its [mcp.servers] table)",
+                f"(ember doctor's limit; `ember mcp test {config.name}` waits the full {key} "
+                f"of {configured:g} s)",
+            )
+    return error
 
 
 def scrubber(config: ServerConfig, lookup: dict[str, str] | None = None) -> Redactor:

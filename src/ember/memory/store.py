@@ -14,6 +14,7 @@ a PostgreSQL backend can take this one's place.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -127,13 +128,39 @@ def _stored(row: sqlite3.Row) -> StoredMessage:
     return stored
 
 
+def _create_private(path: Path) -> bool:
+    """Create a missing database file readable by its owner only (0600): it holds the user's
+    conversations. True when this call created it; an existing file keeps the mode it has."""
+    if str(path) == ":memory:" or path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: theirs
+        return False
+    os.close(fd)
+    _make_private(path)  # the umask may have taken the owner's own bits away too
+    return True
+
+
+def _make_private(path: Path) -> None:
+    try:
+        os.chmod(path, 0o600)
+    except OSError:  # gone already, or a filesystem without Unix modes
+        pass
+
+
 class SQLiteStore:
     """The ``Store`` on one SQLite file; see the module docstring for the guarantees."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._lock = threading.RLock()
+        created = _create_private(self.path)
         self._db: sqlite3.Connection | None = open_database(self.path)
+        if created:  # SQLite gives -wal and -shm the mode of the database; make sure of it
+            for suffix in ("-wal", "-shm"):
+                _make_private(self.path.with_name(self.path.name + suffix))
 
     def __enter__(self) -> SQLiteStore:
         return self

@@ -80,6 +80,9 @@ class Completion:
     finish_reason: str = "stop"
     model: str = ""
     reasoning_blocks: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # The named model of config.toml that answered (``default``, ``backup``...), set by the router;
+    # "" when a provider was called directly. ``model`` is the id the server returned.
+    spec_name: str = ""
 
     def to_message(self) -> Message:
         return Message(

@@ -7,6 +7,11 @@ with exponential backoff that honours ``Retry-After``; a non-retryable error (ba
 model, bad request) moves straight to the next model, since another endpoint may still answer.
 A stream falls back only while nothing has been yielded: the user must never see two answers
 spliced together.
+
+Before each wait and each fallback the router says so (a ``RouteNotice``): ``complete`` and
+``stream`` pass the text to ``on_notice``; ``complete_events`` and ``stream_events`` yield it in
+line, before the wait, so a door can show it while the wait is still going on. The text names the
+model and the kind of failure only, never the error's full text, so no secret can end up in it.
 """
 
 from __future__ import annotations
@@ -20,13 +25,20 @@ from typing import TYPE_CHECKING, Any
 
 from ember.config import ModelSpec, Settings
 from ember.models.base import (
+    AuthError,
+    BadRequestError,
+    BadResponseError,
     Cancelled,
     Completion,
+    ConnectError,
     Message,
+    NotFoundError,
     Provider,
     ProviderError,
+    RateLimitError,
     StreamDone,
     StreamEvent,
+    TimeoutError_,
     ToolSchema,
     Usage,
 )
@@ -49,6 +61,17 @@ class UsageRecord:
 
 UsageCallback = Callable[[str, str, Usage, float], None]
 """``on_usage(spec_name, model, usage, cost)``, called after every successful call."""
+
+
+@dataclass
+class RouteNotice:
+    """A retry or a fallback the router is about to make, in words fit to show the user."""
+
+    text: str
+
+
+NoticeCallback = Callable[[str], None]
+"""``on_notice(text)``, called before each retry wait and each fallback."""
 
 
 class Router:
@@ -104,28 +127,71 @@ class Router:
     # --- calling --------------------------------------------------------------------------------
 
     def complete(
-        self, kind: str, messages: list[Message], tools: list[ToolSchema] | None = None, **opts: Any
+        self,
+        kind: str,
+        messages: list[Message],
+        tools: list[ToolSchema] | None = None,
+        *,
+        on_notice: NoticeCallback | None = None,
+        **opts: Any,
     ) -> Completion:
+        completion: Completion | None = None
+        for item in self.complete_events(kind, messages, tools, **opts):
+            if isinstance(item, RouteNotice):
+                if on_notice is not None:
+                    on_notice(item.text)
+            else:
+                completion = item
+        assert completion is not None  # complete_events ends with the completion or raises
+        return completion
+
+    def complete_events(
+        self, kind: str, messages: list[Message], tools: list[ToolSchema] | None = None, **opts: Any
+    ) -> Generator[RouteNotice | Completion, None, None]:
+        """``complete`` as a generator: a ``RouteNotice`` before each wait or fallback, then the completion."""
         failures: list[tuple[str, ProviderError]] = []
-        for spec in self.chain(kind):
+        chain = self.chain(kind)
+        for index, spec in enumerate(chain):
             provider = self.provider_for(spec.name)
             for attempt in range(self.settings.retries + 1):
                 try:
                     completion = provider.complete(messages, tools, **opts)
                 except ProviderError as exc:
                     failures.append((spec.name, exc))
-                    if not self._backoff(exc, attempt, opts.get("cancel")):
+                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"))
+                    if not again:
                         break
                     continue
                 self._record(kind, spec, completion)
-                return completion
+                yield completion
+                return
         raise self._exhausted(failures)
 
     def stream(
-        self, kind: str, messages: list[Message], tools: list[ToolSchema] | None = None, **opts: Any
+        self,
+        kind: str,
+        messages: list[Message],
+        tools: list[ToolSchema] | None = None,
+        *,
+        on_notice: NoticeCallback | None = None,
+        **opts: Any,
     ) -> Iterator[StreamEvent]:
+        events = self.stream_events(kind, messages, tools, **opts)
+        with closing(events):
+            for event in events:
+                if isinstance(event, RouteNotice):
+                    if on_notice is not None:
+                        on_notice(event.text)
+                else:
+                    yield event
+
+    def stream_events(
+        self, kind: str, messages: list[Message], tools: list[ToolSchema] | None = None, **opts: Any
+    ) -> Generator[StreamEvent | RouteNotice, None, None]:
+        """``stream`` with a ``RouteNotice`` in line before each wait or fallback."""
         failures: list[tuple[str, ProviderError]] = []
-        for spec in self.chain(kind):
+        chain = self.chain(kind)
+        for index, spec in enumerate(chain):
             provider = self.provider_for(spec.name)
             for attempt in range(self.settings.retries + 1):
                 yielded = False
@@ -142,7 +208,8 @@ class Router:
                     if yielded:
                         raise
                     failures.append((spec.name, exc))
-                    if not self._backoff(exc, attempt, opts.get("cancel")):
+                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"))
+                    if not again:
                         break
         raise self._exhausted(failures)
 
@@ -159,10 +226,16 @@ class Router:
     def total_cost(self) -> float:
         return sum(record.cost for record in self.records)
 
-    def cost_of(self, spec: ModelSpec, completion: Completion) -> float:
-        """USD for one call, priced by the configured model id, else the id the server returned."""
-        model = spec.model if spec.model in self.settings.prices else completion.model
-        return self.settings.cost_of(model, completion.usage)
+    def cost_of(self, completion: Completion, spec: ModelSpec | None = None) -> float:
+        """USD for one call: priced by the id the server returned, else by the configured id of the
+        model that answered (``spec``, else ``completion.spec_name``); 0 when neither has a price.
+
+        A fallback is so charged at its own price, never at the price of the model it stood in for.
+        """
+        if completion.model in self.settings.prices:
+            return self.settings.cost_of(completion.model, completion.usage)
+        spec = spec or self.settings.models.get(completion.spec_name)
+        return self.settings.cost_of(spec.model, completion.usage) if spec is not None else 0.0
 
     def close(self) -> None:
         with self._lock:
@@ -173,7 +246,8 @@ class Router:
     # --- helpers --------------------------------------------------------------------------------
 
     def _record(self, kind: str, spec: ModelSpec, completion: Completion) -> None:
-        cost = self.cost_of(spec, completion)
+        completion.spec_name = spec.name
+        cost = self.cost_of(completion, spec)
         usage = Usage(completion.usage.input_tokens, completion.usage.output_tokens)
         record = UsageRecord(kind, spec.name, completion.model or spec.model, usage, cost)
         with self._lock:
@@ -182,20 +256,40 @@ class Router:
         if self.on_usage is not None:
             self.on_usage(record.spec_name, record.model, usage, cost)
 
-    def _backoff(self, exc: ProviderError, attempt: int, cancel: threading.Event | None) -> bool:
-        """Sleep before another attempt at the same model; False when the next model should go."""
-        if not exc.retryable or attempt >= self.settings.retries:
+    def _after_failure(
+        self, exc: ProviderError, attempt: int, chain: list[ModelSpec], index: int, cancel: threading.Event | None
+    ) -> Generator[RouteNotice, None, bool]:
+        """Announce and sleep before another attempt at the same model (True), or announce the
+        fallback to the next model (False; nothing is announced after the last one)."""
+        spec = chain[index]
+        delay = self._delay(exc, attempt)
+        if delay is None:
+            if index + 1 < len(chain):
+                reason = _reason(exc)
+                if exc.retryable and exc.retry_after is not None and exc.retry_after > self.max_delay:
+                    reason += f", asked to wait {exc.retry_after:.0f} s"
+                elif exc.retryable:
+                    reason += f", {attempt + 1} attempt{'s' if attempt else ''}"
+                yield RouteNotice(f"model {_label(spec)} failed ({reason}); falling back to {_label(chain[index + 1])}")
             return False
-        if exc.retry_after is not None:
-            if exc.retry_after > self.max_delay:
-                return False  # asked to wait longer than we would: try the fallback now
-            delay = exc.retry_after
-        else:
-            delay = min(self.max_delay, self.base_delay * (2**attempt))
+        total = self.settings.retries + 1
+        yield RouteNotice(
+            f"model {_label(spec)}: {_reason(exc)}, retrying in {delay:.1f} s (attempt {attempt + 2} of {total})"
+        )
         self.sleep(delay)
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled by the user")
         return True
+
+    def _delay(self, exc: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before another attempt at the same model; None when the next model should go."""
+        if not exc.retryable or attempt >= self.settings.retries:
+            return None
+        if exc.retry_after is not None:
+            if exc.retry_after > self.max_delay:
+                return None  # asked to wait longer than we would: try the fallback now
+            return exc.retry_after
+        return min(self.max_delay, self.base_delay * (2**attempt))
 
     def _exhausted(self, failures: list[tuple[str, ProviderError]]) -> ProviderError:
         """The first model's last error, its message naming what the fallbacks said."""
@@ -214,3 +308,29 @@ class Router:
                               status=primary.status, retry_after=primary.retry_after)
         error.__cause__ = failures[-1][1]
         return error
+
+
+def _label(spec: ModelSpec) -> str:
+    """``backup (gpt-4o-mini)``: the name in config.toml and the model id, once when they agree."""
+    return spec.name if spec.name == spec.model else f"{spec.name} ({spec.model})"
+
+
+_REASONS: tuple[tuple[type[ProviderError], str], ...] = (
+    (AuthError, "API key refused"),
+    (NotFoundError, "model or URL not found"),
+    (RateLimitError, "rate-limited"),
+    (BadRequestError, "request rejected"),
+    (ConnectError, "cannot connect"),
+    (TimeoutError_, "timed out"),
+    (BadResponseError, "unreadable reply"),
+)
+
+
+def _reason(exc: ProviderError) -> str:
+    """What went wrong, in a few words made only of the status and the error's class.
+
+    The error's own text is left out on purpose: it quotes server bodies, which may echo a key.
+    """
+    words = next((text for cls, text in _REASONS if isinstance(exc, cls)), "")
+    status = f"HTTP {exc.status}" if exc.status else ""
+    return ", ".join(part for part in (status, words) if part) or "error"
