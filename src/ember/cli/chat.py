@@ -7,7 +7,10 @@ When stdin is not a terminal (piped input) lines are read plainly, so chat can b
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -117,7 +120,7 @@ class ChatSession:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory
 
-            history = self.runtime.settings.home / "history"
+            history = private_file(self.runtime.settings.home / "history")
             self.prompt_session = PromptSession(history=FileHistory(str(history)))
         return self.prompt_session.prompt("› ")
 
@@ -138,20 +141,28 @@ class ChatSession:
             if line.startswith("/"):
                 from ember.cli.slash import handle_slash
 
-                if handle_slash(self, line) == "exit":
-                    return
+                try:
+                    if handle_slash(self, line) == "exit":
+                        return
+                except KeyboardInterrupt:
+                    self.console.print("[yellow]cancelled[/]")
+                except Exception as exc:  # show the error, keep the chat going
+                    self.report(exc)
                 continue
             self.turn(line)
 
     def start(self, resume: str | None) -> None:
-        store = self.runtime.store
         if resume:
-            info = store.latest_session() if resume == LATEST else store.get_session(resume)
-            if info is None:
-                raise click.ClickException(
-                    "no stored session to resume" if resume == LATEST
-                    else f"no session matches {resume!r}; see `ember sessions list`"
-                )
+            if resume == LATEST:
+                info = latest_with_messages(self.runtime.store)
+                if info is None:
+                    from ember.cli.errors import CliError
+
+                    raise CliError("no stored session with messages to resume", "start one with `ember`")
+            else:
+                from ember.cli.sessions import find_session
+
+                info = find_session(self.runtime.store, resume)
             self.session_id = info.id
             count = info.message_count
             self.console.print(f"[dim]resumed session {info.id} ({count} messages)[/]")
@@ -162,11 +173,19 @@ class ChatSession:
         self.console.print(f"[dim]Ember · {spec.provider}:{spec.model} · /help for commands, Ctrl-D to quit[/]")
 
     def new_session(self) -> None:
-        self.session_id = self.runtime.agent.new_session(source="cli")
+        """Start afresh; the session is stored only when its first message is sent."""
+        self.session_id = ""
+
+    def ensure_session(self) -> str:
+        if not self.session_id:
+            self.session_id = self.runtime.agent.new_session(source="cli")
+        return self.session_id
 
     def show_tail(self, count: int = 4) -> None:
         from rich.markdown import Markdown
 
+        if not self.session_id:
+            return
         messages = [m.message for m in self.runtime.store.get_messages(self.session_id)]
         shown = [m for m in messages if m.role in ("user", "assistant") and m.content][-count:]
         for message in shown:
@@ -176,18 +195,28 @@ class ChatSession:
                 self.console.print(Markdown(message.content))
 
     def turn(self, text: str) -> None:
-        from ember.cli.errors import exit_code_for
         from ember.cli.render import ChatRenderer
 
         renderer = ChatRenderer(self.console, self.show_reasoning)
         try:
-            for event in self.runtime.agent.run(self.session_id, text):
+            for event in self.runtime.agent.run(self.ensure_session(), text):
                 renderer.handle(event)
         except KeyboardInterrupt:
             renderer.abort()
             self.console.print("[yellow]cancelled[/] [dim](the session goes on)[/]")
         except Exception as exc:  # show the error, keep the session alive
             renderer.abort()
+            self.report(exc)
+
+    def report(self, exc: Exception) -> None:
+        """Show an error in the chat (the chat goes on)."""
+        import click
+
+        from ember.cli.errors import exit_code_for
+
+        if isinstance(exc, click.ClickException):
+            code, message, hint = exc.exit_code, exc.format_message(), getattr(exc, "hint", None)
+        else:
             try:
                 code, message, hint = exit_code_for(exc)
             except Exception:  # a bug in Ember: show it, keep the session
@@ -196,11 +225,36 @@ class ChatSession:
                 self.console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", markup=True)
                 self.console.print(traceback.format_exc(), markup=False, style="dim")
                 return
-            if code == 130:
-                self.console.print("[yellow]cancelled[/]")
-                return
-            from rich.markup import escape
+        if code == 130:
+            self.console.print("[yellow]cancelled[/]")
+            return
+        from rich.markup import escape
 
-            self.console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-            if hint:
-                self.console.print(f"[dim]  → {hint}[/]")
+        self.console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        if hint:
+            self.console.print(f"[dim]  → {escape(hint)}[/]")
+
+
+def latest_with_messages(store):
+    """The most recently active session that has messages (an empty one is not worth resuming)."""
+    limit = 50
+    while True:
+        infos = store.list_sessions(limit=limit)
+        for info in infos:
+            if info.message_count:
+                return info
+        if len(infos) < limit:
+            return None
+        limit *= 20
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` with mode 0600 (or make it so): the chat history holds what the user typed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # a read-only home: prompt_toolkit reports what it cannot write
+    return path

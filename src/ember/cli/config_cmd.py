@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
@@ -37,17 +38,25 @@ def path() -> None:
         click.echo(str(home / name))
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(key: str) -> str:
+    """A TOML key: bare when it may be, else a quoted string (``"openai/gpt-4o-mini"``)."""
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
 def _toml_like(data: dict, prefix: str = "") -> str:
     scalars, tables = [], []
     for key, value in data.items():
         if isinstance(value, dict):
             tables.append((key, value))
         else:
-            scalars.append(f"{key} = {json.dumps(value)}")
+            scalars.append(f"{_key(key)} = {json.dumps(value, ensure_ascii=False)}")
     lines = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
     out = "\n".join(lines)
     for key, value in tables:
-        name = f"{prefix}.{key}" if prefix else key
+        name = f"{prefix}.{_key(key)}" if prefix else _key(key)
         block = _toml_like(value, name)
         if block:
             out += ("\n\n" if out else "") + block

@@ -29,6 +29,21 @@ def error(message: str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
+class CliError(click.ClickException):
+    """A mistake in what was asked (no such session, an ambiguous id prefix, a missing folder).
+
+    Shown as ``ember: error: MESSAGE`` and a hint; exit code 2 (usage error) unless given.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def show(self, file: object = None) -> None:
+        error(self.format_message(), self.hint)
+
+
 def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
     """Map an exception to (exit code, message, hint)."""
     from ember.config import ConfigError
@@ -37,6 +52,8 @@ def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
         return EXIT_CONFIG, str(exc), "run `ember doctor` to check the configuration"
     name = type(exc).__name__
     module = type(exc).__module__
+    if name == "AmbiguousSessionError":  # a usage mistake, not a broken database
+        return EXIT_CONFIG, str(exc), "give more of the id (`ember sessions list` shows them)"
     if module.startswith("ember.memory"):
         return EXIT_STORE, str(exc), None
     if module.startswith("ember.models"):
@@ -54,10 +71,16 @@ def run_cli(cli: click.Group) -> int:
     try:
         result = cli.main(standalone_mode=False, prog_name="ember")
     except click.exceptions.Abort:
-        sys.stderr.write("\n")
+        # Ctrl-C (click turns KeyboardInterrupt into Abort, after ending the line) or "no" to a
+        # confirmation that aborts.
+        sys.stderr.write("ember: cancelled\n")
+        sys.stderr.flush()
         return EXIT_CANCELLED
+    except click.UsageError as exc:
+        exc.show()  # click's own form: the usage line, then the error
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        error(exc.format_message(), getattr(exc, "hint", None))
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -20,6 +20,7 @@ class ChatRenderer:
         self.show_reasoning = show_reasoning
         self.text = ""
         self.live: Live | None = None
+        self.step_streamed = False  # answer text of the current model call arrived as chunks
 
     def _live_update(self) -> None:
         from rich.live import Live
@@ -39,6 +40,7 @@ class ChatRenderer:
     def handle(self, event: object) -> None:
         if isinstance(event, ev.TextChunk):
             self.text += event.text
+            self.step_streamed = True
             if self.console.is_terminal:
                 self._live_update()
         elif isinstance(event, ev.ReasoningChunk):
@@ -51,6 +53,7 @@ class ChatRenderer:
             self._end_text()
         elif isinstance(event, ev.ToolStarted):
             self._end_text()
+            self.step_streamed = False  # the next model call starts afresh
             self.console.print(
                 f"[cyan]→[/] {format_call(event.call.name, event.call.arguments)}", markup=True, highlight=False
             )
@@ -66,6 +69,17 @@ class ChatRenderer:
             self.console.print(f"[yellow]·[/] {event.text}", highlight=False)
         elif isinstance(event, ev.TurnFinished):
             self._end_text()
+            if not self.step_streamed and event.answer.strip():
+                # Streaming is off ([agent] stream = false): the answer arrives whole, only here.
+                self._show_whole(event.answer)
+
+    def _show_whole(self, answer: str) -> None:
+        if self.console.is_terminal:
+            from rich.markdown import Markdown
+
+            self.console.print(Markdown(answer))
+        else:  # piped: plain Markdown text, as for a streamed answer
+            self.console.print(answer.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
     def abort(self) -> None:
         self._end_text()

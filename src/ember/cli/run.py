@@ -63,7 +63,8 @@ def format_call(name: str, arguments: dict) -> str:
 @click.option("--session", "-s", "session_ref", help="Continue a stored session (id or unique prefix).")
 @click.option("--model", "-m", "model_name", help="A named model from config.toml, or a model id.")
 @click.option("--show-reasoning", is_flag=True, help="Print the model's reasoning on stderr.")
-@click.option("--no-stream", is_flag=True, help="Wait for whole replies instead of streaming.")
+@click.option("--stream/--no-stream", default=None,
+              help="Stream replies, or wait for whole ones (default: [agent] stream of config.toml).")
 @click.option("--max-steps", type=click.IntRange(1, 1000), help="Most model calls for this turn.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def run(
@@ -73,7 +74,7 @@ def run(
     session_ref: str | None,
     model_name: str | None,
     show_reasoning: bool,
-    no_stream: bool,
+    stream: bool | None,
     max_steps: int | None,
     quiet: bool,
 ) -> int:
@@ -97,19 +98,26 @@ def run(
         progress = StderrProgress(show_reasoning, quiet or as_json)
         live = sys.stdout.isatty() and not as_json
         finished = None
-        for event in runtime.agent.run(session_id, text, stream=not no_stream):
+        step_written = last_step_written = False  # text of the model call was written live
+        # stream=None: [agent] stream of config.toml decides; --stream/--no-stream override it.
+        for event in runtime.agent.run(session_id, text, stream=stream):
             if isinstance(event, ev.TextChunk):
                 if live:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
+                    step_written = True
             elif isinstance(event, ev.ModelCalled):
-                if live:
+                if step_written:
                     sys.stdout.write("\n")
+                last_step_written, step_written = step_written, False
             elif isinstance(event, ev.TurnFinished):
                 finished = event
             else:
                 progress.handle(event)
         assert finished is not None
+        if live and not last_step_written and finished.answer:
+            # nothing of the answer was streamed (streaming is off): print it whole
+            sys.stdout.write(finished.answer.rstrip("\n") + "\n")
         if as_json:
             payload = {
                 "answer": finished.answer,
@@ -137,8 +145,7 @@ def run(
 def _resolve_session(runtime, session_ref: str | None) -> str:
     if not session_ref:
         return runtime.agent.new_session(source="run")
-    info = runtime.store.get_session(session_ref)
-    if info is None:
-        raise click.ClickException(f"no session matches {session_ref!r}; see `ember sessions list`")
-    return info.id
+    from ember.cli.sessions import find_session
+
+    return find_session(runtime.store, session_ref).id
 

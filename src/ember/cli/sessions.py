@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ember.cli.errors import CliError
 from ember.cli.group import DefaultGroup
 
 if TYPE_CHECKING:
@@ -63,10 +65,16 @@ def _message_json(stored: StoredMessage) -> dict[str, Any]:
     return data
 
 
-def _get(store, ref: str) -> SessionInfo:
-    info = store.get_session(ref)
+def find_session(store, ref: str) -> SessionInfo:
+    """The session ``ref`` names (an id or a unique prefix); ``CliError`` (exit code 2) otherwise."""
+    from ember.memory.records import AmbiguousSessionError
+
+    try:
+        info = store.get_session(ref)
+    except AmbiguousSessionError as exc:
+        raise CliError(str(exc), "give more of the id (`ember sessions list` shows them)") from None
     if info is None:
-        raise click.ClickException(f"no session matches {ref!r}; see `ember sessions list`")
+        raise CliError(f"no session matches {ref!r}", "see `ember sessions list`")
     return info
 
 
@@ -76,7 +84,7 @@ def sessions() -> None:
 
 
 @sessions.command("list")
-@click.option("--limit", "-n", default=30, show_default=True, help="How many sessions.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=30, show_default=True, help="How many sessions.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 def list_sessions(limit: int, as_json: bool) -> None:
     """List sessions, newest first."""
@@ -99,7 +107,7 @@ def list_sessions(limit: int, as_json: bool) -> None:
 def show(ref: str, as_json: bool) -> None:
     """Show a session's messages."""
     store = _store()
-    info = _get(store, ref)
+    info = find_session(store, ref)
     messages = store.get_messages(info.id)
     if as_json:
         click.echo(json.dumps({**_session_json(info), "messages": [_message_json(m) for m in messages]}))
@@ -135,7 +143,7 @@ def show(ref: str, as_json: bool) -> None:
 def export(ref: str, fmt: str, output: str | None) -> None:
     """Export a session as Markdown, JSON or JSONL."""
     store = _store()
-    info = _get(store, ref)
+    info = find_session(store, ref)
     messages = store.get_messages(info.id)
     if fmt == "jsonl":
         text = "".join(json.dumps(_message_json(m), ensure_ascii=False) + "\n" for m in messages)
@@ -159,11 +167,22 @@ def export(ref: str, fmt: str, output: str | None) -> None:
                 lines.append("")
         text = "\n".join(lines)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        _write_export(Path(output), text)
         click.echo(f"wrote {output}", err=True)
     else:
         sys.stdout.write(text)
+
+
+def _write_export(path: Path, text: str) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise CliError(f"cannot write {path}: the folder {folder} {what}", "create it first, or give another -o path")
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", "give another -o path") from None
 
 
 @sessions.command("delete")
@@ -172,7 +191,7 @@ def export(ref: str, fmt: str, output: str | None) -> None:
 def delete(refs: tuple[str, ...], yes: bool) -> None:
     """Delete sessions and everything stored with them."""
     store = _store()
-    infos = [_get(store, ref) for ref in refs]
+    infos = [find_session(store, ref) for ref in refs]
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("deleting needs confirmation: add --yes in scripts")

@@ -100,6 +100,40 @@ def write_config(home: Path, provider: str, base_url: str, model: str, api_key: 
     return written
 
 
+def needs_api_key(provider: str, base_url: str) -> bool:
+    """Whether the endpoint is a hosted API that wants a key (judged by its host, not the protocol)."""
+    from urllib.parse import urlsplit
+
+    from ember.config import HOSTED_KEY_HOSTS
+
+    if provider == "anthropic":
+        return True
+    host = (urlsplit(base_url).hostname or "").lower()
+    return any(host == known or host.endswith("." + known) for known in HOSTED_KEY_HOSTS)
+
+
+def _key_vars(provider: str) -> list[str]:
+    from ember.config import PROVIDER_KEY_ENV
+
+    return ["EMBER_API_KEY", *filter(None, [PROVIDER_KEY_ENV.get(provider, "")])]
+
+
+def existing_key(home: Path, provider: str) -> bool:
+    """A key is already set (in the environment or EMBER_HOME/.env), so none needs asking for."""
+    from ember.config import read_dotenv
+
+    dotenv = read_dotenv(home / ".env")
+    return any(os.environ.get(var) or dotenv.get(var) for var in _key_vars(provider))
+
+
+def missing_key_hint(home: Path, provider: str, base_url: str) -> str:
+    variables = " or ".join(_key_vars(provider))
+    return (
+        f"no API key: {provider} at {base_url} needs one. Set {variables} in {home / '.env'} "
+        "or the environment (or run `ember setup` again with --api-key KEY)"
+    )
+
+
 @click.command()
 @click.option("--provider", type=click.Choice(["openai", "anthropic", "hermes", "openrouter"]), help="Skip the choice.")
 @click.option("--base-url", help="API root, e.g. http://127.0.0.1:11434/v1.")
@@ -133,18 +167,26 @@ def setup(provider: str | None, base_url: str | None, model_name: str | None, ap
             model_name = offered[0] if yes else click.prompt(
                 "Model", type=click.Choice(offered), default=offered[0], show_choices=True, err=True
             )
+    default_model = "default"
     if provider in HOSTED:
-        real_provider, default_url, default_model = HOSTED[provider]
+        real_provider, default_url, hosted_model = HOSTED[provider]
         base_url = base_url or default_url
-        model_name = model_name or (default_model if yes else click.prompt("Model", default=default_model, err=True))
-        if not api_key and not yes:
-            api_key = click.prompt("API key", hide_input=True, err=True)
+        if base_url.rstrip("/") == default_url:  # the hosted API itself, not a local server speaking its protocol
+            default_model = hosted_model
         provider = real_provider
+    provider = provider or "openai"
     if not base_url:
         base_url = "http://127.0.0.1:8080/v1"
     if not model_name:
-        model_name = "default" if yes else click.prompt("Model", default="default", err=True)
-    written = write_config(home, provider or "openai", base_url.rstrip("/"), model_name, api_key)
+        model_name = default_model if yes else click.prompt("Model", default=default_model, err=True)
+    key_needed = needs_api_key(provider, base_url)
+    if not api_key and key_needed and not yes and not existing_key(home, provider):
+        api_key = click.prompt(
+            "API key (Enter to skip and set it later)", default="", show_default=False, hide_input=True, err=True
+        ).strip() or None
+    written = write_config(home, provider, base_url.rstrip("/"), model_name, api_key)
     for path in written:
         click.echo(f"wrote {path} (mode 0600)", err=True)
+    if key_needed and not api_key and not existing_key(home, provider):
+        click.echo(f"warning: {missing_key_hint(home, provider, base_url)}", err=True)
     click.echo("Next: `ember doctor` to test the endpoint, then `ember` to chat.", err=True)

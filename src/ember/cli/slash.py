@@ -42,15 +42,19 @@ def _exit(chat: ChatSession, arg: str) -> str:
 
 def _new(chat: ChatSession, arg: str) -> None:
     chat.new_session()
-    chat.console.print(f"[dim]new session {chat.session_id}[/]")
+    chat.console.print("[dim]new session (stored when you send its first message)[/]")
 
 
 def _sessions(chat: ChatSession, arg: str) -> None:
     store = chat.runtime.store
     if arg:
-        info = store.get_session(arg)
-        if info is None:
-            chat.console.print(f"[red]no session matches {arg!r}[/]")
+        from ember.cli.errors import CliError
+        from ember.cli.sessions import find_session
+
+        try:
+            info = find_session(store, arg)
+        except CliError as exc:  # no match, or several: say so, the chat goes on
+            chat.report(exc)
             return
         chat.session_id = info.id
         chat.console.print(f"[dim]switched to {info.id}[/]")
@@ -76,7 +80,8 @@ def _model(chat: ChatSession, arg: str) -> None:
 
 def _tools(chat: ChatSession, arg: str) -> None:
     registry = chat.runtime.agent.registry
-    loaded = chat.runtime.agent.tool_context(chat.session_id).loaded_toolsets
+    # no session yet (nothing sent): only the core toolset is loaded
+    loaded = chat.runtime.agent.tool_context(chat.session_id).loaded_toolsets if chat.session_id else set()
     for toolset in registry.toolsets():
         mark = "*" if toolset.name == "core" or toolset.name in loaded else " "
         names = ", ".join(t.name for t in registry.tools_in(toolset.name))
@@ -85,7 +90,11 @@ def _tools(chat: ChatSession, arg: str) -> None:
 
 def _usage(chat: ChatSession, arg: str) -> None:
     store = chat.runtime.store
-    for label, totals in (("this session", store.usage_totals(chat.session_id)), ("all sessions", store.usage_totals())):
+    from ember.memory.records import UsageTotals
+
+    # no session yet: nothing spent in it (usage_totals(None) would be all sessions)
+    here = store.usage_totals(chat.session_id) if chat.session_id else UsageTotals()
+    for label, totals in (("this session", here), ("all sessions", store.usage_totals())):
         chat.console.print(
             f"  {label}: {totals.calls} model calls, {totals.input_tokens:,} in / "
             f"{totals.output_tokens:,} out tokens, ${totals.cost:.4f}"

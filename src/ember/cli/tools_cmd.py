@@ -63,5 +63,7 @@ def show(name: str) -> None:
     registry = _registry()
     tool = registry.get(name)
     if tool is None:
-        raise click.ClickException(f"no tool named {name!r}; see `ember tools list`")
+        from ember.cli.errors import CliError
+
+        raise CliError(f"no tool named {name!r}", "see `ember tools list`")
     click.echo(json.dumps(tool.schema, indent=2))
