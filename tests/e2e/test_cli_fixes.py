@@ -234,6 +234,16 @@ def test_setup_hosted_key_question_stores_the_key(ember):
     assert config["model"]["base_url"] == "https://openrouter.ai/api/v1"
 
 
+def test_setup_does_not_count_an_openai_key_for_another_host(ember):
+    # OPENAI_API_KEY is never sent to OpenRouter (config), so setup must still ask for a key there.
+    ember.env["OPENAI_API_KEY"] = "sk-openai-only-123"
+    result = ember("setup", "--provider", "openrouter", "--model", "some/model", input="\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("API key (Enter") == 1
+    assert "warning" in result.stderr and "EMBER_API_KEY" in result.stderr
+    assert "OPENAI_API_KEY" not in result.stderr
+
+
 def test_setup_anthropic_yes_without_a_key_warns_what_to_set(ember):
     result = ember("setup", "--provider", "anthropic", "--yes")
     assert result.returncode == 0, result.stderr

@@ -57,6 +57,10 @@ def test_lessons_command_lists_counts_and_retires(runner, store):
     assert runner.invoke(lessons_command, ["--retire", str(lesson.id)]).exit_code == 0
     assert json.loads(runner.invoke(lessons_command, ["--json"]).output) == []
     assert json.loads(runner.invoke(lessons_command, ["--all", "--json"]).output)[0]["active"] is False
+    assert "No active lessons (1 retired; `ember memory lessons --all`" in runner.invoke(lessons_command, []).output
+    both = runner.invoke(lessons_command, ["--retire", str(lesson.id), "--forget", str(lesson.id)])
+    assert both.exit_code == 2 and "one action at a time" in both.output
+    assert runner.invoke(lessons_command, ["--all", "--json"]).output.count('"id"') == 1  # nothing was done
     assert runner.invoke(lessons_command, ["--forget", "99"]).exit_code != 0
 
 

@@ -20,6 +20,10 @@ def lessons(show_all: bool, retire_id: int | None, restore_id: int | None, forge
     from ember.memory import lessons as memory
     from ember.runtime import open_store
 
+    chosen = [name for name, value in (("--retire", retire_id), ("--restore", restore_id), ("--forget", forget_id))
+              if value is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"one action at a time: {' and '.join(chosen)} were both given")
     with open_store(load_settings()) as store:
         for lesson_id, action in ((retire_id, "retire"), (restore_id, "restore"), (forget_id, "forget")):
             if lesson_id is None:
@@ -32,8 +36,13 @@ def lessons(show_all: bool, retire_id: int | None, restore_id: int | None, forge
             click.echo(f"lesson #{lesson_id} {past}", err=True)
             return
         found = memory.list_lessons(store, include_retired=show_all)
+        retired = 0 if show_all or found else sum(
+            1 for lesson in memory.list_lessons(store, include_retired=True) if not lesson.active)
     if as_json:
         click.echo(json.dumps([lesson.as_dict() for lesson in found], ensure_ascii=False))
+        return
+    if not found and retired:
+        click.echo(f"No active lessons ({retired} retired; `ember memory lessons --all` shows them).", err=True)
         return
     if not found:
         click.echo("No lessons yet. Ember learns them when you correct an answer or a failed step gets fixed.",

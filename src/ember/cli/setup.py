@@ -112,22 +112,24 @@ def needs_api_key(provider: str, base_url: str) -> bool:
     return any(host == known or host.endswith("." + known) for known in HOSTED_KEY_HOSTS)
 
 
-def _key_vars(provider: str) -> list[str]:
-    from ember.config import PROVIDER_KEY_ENV
+def _key_vars(base_url: str) -> list[str]:
+    """The variables whose key would go to ``base_url``: EMBER_API_KEY, and a provider's own
+    (OPENAI_API_KEY, ANTHROPIC_API_KEY) only for that provider's host (see config)."""
+    from ember.config import well_known_key_env
 
-    return ["EMBER_API_KEY", *filter(None, [PROVIDER_KEY_ENV.get(provider, "")])]
+    return ["EMBER_API_KEY", *filter(None, [well_known_key_env(base_url)])]
 
 
-def existing_key(home: Path, provider: str) -> bool:
-    """A key is already set (in the environment or EMBER_HOME/.env), so none needs asking for."""
+def existing_key(home: Path, base_url: str) -> bool:
+    """A key that would be sent to ``base_url`` is already set (environment or EMBER_HOME/.env)."""
     from ember.config import read_dotenv
 
     dotenv = read_dotenv(home / ".env")
-    return any(os.environ.get(var) or dotenv.get(var) for var in _key_vars(provider))
+    return any(os.environ.get(var) or dotenv.get(var) for var in _key_vars(base_url))
 
 
 def missing_key_hint(home: Path, provider: str, base_url: str) -> str:
-    variables = " or ".join(_key_vars(provider))
+    variables = " or ".join(_key_vars(base_url))
     return (
         f"no API key: {provider} at {base_url} needs one. Set {variables} in {home / '.env'} "
         "or the environment (or run `ember setup` again with --api-key KEY)"
@@ -180,13 +182,13 @@ def setup(provider: str | None, base_url: str | None, model_name: str | None, ap
     if not model_name:
         model_name = default_model if yes else click.prompt("Model", default=default_model, err=True)
     key_needed = needs_api_key(provider, base_url)
-    if not api_key and key_needed and not yes and not existing_key(home, provider):
+    if not api_key and key_needed and not yes and not existing_key(home, base_url):
         api_key = click.prompt(
             "API key (Enter to skip and set it later)", default="", show_default=False, hide_input=True, err=True
         ).strip() or None
     written = write_config(home, provider, base_url.rstrip("/"), model_name, api_key)
     for path in written:
         click.echo(f"wrote {path} (mode 0600)", err=True)
-    if key_needed and not api_key and not existing_key(home, provider):
+    if key_needed and not api_key and not existing_key(home, base_url):
         click.echo(f"warning: {missing_key_hint(home, provider, base_url)}", err=True)
     click.echo("Next: `ember doctor` to test the endpoint, then `ember` to chat.", err=True)
