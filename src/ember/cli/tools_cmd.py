@@ -26,14 +26,20 @@ def tools() -> None:
 def list_tools(as_json: bool) -> None:
     """Every tool with its toolset and whether its dependencies are present."""
     registry = _registry()
+    registry.quiet = True  # a toolset that fails to load is a row here, not a warning on stderr
     rows = []
     for toolset in registry.toolsets():
+        needs = registry.missing(toolset)
+        if needs and not toolset.declared:  # e.g. an MCP server without the mcp package: do not start it
+            rows.append(_toolset_row(toolset, needs))
+            continue
         tools = registry.tools_in(toolset.name)
-        if toolset.error:  # the toolset's module could not be imported: list what it declares
-            rows += [{"name": name, "toolset": toolset.name, "description": "", "available": False,
-                      "missing": [toolset.error]} for name in toolset.declared]
+        if toolset.error:  # could not be loaded: what it declares, or the toolset itself (an MCP server)
+            missing = [f"{toolset.reason or toolset.error}" + (f"; {toolset.hint}" if toolset.hint else "")]
+            names = list(toolset.declared)
+            rows += [_toolset_row(toolset, missing, name) for name in names] or [_toolset_row(toolset, missing)]
         for tool in tools:
-            missing = tool.missing()
+            missing = registry.missing(tool)
             rows.append({
                 "name": tool.name,
                 "toolset": toolset.name,
@@ -54,6 +60,12 @@ def list_tools(as_json: bool) -> None:
         ready = "[green]yes[/]" if row["available"] else f"[red]no[/]: {'; '.join(row['missing'])}"
         table.add_row(row["name"], row["toolset"], ready, row["description"])
     Console(highlight=False).print(table)
+
+
+def _toolset_row(toolset, missing: list[str], name: str | None = None) -> dict:
+    """A row for a tool that could not be loaded, or (no ``name``) for a whole toolset, e.g. an MCP server."""
+    return {"name": name or toolset.name, "toolset": toolset.name,
+            "description": "" if name else toolset.description, "available": False, "missing": missing}
 
 
 @tools.command("show")

@@ -23,7 +23,8 @@ from ember.mcp import McpServerError
 from ember.mcp.client import McpConnection
 from ember.mcp.config import SEPARATOR, ServerConfig, secret_lookup, server_configs
 from ember.mcp.content import prompt_result, resource_result, tool_result
-from ember.tools.base import Tool, ToolContext, ToolError, ToolResult
+from ember.tools.base import Tool, ToolContext, ToolError, ToolResult, needs_extra
+from ember.tools.registry import ToolsetUnavailable
 
 if TYPE_CHECKING:
     from ember.config import Settings
@@ -75,9 +76,30 @@ def add_mcp_servers(registry: ToolRegistry, settings: Settings) -> None:
         connection = McpConnection(
             config, lookup=secret_lookup(settings), workspace=settings.workspace_dir, log_dir=settings.home / "logs"
         )
-        toolset = registry.add_toolset(config.name, describe(config), entry_point=McpLoader(connection))
+        toolset = registry.add_toolset(
+            config.name, describe(config), entry_point=McpLoader(connection), requires=(needs_extra("mcp", "mcp"),)
+        )
         toolset.declared = ToolPrefix(config.name + SEPARATOR)
         _connections.setdefault(registry, []).append(connection)
+
+
+class ServerUnavailable(ToolsetUnavailable, McpServerError):
+    """A server that would not start: an McpServerError for ``probe``, explained for the registry."""
+
+
+def unavailable(server: str, message: str) -> ServerUnavailable:
+    """A server that would not start, explained: the whole message for the model, one line for a person."""
+    reason = " ".join(message.split())
+    reason = re.sub(r" \(log: [^()]*\)$", "", reason)  # `ember mcp test` shows the server's output
+    for prefix in (f"MCP server {server!r} could not start: ", f"MCP server {server!r} "):
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
+            break
+    hint = f"run `ember mcp test {server}`"
+    return ServerUnavailable(
+        message, reason=reason, hint=hint,
+        warning=f"MCP server {server} could not start: {reason} (ember mcp test {server})",
+    )
 
 
 def close_servers(registry: ToolRegistry) -> None:
@@ -93,7 +115,10 @@ class McpLoader:
         self.connection = connection
 
     def load(self) -> list[Tool]:
-        info = self.connection.start()
+        try:
+            info = self.connection.start()
+        except McpServerError as exc:
+            raise unavailable(self.connection.name, str(exc)) from None
         taken: set[str] = set()
         tools = [self._tool(spec, taken) for spec in self._listing("tools", "list_tools")] if info.tools else []
         if info.resources:

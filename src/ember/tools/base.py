@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 CORE = "core"
 
-__all__ = ["CORE", "Tool", "ToolContext", "ToolDefinitionError", "ToolError", "ToolResult", "tool", "truncate_middle"]
+__all__ = [
+    "CORE", "Requirement", "Tool", "ToolContext", "ToolDefinitionError", "ToolError", "ToolResult", "needs_extra",
+    "tool", "truncate_middle", "unmet",
+]
 
 
 class ToolError(Exception):
@@ -72,6 +75,47 @@ class ToolContext:
 
 
 ApprovalCheck = Callable[[dict[str, Any], ToolContext], "str | ApprovalRequest | None"]
+# "module:NAME" (an importable Python module) or "bin:NAME" (a program on PATH), optionally followed
+# by " (hint)", e.g. "module:playwright (pip install 'ember-agent[browser]')"; or a function of the
+# settings returning what is missing (None when nothing is), for a need that depends on config.toml.
+Requirement = str | Callable[["Settings | None"], "str | None"]
+
+
+def needs_extra(module: str, extra: str) -> str:
+    """The requirement for a Python module that the ``ember-agent[extra]`` extra installs."""
+    return f"module:{module} (pip install 'ember-agent[{extra}]')"
+
+
+def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -> list[str]:
+    """The requirements not met on this machine, each with its install hint.
+
+    Nothing is imported: a module is looked up with ``importlib.util.find_spec``.
+    """
+    import importlib.util
+    import shutil
+
+    absent = []
+    for requirement in requires:
+        if callable(requirement):
+            try:
+                problem = requirement(settings)
+            except Exception:  # a config.toml mistake: the tool itself reports it when called
+                problem = None
+            if problem:
+                absent.append(problem)
+            continue
+        spec, _, hint = requirement.partition(" ")
+        kind, _, target = spec.partition(":")
+        if kind == "module":
+            try:
+                present = importlib.util.find_spec(target) is not None
+            except (ImportError, ValueError):  # a dotted name whose parent package is missing
+                present = False
+        else:
+            present = bool(shutil.which(target))
+        if not present:
+            absent.append(f"{target} {hint}".strip())
+    return absent
 
 
 @dataclass
@@ -87,23 +131,13 @@ class Tool:
     context_param: str | None = None
     nullable: frozenset[str] = frozenset()
     more_hint: str = ""  # how to see the rest when the output is truncated
-    # What must be installed: "module:NAME" (importable Python module) or "bin:NAME" (on PATH),
-    # optionally followed by " (hint)", e.g. "module:playwright (pip install 'ember-agent[browser]')".
-    requires: tuple[str, ...] = ()
+    # What must be installed for the tool to run; see ``unmet``. A tool with an unmet requirement
+    # is listed as not ready by `ember tools list` and never offered to the model.
+    requires: tuple[Requirement, ...] = ()
 
-    def missing(self) -> list[str]:
+    def missing(self, settings: Settings | None = None) -> list[str]:
         """The requirements not met on this machine, each with its install hint."""
-        import importlib.util
-        import shutil
-
-        absent = []
-        for requirement in self.requires:
-            spec, _, hint = requirement.partition(" ")
-            kind, _, target = spec.partition(":")
-            present = importlib.util.find_spec(target) is not None if kind == "module" else bool(shutil.which(target))
-            if not present:
-                absent.append(f"{target} {hint}".strip())
-        return absent
+        return unmet(self.requires, settings)
 
     @property
     def schema(self) -> ToolSchema:
@@ -124,12 +158,12 @@ def tool(
     needs_approval: ApprovalCheck | None = None,
     description: str | None = None,
     more_hint: str = "",
-    requires: tuple[str, ...] = (),
+    requires: tuple[Requirement, ...] = (),
 ) -> Any:
     """Make a function a tool: ``@tool`` or ``@tool(name=..., toolset=..., needs_approval=...)``.
 
     ``needs_approval(args, ctx)`` returns None, or a reason (or an ``ApprovalRequest``) when a
-    person must approve this call. Raises ``ToolDefinitionError`` when the model would get a
+    person must approve this call. ``requires`` names what must be installed (see ``Requirement``). Raises ``ToolDefinitionError`` when the model would get a
     vague schema: a parameter without a type hint or an ``Args:`` description.
     """
 

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from ember.tools.base import ToolContext, ToolError, tool
+from ember.tools.base import ToolContext, ToolError, needs_extra, tool
 from ember.tools.browser_session import SNAPSHOT_JS, BrowserSession, BrowserSettings, render_snapshot
 from ember.tools.http import config_error, expect, section
 
@@ -35,6 +35,7 @@ SETTLE_MS = 2000  # longest wait for requests an action started to finish
 _KEYS = {"executable", "headless", "timeout", "width", "height", "args", "screenshot_dir", "snapshot_chars",
          "idle_timeout"}
 _starting = threading.Lock()
+REQUIRES = (needs_extra("playwright", "browser"),)  # also in builtin.TOOLSET_REQUIRES
 
 
 def browser_settings(settings: Settings | None) -> BrowserSettings:
@@ -144,7 +145,7 @@ def _described(ref: int, info: dict[str, Any]) -> str:
     return f"[{ref}] {info['tag']}" + (f' "{info["text"]}"' if info["text"] else "")
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_open(ctx: ToolContext, url: str) -> str:
     """Open a URL in the browser and return a snapshot of the page with numbered elements.
 
@@ -178,13 +179,13 @@ def browser_open(ctx: ToolContext, url: str) -> str:
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_snapshot(ctx: ToolContext) -> str:
     """The current page as text: headings, text, and numbered links, buttons and fields."""
     return _run(ctx, lambda session: _snapshot(session))
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_click(ctx: ToolContext, ref: int) -> str:
     """Click the element with this number; returns the page after the click.
 
@@ -201,7 +202,7 @@ def browser_click(ctx: ToolContext, ref: int) -> str:
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_type(ctx: ToolContext, ref: int, text: str, submit: bool = False) -> str:
     """Replace the text of a field with `text`; with submit, press Enter afterwards (submits most forms).
 
@@ -227,7 +228,7 @@ def browser_type(ctx: ToolContext, ref: int, text: str, submit: bool = False) ->
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_select(ctx: ToolContext, ref: int, option: str) -> str:
     """Choose an option of a select (drop-down) by its visible text or value.
 
@@ -252,7 +253,7 @@ def browser_select(ctx: ToolContext, ref: int, option: str) -> str:
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_press(ctx: ToolContext, key: str) -> str:
     """Press a key or combination in the page, e.g. "Enter", "Escape", "Tab", "PageDown", "Control+A".
 
@@ -268,7 +269,7 @@ def browser_press(ctx: ToolContext, key: str) -> str:
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_scroll(ctx: ToolContext, direction: Literal["down", "up", "top", "bottom"] = "down") -> str:
     """Scroll the page (loads lazy content; moves what browser_screenshot shows).
 
@@ -292,7 +293,7 @@ def browser_scroll(ctx: ToolContext, direction: Literal["down", "up", "top", "bo
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_back(ctx: ToolContext) -> str:
     """Go back to the previous page, like the browser's Back button."""
 
@@ -306,7 +307,7 @@ def browser_back(ctx: ToolContext) -> str:
     return _run(ctx, job)
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_screenshot(ctx: ToolContext, full_page: bool = False) -> str:
     """Save a PNG screenshot of the page in the workspace and return its path.
 
@@ -334,7 +335,7 @@ def _png_size(header: bytes) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
-@tool(toolset="browser")
+@tool(toolset="browser", requires=REQUIRES)
 def browser_close(ctx: ToolContext) -> str:
     """Close the browser (a later browser_open starts a fresh one, without cookies or history)."""
     session = _session(ctx, start=False)

@@ -11,6 +11,10 @@ A plugin package declares, in its pyproject.toml::
     weather = "ember_weather.tools"        # a module with TOOLS = [...] or module-level @tool functions
 
 The entry-point name is the toolset name; the distribution's summary is its description.
+
+A toolset all of whose tools need an optional package names it in ``TOOLSET_REQUIRES`` too (each
+tool also declares it with ``@tool(requires=...)``), so that, without the package, the toolset is
+left out of the prompt's index without importing its module.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ember.tools.base import needs_extra
 from ember.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
@@ -52,12 +57,19 @@ BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("skills", "view and manage reusable skills", ("ember.tools.skills",), ("skill_view", "skill_manage")),
 ]
 
+# What every tool of a toolset needs, checked with find_spec before the toolset is imported.
+TOOLSET_REQUIRES: dict[str, tuple[str, ...]] = {
+    "ssh": (needs_extra("asyncssh", "ssh"),),
+    "browser": (needs_extra("playwright", "browser"),),
+}
+
 
 def builtin_registry(settings: Settings | None = None, *, plugins: bool = True) -> ToolRegistry:
     """A registry with the built-in toolsets (not yet imported) and, lazily, installed plugins."""
     registry = ToolRegistry()
+    registry.settings = settings
     for name, description, modules, tools in BUILTIN_TOOLSETS:
-        registry.add_toolset(name, description, modules=modules, tools=tools)
+        registry.add_toolset(name, description, modules=modules, tools=tools, requires=TOOLSET_REQUIRES.get(name, ()))
     if plugins:
         registry.add_discovery(discover_entry_points)
     if settings is not None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.security.approval import ApprovalRequest, check_write
-from ember.tools.base import ToolContext, ToolError, tool
+from ember.tools.base import ToolContext, ToolError, needs_extra, tool
 from ember.tools.media import describe_image
 
 # --- apply_patch: parsing -------------------------------------------------------------------------
@@ -346,7 +346,8 @@ def _page_numbers(spec: str | None, count: int) -> list[int]:
     return numbers
 
 
-@tool(toolset="files", more_hint="Call read_pdf with pages to read a specific range.")
+@tool(toolset="files", more_hint="Call read_pdf with pages to read a specific range.",
+      requires=(needs_extra("pypdf", "pdf"),))
 def read_pdf(ctx: ToolContext, path: str, pages: str | None = None) -> str:
     """Extract the text of a PDF, page by page.
 

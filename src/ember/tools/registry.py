@@ -6,6 +6,12 @@ out with full schemas; every other enabled toolset is one line of the system pro
 (``index_lines``) until the model calls ``tools_load`` (or simply calls one of its tools), so
 the first request stays small. Toolsets declared by module path are imported only then.
 
+A tool that declares ``requires`` (see ``base.py``) whose requirement is not met here, or a
+toolset whose own ``requires`` are unmet or whose loading failed (a missing plugin dependency, an
+MCP server that could not start), is not ready: it stays out of the schemas, the index and
+``tools_load``'s choices, and a call to it says what to install instead of failing inside.
+Toolset requirements are checked without importing anything, so disclosure stays lazy.
+
 ``execute`` never raises for anything the model did: unparseable or invalid arguments, unknown
 tools, refused approvals and exceptions inside a tool all come back as an error result the model
 can read and fix. Only ``Cancelled`` and ``KeyboardInterrupt`` propagate. Tool output is
@@ -22,6 +28,7 @@ import importlib
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ from ember.tools.base import (
     ToolResult,
     tool,
     truncate_middle,
+    unmet,
 )
 from ember.tools.schema import validate_arguments
 
@@ -47,8 +55,22 @@ LOAD_TOOL = "tools_load"
 
 __all__ = [
     "CORE", "LOAD_TOOL", "Tool", "ToolContext", "ToolDefinitionError", "ToolError", "ToolRegistry",
-    "ToolResult", "Toolset", "tool", "truncate_middle",
+    "ToolResult", "Toolset", "ToolsetUnavailable", "tool", "truncate_middle",
 ]
+
+
+class ToolsetUnavailable(Exception):
+    """Raised by a toolset's loader for a failure it has explained (an MCP server that would not start).
+
+    The message is the whole error the model sees; ``reason`` is its one-line form for a person,
+    ``hint`` what to run to find out more, ``warning`` the line printed once on stderr.
+    """
+
+    def __init__(self, message: str, *, reason: str = "", hint: str = "", warning: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.hint = hint
+        self.warning = warning
 
 
 @dataclass
@@ -61,7 +83,10 @@ class Toolset:
     declared: tuple[str, ...] = ()  # tool names known before import, for the index
     entry_point: Any = None
     imported: bool = False
-    error: str | None = None
+    error: str | None = None  # why loading failed (for the model)
+    reason: str = ""  # the same in one line for a person, and what to run about it
+    hint: str = ""
+    requires: tuple[Any, ...] = ()  # what every tool of it needs, checked before importing (see base.unmet)
     tools: list[str] = field(default_factory=list)
 
 
@@ -74,12 +99,14 @@ class ToolRegistry:
         self._enabled: list[str] = ["*"]
         self._discoveries: list[Callable[[ToolRegistry], None]] = []
         self._lock = threading.RLock()
+        self.settings: Any = None  # for requirements that depend on config.toml
+        self.quiet = False  # True: failures to load are only recorded (`ember tools list` shows them itself)
 
     # --- building -----------------------------------------------------------------------------
 
     def add_toolset(
         self, name: str, description: str, *, modules: Iterable[str] = (), tools: Iterable[str] = (),
-        entry_point: Any = None,
+        entry_point: Any = None, requires: Iterable[Any] = (),
     ) -> Toolset:
         with self._lock:
             toolset = self._toolsets.get(name)
@@ -89,6 +116,7 @@ class ToolRegistry:
             toolset.modules += tuple(m for m in modules if m not in toolset.modules)
             toolset.declared += tuple(t for t in tools if t not in toolset.declared)
             toolset.entry_point = entry_point or toolset.entry_point
+            toolset.requires += tuple(r for r in requires if r not in toolset.requires)
             toolset.imported = not (toolset.modules or toolset.entry_point)
             return toolset
 
@@ -152,9 +180,31 @@ class ToolRegistry:
                 for source in sources:
                     for found in _tools_of(source):
                         self.add(found, toolset.name)
+            except ToolsetUnavailable as exc:  # explained by the loader: one clean line, once
+                toolset.error, toolset.reason, toolset.hint = str(exc), exc.reason, exc.hint
+                if exc.warning and not self.quiet:
+                    sys.stderr.write(f"ember: warning: {exc.warning}\n")
+                    sys.stderr.flush()
+                log.debug("toolset %s is unavailable: %s", toolset.name, toolset.error)
             except Exception as exc:  # a missing extra, or a broken plugin: the rest keeps working
-                toolset.error = f"{type(exc).__name__}: {exc}"
-                log.warning("toolset %s could not be loaded: %s", toolset.name, toolset.error)
+                toolset.error = toolset.reason = f"{type(exc).__name__}: {exc}"
+                (log.debug if self.quiet else log.warning)(
+                    "toolset %s could not be loaded: %s", toolset.name, toolset.error
+                )
+
+    # --- readiness ------------------------------------------------------------------------------
+
+    def missing(self, item: Tool | Toolset) -> list[str]:
+        """What ``item`` needs that is not installed here (with install hints); [] when it can run."""
+        found = unmet(item.requires, self.settings)
+        if isinstance(item, Tool):
+            group = self._toolsets.get(item.toolset)
+            found += [m for m in (self.missing(group) if group is not None else []) if m not in found]
+        return found
+
+    def ready(self, toolset: Toolset) -> bool:
+        """Whether the toolset can be offered: loaded without error (or not yet tried) and its needs met."""
+        return not toolset.error and not self.missing(toolset)
 
     def _allowed(self, *names: str) -> bool:
         include = [p for p in self._enabled if not p.startswith("!")]
@@ -166,15 +216,19 @@ class ToolRegistry:
         return self._allowed(item.name, item.toolset)
 
     def _toolset_enabled(self, toolset: Toolset) -> bool:
-        if toolset.error:
-            return False
         names = toolset.tools if toolset.imported else list(toolset.declared)
         return self._allowed(toolset.name) or any(self._allowed(n, toolset.name) for n in names)
 
-    def toolsets(self) -> list[Toolset]:
-        """Every enabled toolset, without importing any."""
+    def toolsets(self, *, ready: bool = False, failed: bool = False) -> list[Toolset]:
+        """Every enabled toolset that has not failed to load, without importing any.
+
+        ``ready``: only those whose requirements are met here; ``failed``: those that failed too.
+        """
         self._discover()
-        return [t for t in self._toolsets.values() if self._toolset_enabled(t)]
+        return [
+            t for t in self._toolsets.values()
+            if self._toolset_enabled(t) and (failed or not t.error) and (not ready or self.ready(t))
+        ]
 
     def tools_in(self, toolset: str) -> list[Tool]:
         self._discover()
@@ -199,15 +253,16 @@ class ToolRegistry:
     # --- what the model sees -------------------------------------------------------------------------
 
     def _unloaded(self, loaded: set[str]) -> list[Toolset]:
-        return [t for t in self.toolsets() if t.name != CORE and t.name not in loaded]
+        return [t for t in self.toolsets(ready=True) if t.name != CORE and t.name not in loaded]
 
     def schemas(self, loaded: set[str] | None = None) -> list[ToolSchema]:
-        """Full schemas of ``core`` and the loaded toolsets, plus ``tools_load`` while others remain."""
+        """Full schemas of ``core`` and the loaded toolsets (their tools that can run here), plus
+        ``tools_load`` while others remain."""
         loaded = loaded or set()
         out = [
             item.schema
-            for group in self.toolsets() if group.name == CORE or group.name in loaded
-            for item in self.tools_in(group.name)
+            for group in self.toolsets(ready=True) if group.name == CORE or group.name in loaded
+            for item in self.tools_in(group.name) if not self.missing(item)
         ]
         unloaded = [t.name for t in self._unloaded(loaded)]
         if unloaded:
@@ -227,7 +282,8 @@ class ToolRegistry:
         lines = []
         for group in self._unloaded(loaded or set()):
             names = group.tools if group.imported else list(group.declared)
-            names = [n for n in names if self._allowed(n, group.name)]
+            names = [n for n in names if self._allowed(n, group.name)
+                     and not (n in self._tools and self.missing(self._tools[n]))]
             lines.append(f"{group.name}: {group.description}" + (f" ({', '.join(names)})" if names else ""))
         return lines
 
@@ -244,6 +300,13 @@ class ToolRegistry:
         found, problem = self._find(call.name)
         if found is None:
             return ToolResult(problem, is_error=True)
+        group = self._toolsets.get(found.toolset)
+        absent = self.missing(found)
+        if absent or (group is not None and group.error):
+            why = f"it needs {'; '.join(absent)}" if absent else str(group.error if group else "")
+            return ToolResult(
+                f"{found.name} cannot run here: {why}. Tell the user what to install; do not retry.", is_error=True
+            )
         args, problems = validate_arguments(found.parameters, found.nullable, call.arguments)
         if problems:
             return ToolResult(
@@ -271,6 +334,9 @@ class ToolRegistry:
             return found, ""
         if found is not None:
             return None, f"Tool {found.name!r} is disabled here ([tools] enabled in config.toml)."
+        for group in self.toolsets(failed=True):
+            if group.error and name in group.declared:
+                return None, f"Toolset {group.name} (of {name}) is unavailable: {group.error}"
         known = [n for n in self._known_names() if n != name]
         close = difflib.get_close_matches(normalized, known, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
@@ -312,20 +378,28 @@ class ToolRegistry:
         if isinstance(requested, list):
             requested = ",".join(str(r) for r in requested)
         names = [n for n in re.split(r"[,\s]+", str(requested)) if n]
-        valid = {t.name: t for t in self.toolsets()}
+        valid = {t.name: t for t in self.toolsets(failed=True)}
         if not names or any(n not in valid for n in names):
             bad = [n for n in names if n not in valid] or ["(none given)"]
-            return ToolResult(
-                f"Unknown toolset {', '.join(bad)}. Toolsets: {', '.join(sorted(valid))}.", is_error=True
-            )
+            shown = sorted(t.name for t in valid.values() if self.ready(t))
+            return ToolResult(f"Unknown toolset {', '.join(bad)}. Toolsets: {', '.join(shown)}.", is_error=True)
         lines = []
         for name in names:
-            tools = [t.name for t in self.tools_in(name)]
+            absent = self.missing(valid[name])
+            if absent:
+                return ToolResult(
+                    f"Toolset {name} cannot run here: it needs {'; '.join(absent)}. Tell the user what to install.",
+                    is_error=True,
+                )
+            tools = self.tools_in(name)
             if valid[name].error:
                 return ToolResult(f"Toolset {name} is unavailable: {valid[name].error}", is_error=True)
             if name != CORE:
                 ctx.loaded_toolsets.add(name)
-            lines.append(f"{name}: {', '.join(tools) or '(no tools)'}")
+            usable = [t.name for t in tools if not self.missing(t)]
+            unusable = [f"{t.name} (needs {'; '.join(self.missing(t))})" for t in tools if self.missing(t)]
+            line = f"{name}: {', '.join(usable) or '(no tools)'}"
+            lines.append(line + (f"; not available here: {', '.join(unusable)}" if unusable else ""))
         return ToolResult("Loaded " + "; ".join(lines) + ". You can call these tools now.")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ember.tools.base import ToolContext, ToolError, tool
 from ember.tools.media import (
@@ -23,6 +24,9 @@ from ember.tools.media import (
     setting,
     wav_duration,
 )
+
+if TYPE_CHECKING:
+    from ember.config import Settings
 
 BACKENDS = ("espeak", "openai")
 DEFAULT_MAX_CHARS = 5000
@@ -58,7 +62,15 @@ def _speech_api(ctx: ToolContext, text: str, voice: str, path: str | None) -> tu
     return output_path(ctx, path, "speech", text, suffix), data
 
 
-@tool(toolset="media", needs_approval=output_approval)
+def _speech_backend(settings: Settings | None) -> str | None:
+    """What text_to_speech lacks: only the espeak backend (the default) needs a program."""
+    backend = setting(config_section(settings, "speech"), "speech", "backend", str, "espeak")
+    if backend != "espeak" or shutil.which("espeak-ng") or shutil.which("espeak"):
+        return None
+    return 'espeak-ng (apt-get install espeak-ng, brew install espeak-ng, or set [speech] backend = "openai")'
+
+
+@tool(toolset="media", needs_approval=output_approval, requires=(_speech_backend,))
 def text_to_speech(ctx: ToolContext, text: str, voice: str | None = None, path: str | None = None) -> str:
     """Speak text into an audio file (WAV) in the workspace.
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from ember.config import ConfigError
 from ember.security.approval import ApprovalRequest, check_write, find_dangers
-from ember.tools.base import ToolContext, ToolError, ToolResult, tool
+from ember.tools.base import ToolContext, ToolError, ToolResult, needs_extra, tool
 from ember.tools.ssh_hosts import SshHost, SshSettings, ssh_settings
 
 MAX_TIMEOUT = 3600.0
+REQUIRES = (needs_extra("asyncssh", "ssh"),)  # also in builtin.TOOLSET_REQUIRES
 MORE_HINT = "Redirect the remote output to a file (CMD > out.txt 2>&1), then ssh_download it or grep it."
 
 
@@ -91,7 +92,7 @@ def _call(ctx: ToolContext, host: SshHost, settings: SshSettings, operation: Any
     return ssh.call(coroutine, ctx.cancel, limit + host.connect_timeout * 2 + 30)
 
 
-@tool(toolset="ssh", needs_approval=_run_approval, more_hint=MORE_HINT)
+@tool(toolset="ssh", needs_approval=_run_approval, more_hint=MORE_HINT, requires=REQUIRES)
 def ssh_run(ctx: ToolContext, host: str, command: str, timeout: float | None = None) -> ToolResult:
     """Run a shell command on a configured SSH host; returns its output (stdout and stderr) and exit code.
 
@@ -138,7 +139,7 @@ def _size(count: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-@tool(toolset="ssh", needs_approval=_transfer_approval("upload"))
+@tool(toolset="ssh", needs_approval=_transfer_approval("upload"), requires=REQUIRES)
 def ssh_upload(ctx: ToolContext, host: str, local_path: str, remote_path: str) -> str:
     """Copy a local file or folder to a configured SSH host (SFTP).
 
@@ -160,7 +161,7 @@ def ssh_upload(ctx: ToolContext, host: str, local_path: str, remote_path: str) -
     return "\n".join(filter(None, [note, f"Uploaded {ctx.shown(local)} ({_size(sent)}) to {host}:{remote_path}."]))
 
 
-@tool(toolset="ssh", needs_approval=_transfer_approval("download"))
+@tool(toolset="ssh", needs_approval=_transfer_approval("download"), requires=REQUIRES)
 def ssh_download(ctx: ToolContext, host: str, remote_path: str, local_path: str) -> str:
     """Copy a file or folder from a configured SSH host to this machine (SFTP).
 
