@@ -98,6 +98,15 @@ def tool_turn_overhead(env: dict[str, str], turns: int = 200) -> float:
         def complete(self, kind, messages, tools=None, **opts):
             return self._next()
 
+        # What the agent loop calls (router.py): the same, with no retries or fallbacks to announce.
+        stream_events = stream
+
+        def complete_events(self, kind, messages, tools=None, **opts):
+            yield self._next()
+
+        def cost_of(self, completion, spec=None):
+            return 0.0
+
         def close(self) -> None:
             pass
 

@@ -126,7 +126,7 @@ def message_from_row(row: Any) -> Message:
             id=c["id"], name=c["name"], arguments=c.get("arguments") or {},
             raw_arguments=c.get("raw_arguments"), error=c.get("error"),
         )
-        for c in json.loads(row["tool_calls"] or "[]")
+        for c in (json.loads(row["tool_calls"]) if row["tool_calls"] else [])
     ]
     return Message(
         role=row["role"],
@@ -136,7 +136,7 @@ def message_from_row(row: Any) -> Message:
         name=row["name"],
         reasoning=row["reasoning"],
         is_error=bool(row["is_error"]),
-        images=json.loads(row["images"] or "[]"),
+        images=json.loads(row["images"]) if row["images"] else [],
     )
 
 

@@ -120,7 +120,7 @@ def _stored(row: sqlite3.Row) -> StoredMessage:
     then finishes that tool loop without thinking rather than fail)."""
     stored = stored_message_from_row(row)
     try:
-        blocks = json.loads(row["reasoning_blocks"] or "[]")
+        blocks = json.loads(row["reasoning_blocks"]) if row["reasoning_blocks"] else []
     except ValueError:
         blocks = []
     if isinstance(blocks, list):

@@ -7,6 +7,7 @@ shown to the model.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -86,14 +87,26 @@ def needs_extra(module: str, extra: str) -> str:
     return f"module:{module} (pip install 'ember-agent[{extra}]')"
 
 
-def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -> list[str]:
-    """The requirements not met on this machine, each with its install hint.
-
-    Nothing is imported: a module is looked up with ``importlib.util.find_spec``.
-    """
+@functools.lru_cache(maxsize=256)
+def _present(kind: str, target: str) -> bool:
+    """Whether a module (``kind`` "module") or program is installed; asked once per process,
+    since the registry asks on every model call and installs do not change under a running agent."""
     import importlib.util
     import shutil
 
+    if kind == "module":
+        try:
+            return importlib.util.find_spec(target) is not None
+        except (ImportError, ValueError):  # a dotted name whose parent package is missing
+            return False
+    return bool(shutil.which(target))
+
+
+def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -> list[str]:
+    """The requirements not met on this machine, each with its install hint.
+
+    Nothing is imported: a module is looked up with ``importlib.util.find_spec`` (``_present``).
+    """
     absent = []
     for requirement in requires:
         if callable(requirement):
@@ -106,14 +119,7 @@ def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -
             continue
         spec, _, hint = requirement.partition(" ")
         kind, _, target = spec.partition(":")
-        if kind == "module":
-            try:
-                present = importlib.util.find_spec(target) is not None
-            except (ImportError, ValueError):  # a dotted name whose parent package is missing
-                present = False
-        else:
-            present = bool(shutil.which(target))
-        if not present:
+        if not _present(kind, target):
             absent.append(f"{target} {hint}".strip())
     return absent
 
