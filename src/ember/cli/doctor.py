@@ -56,16 +56,33 @@ def check_database(settings) -> Check:
     return Check("database", True, f"{settings.db_path} ok")
 
 
-def check_endpoint(spec) -> Check:
-    from ember.models.base import AuthError, ConnectError, Message, NotFoundError, ProviderError
-    from ember.models.catalog import build_provider
+def _model_label(spec) -> str:
+    return f"model {spec.name} ({spec.provider}:{spec.model} at {spec.base_url})"
 
-    label = f"model {spec.name} ({spec.provider}:{spec.model} at {spec.base_url})"
+
+def check_key(spec) -> Check | None:
+    """A failed check when ``spec`` needs an API key and has none (local: no request is made)."""
     from ember.config import missing_key_message
 
     problem = missing_key_message(spec)
     if problem:
-        return Check(label, False, problem, "set the key in EMBER_HOME/.env (or run `ember setup`)")
+        return Check(_model_label(spec), False, problem, "set the key in EMBER_HOME/.env (or run `ember setup`)")
+    return None
+
+
+def check_offline(spec) -> Check:
+    """What ``--offline`` can say about a model: whether its key is there (no request is made)."""
+    return check_key(spec) or Check(_model_label(spec), True, "skipped: --offline sends no request")
+
+
+def check_endpoint(spec) -> Check:
+    from ember.models.base import AuthError, ConnectError, Message, NotFoundError, ProviderError
+    from ember.models.catalog import build_provider
+
+    label = _model_label(spec)
+    missing = check_key(spec)
+    if missing:
+        return missing
     provider = build_provider(spec)
     started = time.monotonic()
     try:
@@ -146,7 +163,8 @@ def _mcp_fix(config, error: str) -> str:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-@click.option("--offline", is_flag=True, help="Skip the real requests to model endpoints and MCP servers.")
+@click.option("--offline", is_flag=True,
+              help="Skip the real requests to model endpoints and MCP servers (API keys are still checked).")
 def doctor(as_json: bool, offline: bool) -> int:
     """Check config, home dir, database, each endpoint and MCP server; print a fix for each problem."""
     from ember.config import ConfigError, ember_home, load_settings
@@ -160,8 +178,8 @@ def doctor(as_json: bool, offline: bool) -> int:
     else:
         checks.append(Check("config", True, f"provider {settings.default_model.provider}"))
         checks.append(check_database(settings))
-        if not offline:
-            checks.extend(check_endpoint(spec) for spec in settings.models.values())
+        check = check_offline if offline else check_endpoint
+        checks.extend(check(spec) for spec in settings.models.values())
         checks.extend(check_mcp_servers(settings, offline))
     failed = [c for c in checks if not c.ok]
     if as_json:

@@ -86,6 +86,13 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
+def _configured_names(settings: Settings) -> set[str]:
+    """The names under ``[mcp.servers]`` of config.toml (whether or not their tables are valid)."""
+    servers = settings.raw.get("mcp", {})
+    servers = servers.get("servers", {}) if isinstance(servers, dict) else {}
+    return set(servers) if isinstance(servers, dict) else set()
+
+
 @mcp.command("add", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -113,6 +120,11 @@ def add(
 
     if bool(command) == bool(url):
         raise click.UsageError("give a command after `--` (stdio) or --url URL (streamable HTTP), not both")
+    settings = _settings()
+    if not replace and name in _configured_names(settings):  # refused before anything is started
+        from ember.cli.errors import CliError
+
+        raise CliError(f"a server named {name} exists; use --replace to overwrite it")
     table: dict[str, Any] = {"url": url} if url else {"command": command[0]}
     if command[1:]:
         table["args"] = list(command[1:])
@@ -130,11 +142,13 @@ def add(
         config = parse_server(name, table)
     except ConfigError as exc:
         raise click.ClickException(str(exc).removeprefix("config.toml: ")) from None
-    settings = _settings()
     report = None if no_check else probe(settings, config)
     if report and report["status"] == "ok" and not description and report.get("summary"):
         table["description"] = report["summary"]
-    add_server(settings.home / "config.toml", name, table, replace=replace)
+    try:
+        add_server(settings.home / "config.toml", name, table, replace=replace)
+    except ConfigError as exc:  # e.g. config.toml cannot be parsed: say so, with no `ember doctor` detour
+        raise click.ClickException(str(exc).removeprefix("config.toml: ")) from None
     click.echo(f"Added MCP server {name} to {settings.home / 'config.toml'}.")
     if report is None:
         return

@@ -59,7 +59,8 @@ def _progress() -> Iterator[Any]:
         yield update
 
 
-@click.group(cls=DefaultGroup, default_command="show")
+@click.group(cls=DefaultGroup, default_command="show",
+             unknown_hint="to see a message: ember memory show {arg}")
 def memory() -> None:
     """Search, import, show, forget or export what Ember remembers."""
 
@@ -175,19 +176,37 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
     for number, raw in enumerate(batch, 1):
         if not raw.strip():
             continue
-        try:
-            item = json.loads(raw)
-            qid, text = item.get("qid"), item["query"]
-            if not isinstance(text, str):
-                raise TypeError("query is not text")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-            click.echo(f"{batch.name}:{number}: bad query line ({e})", err=True)
-            qid, text = None, None
-        hits = run(text) if text is not None else []
+        qid, text, problem = _query_line(raw)
+        if problem is not None:  # still one output line, so results stay aligned with the input
+            click.echo(f"{_name(batch)}:{number}: bad query line: {problem} (no search run)", err=True)
+            if as_json:
+                click.echo(json.dumps({"qid": qid, "hits": [], "error": f"line {number}: {problem}"},
+                                      ensure_ascii=False))
+            else:
+                click.echo(f"line {number}: {problem}")
+            continue
+        assert text is not None
+        hits = run(text)
         if as_json:
             click.echo(_hits_json(qid, hits))
         else:
-            _print_hits(text or "", hits)
+            _print_hits(text, hits)
+
+
+def _query_line(raw: str) -> tuple[Any, str | None, str | None]:
+    """(qid, query text, problem) of one ``--batch`` line; the problem is None for a good line."""
+    try:
+        item = json.loads(raw)
+    except json.JSONDecodeError as e:  # e.msg without json's own "line 1": the caller names the file's line
+        return None, None, f"not valid JSON: {e.msg.removesuffix(' at')} at column {e.colno}"
+    if not isinstance(item, dict):
+        return None, None, 'not a JSON object like {"qid": "7", "query": "..."}'
+    qid, text = item.get("qid"), item.get("query")
+    if "query" not in item:
+        return qid, None, 'no "query"'
+    if not isinstance(text, str):
+        return qid, None, '"query" is not text'
+    return qid, text, None
 
 
 @memory.command("show")

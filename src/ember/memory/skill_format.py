@@ -47,8 +47,15 @@ class SkillDoc:
 
 # --- a small YAML subset -------------------------------------------------------------------------
 
+_QUOTED = {'"': re.compile(r'"(?:\\.|[^"\\])*"'), "'": re.compile(r"'(?:''|[^'])*'")}
+
 
 def _unquote(value: str, lineno: int) -> str:
+    quoted = _QUOTED.get(value[:1])
+    closed = quoted.match(value) if quoted else None
+    if closed and closed.end() < len(value):
+        raise SkillFormatError(f"front matter line {lineno}: {value[closed.end():].strip()[:40]!r} after the closing "
+                               f"quote; put it inside the quotes, or make it a comment with ' # '")
     if value.startswith('"'):
         if not value.endswith('"') or len(value) < 2:
             raise SkillFormatError(f"front matter line {lineno}: unterminated double-quoted string")
@@ -64,9 +71,25 @@ def _unquote(value: str, lineno: int) -> str:
 
 
 def _strip_comment(value: str) -> str:
-    if value[:1] in ("'", '"'):
-        return value
-    return re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
+    """``value`` without a trailing ``# comment``: YAML's, a ``#`` after whitespace and outside quotes.
+
+    A quoted scalar (or a quoted item of a ``[...]`` list) keeps every ``#`` inside its quotes and
+    may be followed by a comment: ``description: "x" # note``. A quote counts only where a
+    scalar starts (in ``it's # x`` and ``a "b # c"`` the ``#`` starts a comment).
+    """
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char in _QUOTED and (i == 0 or value[0] == "[" and value[:i].rstrip()[-1:] in ("[", ",")):
+            closed = _QUOTED[char].match(value, i)
+            if closed is None:
+                return value.rstrip()  # no closing quote: _unquote says so
+            i = closed.end()
+            continue
+        if char == "#" and i > 0 and value[i - 1] in " \t":
+            return value[:i].rstrip()
+        i += 1
+    return value.rstrip()
 
 
 def _scalar(value: str, lineno: int) -> Any:

@@ -28,6 +28,7 @@ class SkillStats:
     last_used: float | None = None
     archived_at: float | None = None
     created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 def ensure(store: SQLiteStore, name: str, origin: str) -> None:
@@ -42,15 +43,22 @@ def ensure(store: SQLiteStore, name: str, origin: str) -> None:
 
 
 def set_archived(store: SQLiteStore, name: str, archived: bool) -> None:
-    """Archived now; or restored, with a clean slate (fresh recent outcomes, unused-clock restarted)."""
+    """Archived now; or restored, with a clean slate: fresh recent outcomes, and the unused-clock
+    restarted through ``updated_at`` (see ``idle_since``). A restore is not a use: ``uses`` and
+    ``last_used`` stay as they were."""
     ensure(store, name, "local")
     now = time.time()
     with store._write() as db:
         if archived:
             db.execute("UPDATE skill_stats SET archived_at = ?, updated_at = ? WHERE name = ?", (now, now, name))
         else:
-            db.execute("UPDATE skill_stats SET recent = '', last_used = ?, updated_at = ? WHERE name = ?",
-                       (now, now, name))
+            db.execute("UPDATE skill_stats SET recent = '', updated_at = ? WHERE name = ?", (now, name))
+
+
+def idle_since(record: SkillStats) -> float:
+    """When the unused-clock of an active skill started: its last use, or (when later) its first
+    sighting, or its restore from the archive (``updated_at``, which archiving, restoring and uses set)."""
+    return max(record.last_used or 0.0, record.created_at, record.updated_at)
 
 
 def delete(store: SQLiteStore, name: str) -> None:
@@ -62,7 +70,7 @@ def stats(store: SQLiteStore) -> dict[str, SkillStats]:
     rows = store._read("SELECT * FROM skill_stats")
     return {
         r["name"]: SkillStats(r["name"], r["origin"], r["uses"], r["successes"], r["recent"], r["last_used"],
-                              r["archived_at"], r["created_at"])
+                              r["archived_at"], r["created_at"], r["updated_at"])
         for r in rows
     }
 

@@ -342,7 +342,7 @@ def archive_stale(home: Path, store: SQLiteStore, *, unused_days: float = 90, wi
         why = ""
         if failing(record.recent, window, below):
             why = f"helped in {record.recent.count('1')} of its last {len(record.recent)} uses"
-        elif now - (record.last_used or record.created_at) > unused_days * 86400:
+        elif now - skill_stats.idle_since(record) > unused_days * 86400:
             why = f"not used for {unused_days:g} days"
         if why:
             with contextlib.suppress(SkillError, OSError):
