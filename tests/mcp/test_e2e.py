@@ -95,8 +95,8 @@ def test_mcp_add_list_test_remove(ember, http_server):
 
     assert ember("mcp", "remove", "remote").returncode == 0
     missing = ember("mcp", "test", "remote")
-    assert missing.returncode == 1 and "no MCP server named 'remote'" in missing.stderr
-    assert ember("mcp", "remove", "remote").returncode == 1
+    assert missing.returncode == 2 and "no MCP server named 'remote'" in missing.stderr
+    assert ember("mcp", "remove", "remote").returncode == 2
     assert [r["name"] for r in ember.json("mcp", "list", "--json", "--no-connect")] == ["notes"]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ember.cli.errors import CliError
 from ember.cli.group import DefaultGroup
 
 if TYPE_CHECKING:
@@ -122,8 +123,6 @@ def add(
         raise click.UsageError("give a command after `--` (stdio) or --url URL (streamable HTTP), not both")
     settings = _settings()
     if not replace and name in _configured_names(settings):  # refused before anything is started
-        from ember.cli.errors import CliError
-
         raise CliError(f"a server named {name} exists; use --replace to overwrite it")
     table: dict[str, Any] = {"url": url} if url else {"command": command[0]}
     if command[1:]:
@@ -167,7 +166,7 @@ def remove(name: str) -> None:
 
     settings = _settings()
     if not remove_server(settings.home / "config.toml", name):
-        raise click.ClickException(f"no MCP server named {name!r}; see `ember mcp list`")
+        raise CliError(f"no MCP server named {name!r}", "see `ember mcp list`")
     click.echo(f"Removed MCP server {name}.")
 
 
@@ -183,7 +182,7 @@ def test(name: str, as_json: bool) -> None:
     configs = server_configs(settings)
     if name not in configs:
         known = ", ".join(configs) or "none"
-        raise click.ClickException(f"no MCP server named {name!r} (configured: {known}); see `ember mcp add --help`")
+        raise CliError(f"no MCP server named {name!r} (configured: {known})", "see `ember mcp add --help`")
     report = probe(settings, configs[name])
     if as_json:
         click.echo(json.dumps(report))

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ember.cli.errors import CliError
 from ember.cli.group import DefaultGroup
 
 
@@ -87,7 +88,7 @@ def show(name: str, as_json: bool) -> None:
     with store:
         info = library.find(settings.home, name) or library.find(settings.home, name, archived=True)
         if info is None:
-            raise click.ClickException(f"no skill named {name!r}; see `ember skills list`")
+            raise CliError(f"no skill named {name!r}", "see `ember skills list`")
         record = skill_stats.stats(store).get(info.name)
     text = (info.path / "SKILL.md").read_text(encoding="utf-8")
     files = library.skill_files(info.path)
@@ -162,7 +163,7 @@ def remove(name: str, yes: bool) -> None:
     settings, store = _context()
     with store:
         if library.find(settings.home, name) is None and library.find(settings.home, name, archived=True) is None:
-            raise click.ClickException(f"no skill named {name!r}; see `ember skills list`")
+            raise CliError(f"no skill named {name!r}", "see `ember skills list`")
         if not yes:
             if not sys.stdin.isatty():
                 raise click.UsageError("removing needs confirmation: add --yes in scripts (or use `archive`)")

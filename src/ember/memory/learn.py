@@ -117,7 +117,7 @@ class Learner:
             log.info("learning: the model failed: %s", exc)
             log_event(self.store, "error", "the learning model failed", str(exc))
             return None
-        cost = self.settings.cost_of(completion.model, completion.usage)
+        cost = self.router.cost_of(completion)  # the model that answered, fallbacks included
         try:
             self.store.record_usage(session_id, model=completion.model, usage=completion.usage, cost=cost,
                                     kind="learning")

@@ -74,7 +74,9 @@ def _ask(ctx: ToolContext, agent: Agent, messages: list[Message]) -> Completion:
         if model not in agent.settings.models:
             known = ", ".join(sorted(agent.settings.models))
             raise ToolError(f"[vision] model = {model!r} names no model; define [models.{model}] ({known} exist).")
-        return agent.router.provider_for(model).complete(messages, cancel=ctx.cancel)
+        completion = agent.router.provider_for(model).complete(messages, cancel=ctx.cancel)
+        completion.spec_name = model  # priced as this model (Router.cost_of), like a routed call
+        return completion
     except ProviderError as exc:
         raise ToolError(f"The vision model failed: {exc}") from exc
 
@@ -95,7 +97,7 @@ def vision_analyze(ctx: ToolContext, image: str, question: str) -> str:
     completion = _ask(ctx, agent, [Message(role="user", content=question, images=[url])])
     store = ctx.extras.get("store")
     if store is not None and ctx.session_id is not None:
-        cost = agent.settings.cost_of(completion.model, completion.usage)
+        cost = agent.router.cost_of(completion)
         store.record_usage(ctx.session_id, model=completion.model, usage=completion.usage, cost=cost, kind="vision")
     answer = completion.text.strip()
     if not answer:
