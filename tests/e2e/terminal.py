@@ -52,10 +52,10 @@ class Terminal:
 
         while not seen():
             remaining = deadline - time.time()
-            if remaining <= 0 or not self._pump(remaining):
-                if seen():
-                    break
+            if remaining <= 0:
                 raise AssertionError(f"{needle!r} never appeared; screen so far:\n{self.output[-2000:]}")
+            if not self._pump(remaining):  # nothing readable this moment (EIO while the pty settles)
+                time.sleep(0.02)
         return self.output
 
     def type(self, text: str) -> None:
