@@ -43,11 +43,11 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.scripted import Reply as _ScriptedReply
-from tests.fakes.scripted import Request, ScriptedServer, Wire, coerce_reply, pieces, serve_from_command_line
+from tests.fakes.scripted import Request, ScriptedServer, Wire, pieces, serve_from_command_line
 
 __all__ = ["FakeAnthropic", "Reply", "Request", "thinking_problem"]
 
@@ -184,21 +184,7 @@ def thinking_problem(body: dict[str, Any]) -> str | None:
 class FakeAnthropic(ScriptedServer):
     """Fake Anthropic Messages API on 127.0.0.1; ``base_url`` is the host root."""
 
-    def add(self, reply: Reply | str | dict[str, Any] | None = None, **fields_: Any) -> FakeAnthropic:
-        """As ``ScriptedServer.add``; dicts and keywords may also use ``redacted_thinking``."""
-        value = reply if reply is not None else fields_
-        if isinstance(value, dict):
-            known = {f.name for f in fields(Reply)}
-            unknown = set(value) - known
-            if unknown:
-                raise ValueError(f"unknown Reply fields {sorted(unknown)}; known: {sorted(known)}")
-            data = dict(value)
-            if isinstance(data.get("usage"), list):
-                data["usage"] = tuple(data["usage"])
-            value = Reply(**data)
-        with self.lock:
-            self.replies.append(coerce_reply(value))
-        return self
+    reply_type = Reply  # with ``redacted_thinking``, also in dicts, keywords and JSON scripts
 
     def error_payload(self, status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
         kind = error_type or _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")

@@ -68,21 +68,22 @@ class Reply:
         return cls(body=body, content_type=content_type, status=status)
 
 
-def coerce_reply(value: Reply | str | dict[str, Any]) -> Reply:
-    """A Reply from a Reply, a plain string (its text) or a dict of Reply fields (JSON scripts)."""
+def coerce_reply(value: Reply | str | dict[str, Any], reply_type: type[Reply] = Reply) -> Reply:
+    """A Reply from a Reply, a plain string (its text) or a dict of Reply fields (JSON scripts);
+    ``reply_type`` is a fake's own Reply subclass, whose extra fields dicts may then use."""
     if isinstance(value, Reply):
         return value
     if isinstance(value, str):
-        return Reply(text=value)
+        return reply_type(text=value)
     if isinstance(value, dict):
-        known = {f.name for f in fields(Reply)}
+        known = {f.name for f in fields(reply_type)}
         unknown = set(value) - known
         if unknown:
             raise ValueError(f"unknown Reply fields {sorted(unknown)}; known: {sorted(known)}")
         data = dict(value)
         if isinstance(data.get("usage"), list):
             data["usage"] = tuple(data["usage"])
-        return Reply(**data)
+        return reply_type(**data)
     raise TypeError(f"a reply must be a Reply, str or dict, not {type(value).__name__}")
 
 
@@ -230,6 +231,7 @@ class ScriptedServer:
     """
 
     api_prefix = ""
+    reply_type: type[Reply] = Reply  # a fake with more reply fields names its Reply subclass
 
     def __init__(
         self,
@@ -241,7 +243,7 @@ class ScriptedServer:
         api_key: str | None = None,
         port: int = 0,
     ) -> None:
-        self.replies: deque[Reply] = deque(coerce_reply(r) for r in replies)
+        self.replies: deque[Reply] = deque(coerce_reply(r, self.reply_type) for r in replies)
         self.responder = responder
         self.model = model
         self.models = models or [model]
@@ -260,7 +262,7 @@ class ScriptedServer:
     def add(self, reply: Reply | str | dict[str, Any] | None = None, **fields: Any) -> ScriptedServer:
         """Queue a reply: ``add(Reply(...))``, ``add("text")`` or ``add(text=..., tool_calls=[...])``."""
         with self.lock:
-            self.replies.append(coerce_reply(reply if reply is not None else fields))
+            self.replies.append(coerce_reply(reply if reply is not None else fields, self.reply_type))
         return self
 
     @property
@@ -310,7 +312,7 @@ class ScriptedServer:
                 return self.replies.popleft()
         if self.responder is not None:
             try:
-                return coerce_reply(self.responder(request))
+                return coerce_reply(self.responder(request), self.reply_type)
             except Exception:  # the test's own bug: surface it in the HTTP reply
                 return Reply.fail(500, f"fake server: the responder raised:\n{traceback.format_exc()}")
         return Reply.fail(
@@ -381,7 +383,7 @@ def serve_from_command_line(server_class: type[ScriptedServer], argv: list[str] 
     script = []
     if args.script:
         with open(args.script, encoding="utf-8") as f:
-            script = [coerce_reply(r) for r in json.load(f)]
+            script = [coerce_reply(r, server_class.reply_type) for r in json.load(f)]
     fake = server_class(model=args.model, port=args.port)
     if args.repeat and script:
         cycle = itertools.cycle(script)
