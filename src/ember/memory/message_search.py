@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ember.memory import index, ranking, textproc, timeref
 from ember.memory.hits import Hit
+from ember.memory.importer import MAX_TIME
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +40,6 @@ EXPAND_MIN_COSINE = 0.6
 BODY_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.4
 NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
-LATEST_USABLE_TIME = 253_402_300_799  # 9999-12-31 23:59:59 UTC: later times cannot be datetimes
 
 
 def _same_stem(a: str, b: str) -> bool:
@@ -144,8 +144,8 @@ class MessageSearcher:
         # The newest message's time anchors "last week"; a time no datetime can hold (from a store
         # written before import checked them) is passed over, so one bad row never breaks search.
         latest = self.store._read(
-            "SELECT MAX(created_at) FROM messages WHERE (?1 IS NULL OR session_id = ?1) AND created_at < ?2",
-            (session, LATEST_USABLE_TIME),
+            "SELECT MAX(created_at) FROM messages WHERE (?1 IS NULL OR session_id = ?1) AND created_at <= ?2",
+            (session, MAX_TIME),
         )[0][0]
         if latest is None and not self.store._read(
             "SELECT 1 FROM messages WHERE (?1 IS NULL OR session_id = ?1) LIMIT 1", (session,)
