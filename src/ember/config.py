@@ -252,8 +252,16 @@ OTHER_TABLES = (
 )
 MAX_STEPS_LIMIT = 1000  # as `ember run --max-steps` (1 to 1000)
 
-KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
                dict: "a table"}
+
+
+def kind_phrase(kind: type | tuple[type, ...]) -> str:
+    """What a config value of type ``kind`` must be, in words ("an integer", "a number", ...)."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -281,8 +289,7 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     numeric = int in kinds or float in kinds
     if not isinstance(value, kinds) or (numeric and isinstance(value, bool)):
-        name = "a number" if set(kinds) == {int, float} else " or ".join(KIND_NAMES[k] for k in kinds)
-        raise _bad(where, f"must be {name}, got {value!r}")
+        raise _bad(where, f"must be {kind_phrase(kinds)}, got {value!r}")
     return value
 
 

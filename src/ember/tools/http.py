@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from ember.config import KIND_NAMES
+from ember.config import kind_phrase
 from ember.security.approval import ApprovalRequest
 from ember.tools.base import ToolContext, ToolError, tool
 
@@ -54,8 +54,7 @@ def expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     """``value`` when it has the type ``kind`` (bools are not numbers), else a ToolError naming ``where``."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        names = "a number" if set(kinds) == {int, float} else " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
-        raise config_error(f"{where} must be {names}, got {value!r}")
+        raise config_error(f"{where} must be {kind_phrase(kinds)}, got {value!r}")
     return value
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.config import KIND_NAMES, ConfigError, ember_home
+from ember.config import ConfigError, ember_home, kind_phrase
 
 if TYPE_CHECKING:
     from ember.config import Settings
@@ -77,9 +77,7 @@ def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], de
         return default
     value = table[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        kinds = (kind,) if isinstance(kind, type) else kind
-        names = "a number" if set(kinds) == {int, float} else " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
-        raise ConfigError(f"config.toml: {where}.{key} must be {names}, got {value!r}")
+        raise ConfigError(f"config.toml: {where}.{key} must be {kind_phrase(kind)}, got {value!r}")
     if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
         raise ConfigError(f"config.toml: {where}.{key} must be greater than 0, got {value!r}")
     return value
