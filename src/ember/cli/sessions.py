@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,10 @@ def _store():
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    from ember.memory.index import local_time
+
+    moment = local_time(ts)  # None for a time no datetime holds (a store from before import checked)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "unknown"
 
 
 def session_table(infos: list[SessionInfo], current: str | None = None):

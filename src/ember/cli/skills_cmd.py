@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import Any
 
 import click
@@ -23,10 +22,12 @@ def _context() -> tuple[Any, Any]:
 
 
 def _when(ts: float | None) -> str:
-    try:
-        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d") if ts else "never"
-    except (OverflowError, OSError, ValueError):
-        return "unknown"
+    from ember.memory.index import local_time
+
+    if not ts:
+        return "never"
+    moment = local_time(ts)
+    return moment.strftime("%Y-%m-%d") if moment else "unknown"
 
 
 def _fail(exc: Exception) -> click.ClickException:
