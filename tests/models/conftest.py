@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ember.config import ModelSpec
+from ember.models.router import Router
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -48,3 +49,17 @@ def dead_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits a ``router`` was asked for (it records them instead of sleeping)."""
+    return []
+
+
+@pytest.fixture
+def router(settings, sleeps) -> Iterator[Router]:
+    """A Router over the test module's ``settings`` fixture that never really sleeps."""
+    r = Router(settings, sleep=sleeps.append)
+    yield r
+    r.close()

@@ -29,18 +29,6 @@ def settings(tmp_path, fake_openai, make_spec):
                     prices={"strong-1": Price(input=3.0, output=15.0), "backup-1": Price(input=1.0, output=2.0)})
 
 
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def router(settings, sleeps):
-    r = Router(settings, sleep=sleeps.append)
-    yield r
-    r.close()
-
-
 def models_asked(fake):
     return [r["model"] for r in fake.requests]
 

@@ -4,7 +4,7 @@ import pytest
 
 from ember.config import Price, Settings
 from ember.models.base import Completion, StreamDone, TextDelta, Usage
-from ember.models.router import RouteNotice, Router
+from ember.models.router import RouteNotice
 from tests.fakes.openai_server import Reply
 from tests.models.conftest import SECRET
 
@@ -19,18 +19,6 @@ def settings(tmp_path, fake_openai, make_spec):
     }
     return Settings(home=tmp_path, models=models, fallback=["backup"], retries=2,
                     prices={"main-1": Price(input=3.0, output=15.0)})
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def router(settings, sleeps):
-    r = Router(settings, sleep=sleeps.append)
-    yield r
-    r.close()
 
 
 def test_complete_tells_each_retry_and_the_fallback(router, fake_openai, sleeps):
