@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
@@ -73,10 +72,7 @@ def test_sentences_and_fts_quoting():
 
 
 def tiny_tokenizer() -> WordPiece:
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "play", "##ing", "!", "cafe", "你"]
-    spec = {"normalizer": {"type": "BertNormalizer", "lowercase": True},
-            "model": {"type": "WordPiece", "vocab": {t: i for i, t in enumerate(vocab)}}}
-    return WordPiece.from_tokenizer_json(json.dumps(spec))
+    return WordPiece.from_vocab_lines(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "play", "##ing", "!", "cafe", "你"])
 
 
 def test_wordpiece_matches_bert_uncased_rules():
@@ -84,5 +80,12 @@ def test_wordpiece_matches_bert_uncased_rules():
     assert wp.encode("Hello, WORLD! playing") == [2, 4, 1, 5, 8, 6, 7, 3]  # "," is not in the vocabulary
     assert wp.encode("Café 你") == [2, 9, 10, 3]  # accents stripped, CJK characters stand alone
     assert wp.encode("hello " * 50, max_length=6) == [2, 4, 4, 4, 4, 3]
-    with pytest.raises(ValueError):
-        WordPiece.from_tokenizer_json(json.dumps({"normalizer": {}, "model": {"type": "BPE", "vocab": {}}}))
+
+
+def test_shipped_minilm_vocabulary_is_bert_uncased():
+    """The vocabulary shipped as package data gives the ids the model was trained with."""
+    from ember.memory.embeddings import VOCAB_PATH
+
+    wp = WordPiece.from_vocab_lines(VOCAB_PATH.read_text(encoding="utf-8").splitlines())
+    assert len(wp.vocab) == 30522
+    assert wp.encode("Hello, world! Embeddings") == [101, 7592, 1010, 2088, 999, 7861, 8270, 4667, 2015, 102]

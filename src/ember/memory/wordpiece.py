@@ -1,4 +1,4 @@
-"""BERT's uncased WordPiece tokenizer in pure Python, read from a ``tokenizer.json``.
+"""BERT's uncased WordPiece tokenizer in pure Python, read from a ``vocab.txt``.
 
 The MiniLM embedding model needs token ids exactly as Hugging Face's ``tokenizers`` would make
 them. That library would add a Rust wheel and ``huggingface_hub`` to the embedding extra for
@@ -9,7 +9,6 @@ WordPiece with ``##`` continuations. Words are cached, so re-tokenizing chat tex
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from functools import lru_cache
 
@@ -76,12 +75,9 @@ class WordPiece:
         self._word = lru_cache(maxsize=200_000)(self._word_ids)
 
     @classmethod
-    def from_tokenizer_json(cls, data: str | bytes) -> WordPiece:
-        spec = json.loads(data)
-        model = spec["model"]
-        if model.get("type") != "WordPiece" or not spec.get("normalizer", {}).get("lowercase", False):
-            raise ValueError("only uncased BERT WordPiece tokenizers are supported")
-        return cls(model["vocab"], max_chars_per_word=model.get("max_input_chars_per_word", 100))
+    def from_vocab_lines(cls, lines: list[str]) -> WordPiece:
+        """A ``vocab.txt``: one token per line, the line number is the id."""
+        return cls({token: i for i, token in enumerate(lines)})
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_chars_per_word:
