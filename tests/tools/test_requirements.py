@@ -238,3 +238,74 @@ def test_run_warns_once_in_one_line_when_an_mcp_server_cannot_start(ember):
     tool_results = [m["content"] for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
     assert "could not start" in tool_results[0]
     assert "Toolset broken (of broken__anything) is unavailable" in tool_results[1]
+
+
+# --- installed, but does not import ---------------------------------------------------------------
+
+def _broken_package(tmp_path: Path) -> tuple[Path, str]:
+    """A real installed package whose own dependency is missing, as trafilatura was without
+    lxml_html_clean: ``find_spec`` finds it, importing it fails."""
+    name = "ember_broken_pkg_" + uuid.uuid4().hex[:8]
+    site = tmp_path / "broken-site"
+    (site / name).mkdir(parents=True)
+    (site / name / "__init__.py").write_text(f"import {ABSENT}_dependency\n")
+    return site, name
+
+
+def test_an_installed_module_that_does_not_import_is_not_ready_and_says_why(ctx, tmp_path, monkeypatch):
+    site, name = _broken_package(tmp_path)
+    monkeypatch.syspath_prepend(str(site))
+
+    @tool(toolset="gadgets", requires=(needs_extra(name, "web"),))
+    def gadget_fetch(text: str) -> str:
+        """Fetch with the broken package.
+
+        Args:
+            text: What to fetch.
+        """
+        return importlib.import_module(name).fetch(text)
+
+    registry = ToolRegistry()
+    registry.add(gadget_fetch)
+    assert registry.missing(gadget_fetch) == []  # the cheap check (every model call) imports nothing
+    deep = registry.missing(gadget_fetch, deep=True)
+    assert len(deep) == 1 and "installed but does not import" in deep[0]
+    assert f"No module named '{ABSENT}_dependency'" in deep[0] and "ember-agent[web]" in deep[0]
+
+    called = registry.execute(ToolCall("1", "gadget_fetch", {"text": "x"}), ctx)
+    assert called.is_error and "cannot run here" in called.content
+    assert f"No module named '{ABSENT}_dependency'" in called.content
+    # Once found broken, it is no longer offered to the model in this process.
+    registry.execute(ToolCall("2", LOAD_TOOL, {"toolset": "gadgets"}), ctx)
+    assert "gadget_fetch" not in _names(registry.schemas(ctx.loaded_toolsets))
+
+
+def test_tools_list_imports_for_real_and_shows_the_import_error(ember, tmp_path):
+    site, name = _broken_package(tmp_path)
+    plugin = _plugin(tmp_path)
+    (plugin / "ember_gadgets_plugin.py").write_text(textwrap.dedent(f'''
+        from ember.tools import tool
+        from ember.tools.base import needs_extra
+
+        @tool(requires=(needs_extra("{name}", "web"),))
+        def gadget_fetch(text: str) -> str:
+            """Fetch some text.
+
+            Args:
+                text: What to fetch.
+            """
+            import {name}
+            return {name}.fetch(text)
+    '''))
+    ember.env["PYTHONPATH"] = f"{plugin}:{site}"
+    listed = ember("tools", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [r for r in json.loads(listed.stdout) if r["name"] == "gadget_fetch"]
+    assert row["available"] is False
+    assert f"No module named '{ABSENT}_dependency'" in row["missing"][0]
+
+
+def test_every_builtin_tool_requirement_imports_in_the_test_install():
+    """The README install must make every declared module importable (it once missed lxml_html_clean)."""
+    for item in _builtin_tools():
+        assert item.missing(deep=True) == [], item.name

@@ -24,12 +24,12 @@ def tools() -> None:
 @tools.command("list")
 @click.option("--json", "as_json", is_flag=True, help="As a JSON array.")
 def list_tools(as_json: bool) -> None:
-    """Every tool with its toolset and whether its dependencies are present."""
+    """Every tool with its toolset and whether its dependencies are present and import."""
     registry = _registry()
     registry.quiet = True  # a toolset that fails to load is a row here, not a warning on stderr
     rows = []
     for toolset in registry.toolsets():
-        needs = registry.missing(toolset)
+        needs = registry.missing(toolset, deep=True)
         if needs and not toolset.declared:  # e.g. an MCP server without the mcp package: do not start it
             rows.append(_toolset_row(toolset, needs))
             continue
@@ -39,7 +39,7 @@ def list_tools(as_json: bool) -> None:
             names = list(toolset.declared)
             rows += [_toolset_row(toolset, missing, name) for name in names] or [_toolset_row(toolset, missing)]
         for tool in tools:
-            missing = registry.missing(tool)
+            missing = registry.missing(tool, deep=True)
             rows.append({
                 "name": tool.name,
                 "toolset": toolset.name,

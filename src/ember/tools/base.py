@@ -27,7 +27,7 @@ CORE = "core"
 
 __all__ = [
     "CORE", "Requirement", "Tool", "ToolContext", "ToolDefinitionError", "ToolError", "ToolResult", "needs_extra",
-    "tool", "truncate_middle", "unmet",
+    "import_problem", "tool", "truncate_middle", "unmet",
 ]
 
 
@@ -102,10 +102,38 @@ def _present(kind: str, target: str) -> bool:
     return bool(shutil.which(target))
 
 
-def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -> list[str]:
+# Modules found installed that failed to import, with the error: once one fails, the tool that
+# needs it is not offered again in this process.
+_import_failures: dict[str, str] = {}
+
+
+def import_problem(module: str) -> str | None:
+    """Import ``module`` for real; None when it works, else what failed (``Type: message``).
+
+    ``find_spec`` only says a module is installed. A package can be installed and still not import,
+    e.g. trafilatura when one of its own dependencies is missing; this is the check that catches it.
+    """
+    if module in _import_failures:
+        return _import_failures[module]
+    import importlib
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # a package's deprecation notices are not the user's business here
+            warnings.simplefilter("ignore")
+            importlib.import_module(module)
+    except Exception as exc:  # ImportError, or anything a broken package raises while importing
+        _import_failures[module] = f"{type(exc).__name__}: {exc}"
+        return _import_failures[module]
+    return None
+
+
+def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None, *, deep: bool = False) -> list[str]:
     """The requirements not met on this machine, each with its install hint.
 
-    Nothing is imported: a module is looked up with ``importlib.util.find_spec`` (``_present``).
+    By default nothing is imported: a module is looked up with ``importlib.util.find_spec``
+    (``_present``), cheap enough for every model call. ``deep`` imports each required module, as
+    running the tool would: ``ember tools list`` and the moment a tool is called use it.
     """
     absent = []
     for requirement in requires:
@@ -121,6 +149,10 @@ def unmet(requires: tuple[Requirement, ...], settings: Settings | None = None) -
         kind, _, target = spec.partition(":")
         if not _present(kind, target):
             absent.append(f"{target} {hint}".strip())
+        elif kind == "module" and (deep or target in _import_failures):
+            failure = import_problem(target)
+            if failure:
+                absent.append(f"{target} is installed but does not import ({failure}); reinstall it {hint}".strip())
     return absent
 
 
@@ -141,9 +173,9 @@ class Tool:
     # is listed as not ready by `ember tools list` and never offered to the model.
     requires: tuple[Requirement, ...] = ()
 
-    def missing(self, settings: Settings | None = None) -> list[str]:
-        """The requirements not met on this machine, each with its install hint."""
-        return unmet(self.requires, settings)
+    def missing(self, settings: Settings | None = None, *, deep: bool = False) -> list[str]:
+        """The requirements not met on this machine, each with its install hint (see ``unmet``)."""
+        return unmet(self.requires, settings, deep=deep)
 
     @property
     def schema(self) -> ToolSchema:

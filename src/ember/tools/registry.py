@@ -194,12 +194,15 @@ class ToolRegistry:
 
     # --- readiness ------------------------------------------------------------------------------
 
-    def missing(self, item: Tool | Toolset) -> list[str]:
-        """What ``item`` needs that is not installed here (with install hints); [] when it can run."""
-        found = unmet(item.requires, self.settings)
+    def missing(self, item: Tool | Toolset, *, deep: bool = False) -> list[str]:
+        """What ``item`` needs that is not installed here (with install hints); [] when it can run.
+
+        ``deep`` imports the required modules for real (see ``unmet``).
+        """
+        found = unmet(item.requires, self.settings, deep=deep)
         if isinstance(item, Tool):
             group = self._toolsets.get(item.toolset)
-            found += [m for m in (self.missing(group) if group is not None else []) if m not in found]
+            found += [m for m in (self.missing(group, deep=deep) if group is not None else []) if m not in found]
         return found
 
     def ready(self, toolset: Toolset) -> bool:
@@ -301,7 +304,7 @@ class ToolRegistry:
         if found is None:
             return ToolResult(problem, is_error=True)
         group = self._toolsets.get(found.toolset)
-        absent = self.missing(found)
+        absent = self.missing(found, deep=True)  # the tool imports them now anyway: a broken one is named
         if absent or (group is not None and group.error):
             why = f"it needs {'; '.join(absent)}" if absent else str(group.error if group else "")
             return ToolResult(

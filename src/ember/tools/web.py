@@ -96,9 +96,14 @@ def _from_html(body: bytes, url: str) -> tuple[str, str]:
     try:
         import trafilatura
     except ImportError as exc:
+        if exc.name == "trafilatura":
+            raise ToolError(
+                "web_extract needs the trafilatura package: ask the user to install ember-agent[web] "
+                "(pip install 'ember-agent[web]')."
+            ) from exc
         raise ToolError(
-            "web_extract needs the trafilatura package: ask the user to install ember-agent[web] "
-            "(pip install 'ember-agent[web]')."
+            f"web_extract: trafilatura is installed but does not import ({type(exc).__name__}: {exc}); "
+            "ask the user to reinstall it: pip install --force-reinstall 'ember-agent[web]'."
         ) from exc
     text = trafilatura.extract(
         body, url=url, output_format="markdown", include_links=True, include_tables=True,
