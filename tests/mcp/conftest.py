@@ -1,12 +1,16 @@
 """Real MCP servers for the client tests: the fake Python server (stdio and HTTP) and the npm ones.
 
-The npm servers (@modelcontextprotocol/server-everything and server-filesystem) are installed by
-`npm ci --prefix tests/node` (CI runs it); without them those tests skip, saying so.
+The npm servers (@modelcontextprotocol/server-everything and server-filesystem, pinned in
+tests/node/package-lock.json) are installed by the first test that needs them, with
+`npm ci --prefix tests/node`, once and cached in tests/node/node_modules. They skip only where
+Node.js or npm is not installed at all.
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,13 +50,30 @@ def fake_stdio(**extra: object) -> dict[str, object]:
             **extra}
 
 
+def _install_node_servers() -> None:
+    """`npm ci` from the lockfile when node_modules is missing or older than the lockfile.
+
+    A file lock keeps two test runs on one machine from installing over each other.
+    """
+    node = ROOT / "tests" / "node"
+    lock, installed = node / "package-lock.json", node / "node_modules" / ".package-lock.json"
+    with open(node / ".install.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+            return
+        done = subprocess.run(
+            ["npm", "ci", "--prefix", str(node), "--no-audit", "--no-fund", "--loglevel=error"],
+            capture_output=True, text=True, timeout=600,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci --prefix tests/node failed:\n{done.stderr[-2000:]}")
+
+
 def node_server(name: str) -> str:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed (CI installs Node 20)")
-    path = NODE_BIN / name
-    if not path.exists():
-        pytest.skip(f"{name} is missing: run `npm ci --prefix tests/node` (CI does)")
-    return str(path)
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are not installed (CI installs them)")
+    _install_node_servers()
+    return str(NODE_BIN / name)
 
 
 @pytest.fixture(autouse=True)
