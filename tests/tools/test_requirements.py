@@ -309,3 +309,13 @@ def test_every_builtin_tool_requirement_imports_in_the_test_install():
     """The README install must make every declared module importable (it once missed lxml_html_clean)."""
     for item in _builtin_tools():
         assert item.missing(deep=True) == [], item.name
+
+
+def test_plugin_discovery_reads_entry_points_files_without_importlib_metadata(tmp_path, monkeypatch):
+    from ember.tools.builtin import ENTRY_POINT_GROUP, _group_declared
+
+    assert not _group_declared("ember.no_such_group_" + uuid.uuid4().hex[:8])
+    monkeypatch.syspath_prepend(str(_plugin(tmp_path)))
+    assert _group_declared(ENTRY_POINT_GROUP)
+    registry = builtin_registry(load_settings())
+    assert "gadgets" in {t.name for t in registry.toolsets()}
