@@ -96,8 +96,8 @@ def _group_declared(group: str) -> bool:
     for entry in sys.path:
         try:
             names = os.listdir(entry or ".")
-        except OSError:  # a zip file, or a path entry that is gone
-            if entry.endswith((".zip", ".egg", ".whl")):
+        except OSError:  # a zip file, or a path entry that is not there (python311.zip usually is not)
+            if os.path.isfile(entry):
                 return True  # cannot look inside cheaply: let importlib.metadata decide
             continue
         for name in names:
