@@ -151,7 +151,7 @@ class AnthropicProvider:
                 yield from apply_event(builder, kind, data)
         if not done:
             raise bad_response(self.label, url, "a stream that ended before message_stop",
-                               "(stream closed early)", self.spec.api_key)
+                               "(stream closed early)", self.spec.api_key, retryable=True)
         yield from builder.finish()
 
     def list_models(self) -> list[str]:

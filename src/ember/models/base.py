@@ -129,14 +129,21 @@ StreamEvent = TextDelta | ReasoningDelta | ToolCallStarted | StreamDone
 
 
 class ProviderError(Exception):
-    """A model endpoint failed. ``retryable`` errors may be retried or sent down the fallback chain."""
+    """A model endpoint failed. ``retryable`` errors are those another attempt at the same model may
+    fix (429, a model API's 5xx, timeouts, dropped connections); the class sets the default, and
+    ``retryable=`` overrides it for one error (an HTML 500 page is no model API's hiccup)."""
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None,
+        retryable: bool | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class ConnectError(ProviderError):
@@ -168,7 +175,18 @@ class BadRequestError(ProviderError):
 
 
 class BadResponseError(ProviderError):
-    """The endpoint answered with something that is not the protocol (garbage, HTML, truncated JSON)."""
+    """The endpoint answered with something that is not the protocol (garbage, HTML, truncated JSON).
+
+    Retryable only when the reply was cut off (a dropped connection, a stream that stopped early);
+    a server that speaks another protocol will speak it again.
+    """
+
+
+class EmptyAnswerError(ProviderError):
+    """The model answered with no text and no tool call (``choices: []``, ``content: ""``).
+
+    The router asks once more; a second empty answer moves on to the fallback models.
+    """
 
     retryable = True
 

@@ -2,6 +2,9 @@
 
 Every message says what to try next and is passed through ``redact`` so an API key echoed back
 by a server (OpenAI's 401 body quotes part of the key) never reaches a log, a UI or a prompt.
+Messages are one line: a JSON error's ``message`` or a snippet of the body, at most
+``MAX_DETAIL`` characters, and an HTML page (a web server, a proxy, a wrong ``base_url``) is
+summarised by its title instead of being quoted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ from ember.models.base import (
     RateLimitError,
     ServerError,
 )
+
+MAX_DETAIL = 300
+"""Characters of a server's own words kept in a message."""
+
+MAX_BODY = 100_000
+"""Characters of an error body looked at; a server may send megabytes."""
+
+GATEWAY_STATUSES = (502, 503, 504)
+"""Statuses a proxy in front of a model server answers while it is down: worth a retry, HTML or not."""
+
+BASE_URL_HINTS = {
+    "the OpenAI API": "OpenAI-compatible servers usually end in /v1",
+    "the Anthropic API": "the host root, e.g. https://api.anthropic.com",
+}
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -53,8 +70,50 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+def looks_like_html(body: str, content_type: str = "") -> bool:
+    """True for a web page: an HTML content type, or a body that opens with HTML tags."""
+    if "html" in content_type.lower():
+        return True
+    head = body.lstrip()[:1024].lower()
+    return head.startswith("<") and any(tag in head for tag in ("<!doctype html", "<html", "<head", "<body",
+                                                                 "<title", "<h1"))
+
+
+def page_title(body: str) -> str:
+    """The ``<title>`` (else the first ``<h1>``) of an HTML page, as short plain text; "" if none."""
+    import html
+    import re
+
+    page = body[:MAX_BODY]
+    found = (re.search(r"<title[^>]*>(.*?)</title>", page, re.I | re.S)
+             or re.search(r"<h1[^>]*>(.*?)</h1>", page, re.I | re.S))
+    if not found:
+        return ""
+    text = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", found.group(1))).split())
+    return text[:60] + ("…" if len(text) > 60 else "")
+
+
+def not_the_api(label: str, url: str, status: int | None, body: str, api: str, secret: str | None) -> BadResponseError:
+    """An HTML page where the model API should be: a wrong ``base_url``, or not a model server at all.
+
+    One line naming the page's title; never retried, since the same URL will send the same page.
+    """
+    title = page_title(body)
+    shown = f' ("{title}")' if title else ""
+    answered = f" (HTTP {status})" if status else ""
+    hint = BASE_URL_HINTS.get(api)
+    step = f"Check base_url or EMBER_BASE_URL ({hint})." if hint else "Check base_url or EMBER_BASE_URL."
+    return BadResponseError(
+        redact(f"{label} at {url}{answered}: this URL answered with an HTML page{shown}, not {api}: "
+               f"is the base URL right? {step}", secret),
+        status=status,
+        retryable=False,
+    )
+
+
 def server_message(body: str) -> str:
-    """The human part of an error body: ``error.message`` in JSON, else a short snippet."""
+    """The human part of an error body, on one line: ``error.message`` in JSON, else a short snippet."""
+    body = body[:MAX_BODY]
     try:
         data = json.loads(body)
     except (ValueError, TypeError):
@@ -67,10 +126,8 @@ def server_message(body: str) -> str:
         elif isinstance(err, str):
             message = err
         message = message or data.get("message") or data.get("detail")
-    if not message:
-        message = " ".join(body.split())
-    message = str(message)
-    return message[:300] + ("…" if len(message) > 300 else "")
+    message = " ".join(str(message or body).split())
+    return message[:MAX_DETAIL] + ("…" if len(message) > MAX_DETAIL else "")
 
 
 def error_for_status(
@@ -82,16 +139,31 @@ def error_for_status(
     label: str,
     model: str,
     secret: str | None,
+    api: str = "the model API",
 ) -> ProviderError:
     """Map an HTTP error status to the matching ProviderError.
 
     The message reads: what happened, the server's own words, then the next step, so that a UI
-    that shortens long messages still shows the server's explanation.
+    that shortens long messages still shows the server's explanation. An HTML page is not the
+    API's error (``api`` names the API expected, e.g. "the OpenAI API"): it is summarised in one
+    line and, unless a gateway or rate limiter sent it, not retried.
     """
-    detail = server_message(body).rstrip(".")
+    html_page = looks_like_html(body, headers.get("content-type", ""))
+    if html_page and status not in (401, 403, 429, *GATEWAY_STATUSES):
+        return not_the_api(label, url, status, body, api, secret)
+    if html_page:
+        title = page_title(body)
+        detail = f'an HTML page ("{title}")' if title else "an HTML page"
+        if status in (401, 403):
+            detail += f", not {api}: is the base URL right?"
+    else:
+        detail = server_message(body).rstrip(".")
 
     def text(head: str, step: str) -> str:
-        return redact(f"{head}: {detail}. {step}" if detail else f"{head}. {step}", secret)
+        if not detail:
+            return redact(f"{head}. {step}", secret)
+        end = "" if detail.endswith(("?", "!", "…")) else "."
+        return redact(f"{head}: {detail}{end} {step}", secret)
 
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
@@ -114,10 +186,12 @@ def error_for_status(
             retry_after=retry_after,
         )
     if status >= 500:
+        # 501 Not Implemented and 505 HTTP Version Not Supported say the same on every attempt.
         return ServerError(
             text(f"{label} at {url} failed (HTTP {status})", "Try again later."),
             status=status,
             retry_after=retry_after,
+            retryable=status not in (501, 505),
         )
     if status in (400, 413, 422):
         return BadRequestError(
@@ -128,17 +202,27 @@ def error_for_status(
     return ProviderError(text(f"{label} at {url} answered HTTP {status}", "Check base_url."), status=status)
 
 
-def bad_response(label: str, url: str, what: str, snippet: str | bytes, secret: str | None) -> BadResponseError:
-    """The endpoint spoke something other than the protocol (HTML, truncated JSON, broken SSE)."""
+def bad_response(
+    label: str, url: str, what: str, snippet: str | bytes, secret: str | None, *,
+    api: str = "the model API", retryable: bool = False,
+) -> BadResponseError:
+    """The endpoint spoke something other than the protocol (HTML, truncated JSON, broken SSE).
+
+    ``retryable`` for a reply that was cut off (another attempt may get all of it); an HTML page
+    becomes ``not_the_api``'s one-line summary.
+    """
     if isinstance(snippet, bytes):
-        snippet = snippet.decode("utf-8", "replace")
-    snippet = " ".join(snippet.split())[:160]
+        snippet = snippet[:MAX_BODY].decode("utf-8", "replace")
+    if looks_like_html(snippet):
+        return not_the_api(label, url, None, snippet, api, secret)
+    snippet = " ".join(snippet[:1000].split())[:160]
     return BadResponseError(
         redact(
             f"{label} at {url} sent {what}: {snippet!r}. Check that base_url points at the API root "
             f"of a server that speaks this protocol.",
             secret,
-        )
+        ),
+        retryable=retryable,
     )
 
 

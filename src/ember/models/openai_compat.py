@@ -86,7 +86,8 @@ class OpenAICompatProvider:
         url = self.url(self.endpoint)
         data = self.http.post_json(url, self.build_body(messages, tools, opts, stream=False), opts.get("cancel"))
         builder = self._builder()
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        # ``choices: []`` is an empty answer (the router asks again), not a broken reply.
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             if isinstance(data, dict) and data.get("error"):
                 raise error_from_payload(data["error"], self.label, self.spec.api_key)
             raise bad_response(self.label, url, "a reply without choices", json.dumps(data)[:200], self.spec.api_key)
@@ -116,7 +117,7 @@ class OpenAICompatProvider:
                     yield from self._apply(builder, self.http.decode_event(event, url), url, streaming=True)
         if not done and builder.finish_reason is None:
             raise bad_response(self.label, url, "a stream that ended before the reply was complete",
-                               "(no [DONE] and no finish_reason)", self.spec.api_key)
+                               "(no [DONE] and no finish_reason)", self.spec.api_key, retryable=True)
         yield from builder.finish()
 
     def list_models(self) -> list[str]:

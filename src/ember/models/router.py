@@ -2,11 +2,16 @@
 
 ``settings.model_for(kind)`` names the first model for a task kind (``chat``, ``learning``,
 ``tools``); ``settings.fallback`` lists the models to try next. Each model gets
-``1 + settings.retries`` attempts on retryable errors (connection, timeout, 429, 5xx, garbage),
-with exponential backoff that honours ``Retry-After``; a non-retryable error (bad key, unknown
-model, bad request) moves straight to the next model, since another endpoint may still answer.
-A stream falls back only while nothing has been yielded: the user must never see two answers
-spliced together.
+``1 + settings.retries`` attempts on retryable errors (connection, timeout, 429, a model API's
+5xx, a reply cut off), with exponential backoff that honours ``Retry-After``; a non-retryable
+error (bad key, unknown model, bad request, an HTML page where the API should be) moves straight
+to the next model, since another endpoint may still answer. A stream falls back only while
+nothing has been yielded: the user must never see two answers spliced together.
+
+An empty answer (no text, no tool call: ``choices: []``, ``content: ""``) is no answer: the same
+model is asked once more at once, then the next model; when none answers, ``EmptyAnswerError``
+says "the model returned an empty answer". This happens here, so every door and every task kind
+gets it. An empty stream has shown nothing but reasoning, so asking again splices no answers.
 
 Before each wait and each fallback the router says so (a ``RouteNotice``): ``complete`` and
 ``stream`` pass the text to ``on_notice``; ``complete_events`` and ``stream_events`` yield it in
@@ -31,6 +36,7 @@ from ember.models.base import (
     Cancelled,
     Completion,
     ConnectError,
+    EmptyAnswerError,
     Message,
     NotFoundError,
     Provider,
@@ -156,9 +162,12 @@ class Router:
             for attempt in range(self.settings.retries + 1):
                 try:
                     completion = provider.complete(messages, tools, **opts)
+                    if is_empty(completion):
+                        self._record(kind, spec, completion)  # paid for, even so
+                        raise empty_answer(spec, completion)
                 except ProviderError as exc:
                     failures.append((spec.name, exc))
-                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"))
+                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"), failures)
                     if not again:
                         break
                     continue
@@ -201,14 +210,16 @@ class Router:
                         for event in events:
                             if isinstance(event, StreamDone):
                                 self._record(kind, spec, event.completion)
+                                if is_empty(event.completion):  # only reasoning or blanks were yielded
+                                    raise empty_answer(spec, event.completion)
                             yielded = True
                             yield event
                     return
                 except ProviderError as exc:
-                    if yielded:
+                    if yielded and not isinstance(exc, EmptyAnswerError):
                         raise
                     failures.append((spec.name, exc))
-                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"))
+                    again = yield from self._after_failure(exc, attempt, chain, index, opts.get("cancel"), failures)
                     if not again:
                         break
         raise self._exhausted(failures)
@@ -257,12 +268,19 @@ class Router:
             self.on_usage(record.spec_name, record.model, usage, cost)
 
     def _after_failure(
-        self, exc: ProviderError, attempt: int, chain: list[ModelSpec], index: int, cancel: threading.Event | None
+        self, exc: ProviderError, attempt: int, chain: list[ModelSpec], index: int, cancel: threading.Event | None,
+        failures: list[tuple[str, ProviderError]],
     ) -> Generator[RouteNotice, None, bool]:
         """Announce and sleep before another attempt at the same model (True), or announce the
         fallback to the next model (False; nothing is announced after the last one)."""
         spec = chain[index]
         delay = self._delay(exc, attempt)
+        if isinstance(exc, EmptyAnswerError):
+            empties = sum(1 for name, failure in failures if name == spec.name and isinstance(failure, EmptyAnswerError))
+            if delay is not None and empties == 1:  # once, and at once: waiting does not help
+                yield RouteNotice(f"model {_label(spec)}: {_reason(exc)}, asking once more")
+                return True
+            delay = None
         if delay is None:
             if index + 1 < len(chain):
                 reason = _reason(exc)
@@ -305,9 +323,22 @@ class Router:
             return primary
         also = "; ".join(f"{name}: {exc}" for name, exc in others.items())
         error = type(primary)(f"{primary} (fallbacks failed too: {also})",
-                              status=primary.status, retry_after=primary.retry_after)
+                              status=primary.status, retry_after=primary.retry_after, retryable=primary.retryable)
         error.__cause__ = failures[-1][1]
         return error
+
+
+def is_empty(completion: Completion) -> bool:
+    """No answer at all: no tool call, and no text but blanks (reasoning alone answers nothing)."""
+    return not completion.tool_calls and not completion.text.strip()
+
+
+def empty_answer(spec: ModelSpec, completion: Completion) -> EmptyAnswerError:
+    why = "no text and no tool call"
+    if completion.finish_reason in ("length", "max_tokens"):
+        why += "; it stopped at its output limit: raise max_output_tokens for this model in config.toml"
+    return EmptyAnswerError(f"the model returned an empty answer ({why}; model {_label(spec)}); "
+                            "ask again, or try another model with --model")
 
 
 def _label(spec: ModelSpec) -> str:
@@ -323,6 +354,7 @@ _REASONS: tuple[tuple[type[ProviderError], str], ...] = (
     (ConnectError, "cannot connect"),
     (TimeoutError_, "timed out"),
     (BadResponseError, "unreadable reply"),
+    (EmptyAnswerError, "empty answer"),
 )
 
 

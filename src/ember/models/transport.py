@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ember.config import ModelSpec
 from ember.models.base import Cancelled, ConnectError, ProviderError, TimeoutError_
-from ember.models.errors import bad_response, error_for_status, redact
+from ember.models.errors import MAX_BODY, bad_response, error_for_status, not_the_api, redact
 
 if TYPE_CHECKING:
     import httpx
@@ -69,6 +69,8 @@ class HttpTransport:
         self.spec = spec
         self.label = label
         self.headers = {"content-type": "application/json", **headers, **spec.extra_headers}
+        # The protocol this endpoint should speak, as error messages name it.
+        self.api = "the Anthropic API" if spec.provider == "anthropic" else "the OpenAI API"
         self._client = client
         self._owns_client = client is None
 
@@ -110,6 +112,9 @@ class HttpTransport:
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response, url)
+            if "html" in response.headers.get("content-type", "").lower():  # a web page, not a stream
+                response.read()
+                raise not_the_api(self.label, url, response.status_code, response.text, self.api, self.spec.api_key)
             yield response
 
     def iter_sse(self, response: httpx.Response, url: str, cancel: threading.Event | None) -> Iterator[SSEEvent]:
@@ -128,7 +133,8 @@ class HttpTransport:
                 continue  # comment / keep-alive
             field, sep, value = line.partition(":")
             if not sep and not seen_field:
-                raise bad_response(self.label, url, "a stream that is not server-sent events", line, self.spec.api_key)
+                raise bad_response(self.label, url, "a stream that is not server-sent events", line, self.spec.api_key,
+                                   api=self.api)
             seen_field = True
             value = value[1:] if value.startswith(" ") else value
             if field == "data":
@@ -146,7 +152,8 @@ class HttpTransport:
         except ValueError:
             value = None
         if not isinstance(value, dict):
-            raise bad_response(self.label, url, "a stream event that is not a JSON object", event.data, self.spec.api_key)
+            raise bad_response(self.label, url, "a stream event that is not a JSON object", event.data, self.spec.api_key,
+                               api=self.api)
         return value
 
     # --- helpers ------------------------------------------------------------------------------
@@ -157,7 +164,8 @@ class HttpTransport:
         try:
             return response.json()
         except ValueError:
-            raise bad_response(self.label, url, "a reply that is not JSON", response.content[:200], self.spec.api_key) from None
+            raise bad_response(self.label, url, "a reply that is not JSON", response.content[:MAX_BODY],
+                               self.spec.api_key, api=self.api) from None
 
     def _status_error(self, response: httpx.Response, url: str) -> ProviderError:
         return error_for_status(
@@ -168,6 +176,7 @@ class HttpTransport:
             label=self.label,
             model=self.spec.model,
             secret=self.spec.api_key,
+            api=self.api,
         )
 
     @contextmanager
@@ -191,8 +200,9 @@ class HttpTransport:
                 )
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.DecodingError) as exc:
-            raise bad_response(
-                self.label, url, "a broken or truncated reply", f"{type(exc).__name__}: {exc}", self.spec.api_key
+            raise bad_response(  # a dropped connection: another attempt may get the whole reply
+                self.label, url, "a broken or truncated reply", f"{type(exc).__name__}: {exc}", self.spec.api_key,
+                retryable=True,
             ) from None
         except httpx.HTTPError as exc:
             raise ProviderError(redact(f"{self.label} at {url}: {type(exc).__name__}: {exc}", self.spec.api_key)) from None
