@@ -79,6 +79,7 @@ class Agent:
     # Copied into every ToolContext's extras: what a door offers its tools (e.g. "ask_user").
     extras: dict[str, Any] = field(default_factory=dict)
     _tool_contexts: dict[str, ToolContext] = field(default_factory=dict, init=False)
+    _titled: set[str] = field(default_factory=set, init=False)  # sessions given a title in this process
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -113,6 +114,21 @@ class Agent:
             ctx.cancel = cancel
         return ctx
 
+    def _title(self, session_id: str, user_message: str) -> str | None:
+        """The session's title from its first message, for the store to keep if it has none yet:
+        the first line, cut short, with every secret masked (the known ones and any secret-shaped
+        text, even where this agent was given no redactor). Worked out once per session."""
+        if session_id in self._titled:
+            return None
+        from ember.memory.records import session_title
+        from ember.security.redact import Redactor
+
+        shapes = Redactor()
+        title = session_title(user_message, redact=lambda line: shapes.redact(self.redact(line)))
+        if title:
+            self._titled.add(session_id)
+        return title
+
     def _toolsets_used(self, session_id: str) -> set[str]:
         loaded: set[str] = set()
         for stored in self.store.get_messages(session_id):
@@ -140,7 +156,8 @@ class Agent:
         stream = self.settings.agent.stream if stream is None else stream
         ctx = self.tool_context(session_id, cancel)
         message_id = self.store.add_message(
-            session_id, Message(role="user", content=user_message, images=list(images or []))
+            session_id, Message(role="user", content=user_message, images=list(images or [])),
+            title=self._title(session_id, user_message),
         )
         request = SlotRequest(session_id=session_id, user_message=user_message)
         total = Usage()

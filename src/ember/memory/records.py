@@ -7,6 +7,7 @@ backend all speak them, never a ``sqlite3.Row``. ``ember.memory.store`` re-expor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,25 @@ class SessionInfo:
     created_at: float
     updated_at: float
     message_count: int
+
+
+TITLE_CHARS = 60
+"""Longest session title, before the ``…`` that marks a cut."""
+
+
+def session_title(text: str, redact: Callable[[str], str] = lambda line: line, limit: int = TITLE_CHARS) -> str | None:
+    """A session's title from its first user message: the first non-blank line, secrets masked by
+    ``redact`` before anything is cut (so no half of a key survives), then cut on a word boundary
+    to ``limit`` characters. None for a message without text (an image alone)."""
+    line = next((part for part in text.splitlines() if part.strip()), "")
+    line = " ".join(redact(line[:10_000]).split())
+    if len(line) <= limit:
+        return line or None
+    head = line[: limit + 1]  # a space just after the limit still ends a whole word
+    cut = head.rsplit(" ", 1)[0] if " " in head else ""
+    if len(cut) < limit // 2:  # a long word: cut inside it
+        cut = line[:limit]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 @dataclass

@@ -64,7 +64,8 @@ class Store(Protocol):
     def set_session_title(self, session_id: str, title: str) -> None: ...
     def set_session_model(self, session_id: str, model: str) -> None: ...
     def add_message(
-        self, session_id: str, message: Message, *, model: str | None = None, usage: Usage | None = None
+        self, session_id: str, message: Message, *, model: str | None = None, usage: Usage | None = None,
+        title: str | None = None,
     ) -> int: ...
     def get_messages(self, session_id: str, *, after_id: int | None = None) -> list[StoredMessage]: ...
     def search_messages(
@@ -267,11 +268,14 @@ class SQLiteStore:
     # messages
 
     def add_message(
-        self, session_id: str, message: Message, *, model: str | None = None, usage: Usage | None = None
+        self, session_id: str, message: Message, *, model: str | None = None, usage: Usage | None = None,
+        title: str | None = None,
     ) -> int:
         """Persist ``message`` and commit before returning its id; raises ``StoreError`` for an unknown session.
 
         ``usage`` is kept with the message for display; cost accounting goes through ``record_usage``.
+        ``title`` becomes the session's title in the same transaction, unless it has one already
+        (the agent passes one with a session's first message; see ``records.session_title``).
         """
         cols = message_columns(message)
         cols["reasoning_blocks"] = _reasoning_blocks_column(message)
@@ -280,7 +284,14 @@ class SQLiteStore:
             input_tokens=usage.input_tokens if usage else None, output_tokens=usage.output_tokens if usage else None,
         )
         with self._write() as db:
-            touched = db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (cols["created_at"], session_id))
+            if title:
+                touched = db.execute(
+                    "UPDATE sessions SET updated_at = ?, title = CASE WHEN title IS NULL OR title = '' THEN ? "
+                    "ELSE title END WHERE id = ?",
+                    (cols["created_at"], title, session_id),
+                )
+            else:
+                touched = db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (cols["created_at"], session_id))
             if touched.rowcount == 0:
                 raise StoreError(f"no session {session_id!r}")
             names = ", ".join(cols)
