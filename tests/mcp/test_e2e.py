@@ -104,7 +104,7 @@ def test_mcp_add_refuses_bad_input(ember):
     both = ember("mcp", "add", "x", "--url", "http://127.0.0.1:9/mcp", "--", "cmd")
     assert both.returncode == 2 and "not both" in both.stderr
     reserved = ember("mcp", "add", "web", "--no-check", "--", "cmd")
-    assert reserved.returncode == 1 and "built-in toolset" in reserved.stderr
+    assert reserved.returncode == 2 and "built-in toolset" in reserved.stderr
     literal = ember("mcp", "add", "y", "--no-check", "--url", "http://127.0.0.1:9/mcp",
                     "--header", "Authorization: Bearer abc123456789")
     assert literal.returncode == 0 and "put it in .env" in literal.stderr

@@ -139,15 +139,15 @@ def add(
                        f"and write ${{NAME}} instead", err=True)
     try:
         config = parse_server(name, table)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc).removeprefix("config.toml: ")) from None
+    except ConfigError as exc:  # the name or a flag is wrong: a usage error
+        raise CliError(str(exc).removeprefix("config.toml: "), "see `ember mcp add --help`") from None
     report = None if no_check else probe(settings, config)
     if report and report["status"] == "ok" and not description and report.get("summary"):
         table["description"] = report["summary"]
     try:
         add_server(settings.home / "config.toml", name, table, replace=replace)
     except ConfigError as exc:  # e.g. config.toml cannot be parsed: say so, with no `ember doctor` detour
-        raise click.ClickException(str(exc).removeprefix("config.toml: ")) from None
+        raise CliError(str(exc).removeprefix("config.toml: ")) from None
     click.echo(f"Added MCP server {name} to {settings.home / 'config.toml'}.")
     if report is None:
         return

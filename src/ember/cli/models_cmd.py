@@ -1,4 +1,8 @@
-"""``ember models``: configured models, and what each endpoint lists at /models."""
+"""``ember models``: configured models, and what each endpoint lists at /models.
+
+Exit code 1 when an endpoint could not be asked (down, a refused key, not a model API), after
+everything is shown: a script sees the failure, a person sees which endpoint and why.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import click
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 @click.option("--offline", is_flag=True, help="Do not ask the endpoints what they serve.")
-def models(as_json: bool, offline: bool) -> None:
+def models(as_json: bool, offline: bool) -> int:
     """Show configured models and what their endpoints offer."""
     from ember.config import load_settings
     from ember.models.base import ProviderError
@@ -42,7 +46,7 @@ def models(as_json: bool, offline: bool) -> None:
             provider.close()
     if as_json:
         click.echo(json.dumps({"configured": configured, "endpoints": list(listed.values())}))
-        return
+        return _failed(listed)
     from rich.console import Console
 
     console = Console(highlight=False)
@@ -68,3 +72,15 @@ def models(as_json: bool, offline: bool) -> None:
             console.print(f"  {model_id}")
         if len(endpoint["models"]) > 100:
             console.print(f"  [dim]… and {len(endpoint['models']) - 100} more[/]")
+    return _failed(listed)
+
+
+def _failed(listed: dict[str, dict]) -> int:
+    """0, or 1 with one line on stderr when some endpoint could not list its models."""
+    from ember.cli.errors import EXIT_MODEL, error
+
+    failed = [endpoint["base_url"] for endpoint in listed.values() if endpoint["error"]]
+    if not failed:
+        return 0
+    error(f"could not list the models of {', '.join(failed)}", "run `ember doctor` to test the endpoint")
+    return EXIT_MODEL
