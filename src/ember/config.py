@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 
 PROVIDERS = ("openai", "anthropic", "hermes")
 
+# Provider names that stand for one of PROVIDERS at a known endpoint: (provider, base_url, model).
+PROVIDER_ALIASES = {"openrouter": ("openai", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini")}
+
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
@@ -55,6 +58,10 @@ HOSTED_KEY_HOSTS = (
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and what to do."""
+
+
+class HomeError(ConfigError):
+    """EMBER_HOME cannot be used (a file, unreadable, read-only); the message says what to do."""
 
 
 @dataclass
@@ -112,7 +119,9 @@ class Settings:
     prices: dict[str, Price] = field(default_factory=dict)
     agent: AgentSettings = field(default_factory=AgentSettings)
     tools: ToolSettings = field(default_factory=ToolSettings)
-    workspace: Path | None = None
+    workspace: Path | None = None  # set by `workspace` in config.toml or EMBER_WORKSPACE
+    workspace_from: str = ""  # which of the two set it, for messages
+    default_workspace: Path | None = None  # the door's default when none is set (see load_settings)
     retries: int = 2
     raw: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
@@ -127,7 +136,9 @@ class Settings:
 
     @property
     def workspace_dir(self) -> Path:
-        return self.workspace or (self.home / "workspace")
+        """Where the tools work: the configured workspace, else the door's default, else
+        ``EMBER_HOME/workspace``."""
+        return self.workspace or self.default_workspace or (self.home / "workspace")
 
     def model_for(self, kind: str) -> ModelSpec:
         """The model a task kind is routed to (``chat``, ``learning``, ``tools``), else the default."""
@@ -164,6 +175,40 @@ def missing_key_message(spec: ModelSpec) -> str | None:
 def ember_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("EMBER_HOME") or Path.home() / ".ember").expanduser()
+
+
+def home_issue(home: Path, *, write: bool = False) -> tuple[str, str] | None:
+    """Why Ember cannot use ``home`` (read it; with ``write``, also write in it) and what to do,
+    or None.
+
+    A home that does not exist yet is fine: it is created on first use. Reading needs a folder
+    this user may list and enter; writing (the database and its WAL files, the chat history)
+    needs it writable, and SQLite cannot open ember.db without that.
+    """
+    where = f"the Ember home {home} (EMBER_HOME)"
+    elsewhere = "or set EMBER_HOME to another folder"
+    try:
+        is_dir = home.is_dir()
+        exists = is_dir or home.exists()
+    except OSError as exc:  # a parent that cannot be entered
+        return (f"cannot use {where}: {exc.strerror or exc}",
+                f"fix the permissions of its parent folders, {elsewhere}")
+    if not exists:
+        return None
+    if not is_dir:
+        return f"{where} is a file, not a folder", f"move that file away, {elsewhere}"
+    if not os.access(home, os.R_OK | os.X_OK):
+        return f"{where} cannot be read by this user", f"`chmod u+rwx {home}`, {elsewhere}"
+    if write and not os.access(home, os.W_OK):
+        return (f"{where} is read-only, and Ember keeps its database there",
+                f"make it writable (`chmod u+w {home}`), {elsewhere}")
+    return None
+
+
+def home_problem(home: Path, *, write: bool = False) -> str | None:
+    """``home_issue`` as one line: what is wrong; what to do."""
+    issue = home_issue(home, write=write)
+    return f"{issue[0]}; {issue[1]}" if issue else None
 
 
 # --- .env -----------------------------------------------------------------------------------------
@@ -380,8 +425,14 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
         return (from_env or {}).get(key) or f"{where}.{key}"
 
     provider = _expect(table.get("provider", "openai"), str, at("provider"))
-    if provider not in PROVIDERS:
-        raise _bad(at("provider"), f"names an unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    alias = PROVIDER_ALIASES.get(provider)
+    if alias:  # e.g. openrouter: the OpenAI-compatible provider at OpenRouter's URL
+        provider, default_url, default_model = alias
+    elif provider in PROVIDERS:
+        default_url, default_model = DEFAULT_BASE_URLS[provider], DEFAULT_MODELS[provider]
+    else:
+        names = ", ".join((*PROVIDERS, *PROVIDER_ALIASES))
+        raise _bad(at("provider"), f"names an unknown provider {provider!r}; use one of {names}")
     api_key = table.get("api_key")
     if api_key is not None:
         _expect(api_key, str, f"{where}.api_key")
@@ -394,8 +445,8 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
     endpoint = _expect(table.get("endpoint", "chat"), str, f"{where}.endpoint")
     if endpoint not in ("chat", "completion", "completions"):
         raise _bad(f"{where}.endpoint", f"must be \"chat\" or \"completion\", got {endpoint!r}")
-    model = _expect(table.get("model", ""), str, at("model")) or DEFAULT_MODELS[provider]
-    base_url = table.get("base_url") or DEFAULT_BASE_URLS[provider]
+    model = _expect(table.get("model", ""), str, at("model")) or default_model
+    base_url = table.get("base_url") or default_url
     window = table.get("context_window")
     reasoning, budget = _reasoning(table, where)
     return ModelSpec(
@@ -511,10 +562,22 @@ def _tools(raw: Mapping[str, Any]) -> ToolSettings:
     )
 
 
-def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load the effective settings. Raises ``ConfigError`` with a clear message on bad input."""
+def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None, *,
+                  default_workspace: str = "home") -> Settings:
+    """Load the effective settings. Raises ``ConfigError`` with a clear message on bad input.
+
+    ``default_workspace`` is where the tools work when neither ``workspace`` in config.toml nor
+    EMBER_WORKSPACE says: ``"home"`` (``EMBER_HOME/workspace``, for long-running doors: the
+    gateway, cron, ``ember mcp serve``) or ``"cwd"`` (the current directory, for the terminal
+    doors ``ember`` and ``ember run``, which work where they are started like other CLI agents).
+    """
+    if default_workspace not in ("home", "cwd"):
+        raise ValueError(f"default_workspace must be 'home' or 'cwd', not {default_workspace!r}")
     env = dict(os.environ if env is None else env)
     home = home or ember_home(env)
+    problem = home_problem(home)
+    if problem:
+        raise HomeError(problem)
     dotenv = read_dotenv(home / ".env")
     lookup = {**dotenv, **env}  # the environment wins over .env
     raw = read_toml(home / "config.toml")
@@ -546,7 +609,10 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
     agent = _agent(raw, lookup)
     tools = _tools(raw)
     workspace = _expect(raw.get("workspace", ""), str, "workspace")
-    workspace = lookup.get("EMBER_WORKSPACE") or workspace
+    workspace_from = "workspace in config.toml" if workspace else ""
+    if lookup.get("EMBER_WORKSPACE"):
+        workspace, workspace_from = lookup["EMBER_WORKSPACE"], "EMBER_WORKSPACE"
+    cwd = _current_dir() if default_workspace == "cwd" and not workspace else None
     retries = _number(raw.get("retries", 2), "retries", integer=True, low=0, high=100)
     secrets = {k: v for k, v in dotenv.items()}
     for var in ("EMBER_API_KEY", *filter(None, PROVIDER_KEY_ENV.values())):
@@ -560,11 +626,23 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
         prices=prices,
         agent=agent,
         tools=tools,
-        workspace=Path(workspace).expanduser() if workspace else None,
+        workspace=Path(os.path.abspath(Path(workspace).expanduser())) if workspace else None,
+        workspace_from=workspace_from,
+        default_workspace=cwd,
         retries=retries,
         raw=raw,
         secrets=secrets,
     )
+
+
+def _current_dir() -> Path:
+    try:
+        return Path.cwd()
+    except OSError as exc:  # the folder was deleted (or made unreadable) under the shell
+        raise ConfigError(
+            f"the current directory cannot be used as the workspace ({exc.strerror or exc}); "
+            "cd into a folder, or set EMBER_WORKSPACE"
+        ) from None
 
 
 def mask(secret: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ class Runtime:
     store: SQLiteStore
     agent: Agent
     learning: Learning | None = None
+    # The configured workspace folder this start created (its parent existed); a door says so.
+    created_workspace: Path | None = None
 
     def close(self) -> None:
         # The answer is out by now: let the learning of the last turn finish (bounded), then shut down.
@@ -53,11 +56,58 @@ def apply_model_choice(settings: Settings, name: str | None) -> None:
         settings.routes[kind] = name
 
 
+def prepare_home(home: Path) -> None:
+    """Create ``home`` (mode 0700) if it is missing; ``ConfigError`` when it cannot be written."""
+    from ember.config import HomeError, home_problem
+
+    problem = home_problem(home, write=True)
+    if problem:
+        raise HomeError(problem)
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise HomeError(
+            f"cannot create the Ember home {home} (EMBER_HOME): {exc.strerror or exc}; "
+            "set EMBER_HOME to a folder you can write"
+        ) from None
+
+
 def open_store(settings: Settings) -> SQLiteStore:
     from ember.memory.store import SQLiteStore
 
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prepare_home(settings.home)
     return SQLiteStore(settings.db_path)
+
+
+def prepare_workspace(settings: Settings) -> Path | None:
+    """Make sure the tools' folder exists; return it when this call created a configured one.
+
+    Only a missing last component is created: a mistyped ``EMBER_WORKSPACE=/nonexistent/ws``
+    is a ``ConfigError``, never a new ``/nonexistent``. The default ``EMBER_HOME/workspace`` is
+    created quietly (its parent is the home); a configured folder that is created is returned,
+    so the door can say so.
+    """
+    from ember.config import ConfigError
+
+    path = settings.workspace_dir
+    source = f" (set by {settings.workspace_from})" if settings.workspace_from else ""
+    fix = f"fix {settings.workspace_from}" if settings.workspace_from else "set EMBER_WORKSPACE to a folder"
+    if path.is_dir():
+        return None
+    if path.exists():
+        raise ConfigError(f"the workspace {path}{source} is not a folder; {fix}")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"the workspace {path}{source} does not exist, and neither does its parent folder "
+            f"{path.parent}; {fix}, or create the parent first"
+        )
+    try:
+        path.mkdir()
+    except FileExistsError:  # created meanwhile by another process
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the workspace {path}{source}: {exc.strerror or exc}; {fix}") from None
+    return path if settings.workspace is not None else None
 
 
 def build_runtime(
@@ -75,7 +125,14 @@ def build_runtime(
     from ember.security.redact import Redactor
     from ember.tools.builtin import builtin_registry
 
+    own_store = store is None
     store = store or open_store(settings)
+    try:
+        created = prepare_workspace(settings)
+    except BaseException:
+        if own_store:
+            store.close()
+        raise
     if auto_approve:
         mode = "auto"
     elif interactive and ask is not None:
@@ -107,4 +164,4 @@ def build_runtime(
     from ember.memory.learning import install_learning
 
     learning = install_learning(agent)
-    return Runtime(settings=settings, store=store, agent=agent, learning=learning)
+    return Runtime(settings=settings, store=store, agent=agent, learning=learning, created_workspace=created)

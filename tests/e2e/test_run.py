@@ -302,5 +302,5 @@ def test_sigint_stops_a_running_command_and_its_children(ember):
 def test_missing_api_key_is_a_clear_error_before_any_request(ember):
     ember.env["EMBER_PROVIDER"] = "anthropic"
     result = ember("run", "hello")
-    assert result.returncode == 1
-    assert "no API key" in result.stderr and "EMBER_API_KEY" in result.stderr
+    assert result.returncode == 2  # a configuration error (docs/cli.md), found before any request
+    assert "needs an API key" in result.stderr and "EMBER_API_KEY" in result.stderr

@@ -46,8 +46,10 @@ class CliError(click.ClickException):
 
 def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
     """Map an exception to (exit code, message, hint)."""
-    from ember.config import ConfigError
+    from ember.config import ConfigError, HomeError
 
+    if isinstance(exc, HomeError):  # the message says what to do; doctor would only repeat it
+        return EXIT_CONFIG, str(exc), None
     if isinstance(exc, ConfigError):
         return EXIT_CONFIG, str(exc), "run `ember doctor` to check the configuration"
     name = type(exc).__name__
@@ -64,7 +66,21 @@ def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
         return EXIT_STEP_LIMIT, str(exc), None
     if module.startswith("ember.agent"):
         return EXIT_MODEL, str(exc), None
+    if isinstance(exc, OSError) and exc.filename:
+        # a file Ember could not read or write (a read-only home, a path that is a file): one line
+        return _os_error(exc)
     raise exc
+
+
+def _os_error(exc: OSError) -> tuple[int, str, str | None]:
+    import errno
+
+    message = f"{exc.filename}: {exc.strerror or exc}"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return EXIT_CONFIG, message, "check the permissions of that path (and of EMBER_HOME: `ember doctor`)"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return EXIT_CONFIG, message, "a file stands where a folder should be, or the other way round"
+    return EXIT_MODEL, message, None
 
 
 def run_cli(cli: click.Group) -> int:

@@ -80,19 +80,19 @@ def run(
 ) -> int:
     """Answer MESSAGE once and exit. Use "-" to read the message from stdin."""
     from ember.agent import events as ev
-    from ember.config import load_settings
-    from ember.runtime import apply_model_choice, build_runtime
+    from ember.cli.first_run import ready_settings, workspace_created
+    from ember.runtime import build_runtime
 
     text = " ".join(message).strip()
     if text == "-":
         text = sys.stdin.read().strip()
     if not text:
         raise click.UsageError('give a message, e.g. ember run "what is in this folder?"')
-    settings = load_settings()
-    apply_model_choice(settings, model_name)
+    settings = ready_settings(model_name)  # tools in the current directory; exit 2 without a model
     if max_steps:
         settings.agent.max_steps = max_steps
     runtime = build_runtime(settings, interactive=False, auto_approve=yes)
+    workspace_created(runtime)
     try:
         session_id = _resolve_session(runtime, session_ref)
         progress = StderrProgress(show_reasoning, quiet or as_json)
