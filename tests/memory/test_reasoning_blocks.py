@@ -47,15 +47,15 @@ def test_reasoning_blocks_round_trip_exactly(store, db_path):
 
 
 def test_an_older_database_gains_the_column_and_keeps_its_messages(db_path):
-    assert MIGRATIONS[-1] is message_reasoning_blocks  # appended last; the old ones are untouched
+    before = MIGRATIONS.index(message_reasoning_blocks)  # the schema of the release before it
     db_path.parent.mkdir(parents=True)
     db = sqlite3.connect(db_path, isolation_level=None)
-    apply_migrations(db, MIGRATIONS[:-1])
+    apply_migrations(db, MIGRATIONS[:before])
     db.execute("INSERT INTO sessions (id, source, created_at, updated_at) VALUES ('s1', 'cli', 1, 1)")
     db.execute("INSERT INTO messages (session_id, role, content, created_at) VALUES ('s1', 'assistant', 'old', 1)")
     db.close()
     with open_store(db_path) as store:
-        assert store.schema_version()[-1] == "message_reasoning_blocks"
+        assert store.schema_version()[before] == "message_reasoning_blocks"
         [old] = store.get_messages("s1")
         assert (old.message.content, old.message.reasoning_blocks) == ("old", [])
         store.add_message("s1", Message("assistant", "new", reasoning_blocks=BLOCKS[:1]))

@@ -18,6 +18,7 @@ from ember.cli.group import DefaultGroup
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ember.memory.embedding_index import EmbeddingState
     from ember.memory.hits import Hit
 
 
@@ -42,13 +43,26 @@ def _session_id(store: Any, ref: str | None) -> str | None:
 def _progress() -> Iterator[Any]:
     """A rich progress display on stderr; yields ``update(stage, done, total)``."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    labels = {"import": "importing messages", "index": "indexing text", "embed": "embedding messages",
-              "words": "embedding words"}
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
+
+    labels = {"import": "importing messages", "index": "indexing text", "embed": "embedding messages"}
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=not console.is_terminal) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(), console=console,
+                  transient=not console.is_terminal) as bar:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -81,48 +95,103 @@ def _when(timestamp: float | None, fmt: str) -> str:
 @click.argument("file", type=click.File("rb"))
 @click.option("--strict", is_flag=True, help="Import nothing if any line is bad (default: skip bad lines).")
 def import_(file: Any, strict: bool) -> None:
-    """Import messages from a JSONL file (one message per line) and index them.
+    """Import messages from a JSONL file (one message per line) and index their text.
 
     Each line: {"id", "session", "role", "speaker", "content", "timestamp"}; only "content" is
-    required. See docs/memory-search.md.
+    required. Search works as soon as this returns; the embedding index is filled by
+    `ember memory index` (or while `ember chat` runs). See docs/memory-search.md.
     """
+    from ember.memory import index
     from ember.memory.importer import ImportReport, import_messages, read_jsonl
-    from ember.memory.search import MemorySearch
 
     report = ImportReport()
     messages = read_jsonl(file, report)
     for number, problem in report.problems:
-        click.echo(f"{_name(file)}:{number}: {problem} (line skipped)", err=True)
+        click.echo(f"{_name(file)}:{number}: {problem}" + ("" if strict else " (line skipped)"), err=True)
     if strict and report.problems:
         raise click.UsageError(f"{len(report.problems)} bad line(s); nothing imported (--strict)")
     store = _store()
     with _progress() as update:
         import_messages(store, messages, report, progress=lambda done, total: update("import", done, total))
-        indexed = MemorySearch(store).refresh(progress=update)
+        indexed = index.refresh(store, progress=update)
     skipped = f", {len(report.problems)} bad line(s) skipped" if report.problems else ""
     dupes = f", {report.duplicates} already there" if report.duplicates else ""
     click.echo(
         f"imported {report.messages} message(s) into {report.sessions_created} new session(s){dupes}{skipped}; "
-        f"indexed {indexed.indexed}, embedded {indexed.embedded}", err=True,
+        f"indexed {indexed.indexed} for search", err=True,
     )
+    state = _embedding_state(store)
+    if state is not None and not state.complete:
+        click.echo(state.line(), err=True)
+
+
+def _embedding_state(store: Any) -> EmbeddingState | None:
+    """The embedding index's state, without loading the model; None when search is lexical."""
+    from ember.memory.embedding_index import embedding_state
+    from ember.memory.embeddings import installed_model_name
+
+    model = installed_model_name()
+    return None if model is None else embedding_state(store, model)
 
 
 @memory.command("index")
 @click.option("--rebuild", is_flag=True, help="Drop the search index and build it again from the messages.")
-def index_cmd(rebuild: bool) -> None:
-    """Bring the search index up to date (embedding what is new when embeddings are installed)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON for scripts.")
+def index_cmd(rebuild: bool, as_json: bool) -> None:
+    """Bring the search index up to date: index new messages' text and embed every message without vectors.
+
+    Finished batches are kept: after an interruption (Ctrl-C) run it again to go on. Another
+    Ember process (chat, a second `ember memory index`) may fill the index at the same time.
+    """
+    import time
+
     from ember.memory import index
-    from ember.memory.search import MemorySearch
+    from ember.memory.embedding_index import EmbedReport, embed_missing
+    from ember.memory.embeddings import EXTRA_HINT, embeddings_available, embeddings_enabled, load_embedder
 
     store = _store()
-    searcher = MemorySearch(store)
-    with _progress() as update:
-        report = index.rebuild(store, searcher.embedder, update) if rebuild else searcher.refresh(progress=update)
-    click.echo(f"indexed {report.indexed}, embedded {report.embedded}, new words {report.words}", err=True)
+    started = time.monotonic()
+    text = index.RefreshReport()
+    vectors = EmbedReport()
+    embedder = None
+    try:
+        with _progress() as update:
+            text = index.rebuild(store, update) if rebuild else index.refresh(store, update)
+            before = _embedding_state(store)
+            embedder = load_embedder() if before is not None and not before.complete else None
+            if embedder is not None:
+                vectors = embed_missing(store, embedder, progress=update, wait_for_others=True)
+    except KeyboardInterrupt:
+        vectors.interrupted = True
+    seconds = time.monotonic() - started
+    state = _embedding_state(store)
+    if as_json:
+        click.echo(json.dumps({
+            "indexed": text.indexed, "embedded": vectors.embedded, "words": vectors.words,
+            "seconds": round(seconds, 1), "interrupted": vectors.interrupted,
+            "embedding_index": state.as_json() if state else None,
+        }))
+    else:
+        done = f"indexed {text.indexed:,} message(s) for search"
+        if embedder is not None:
+            done += f"; embedded {vectors.embedded:,} message(s) and {vectors.words:,} new word(s) in {seconds:.1f} s"
+            done += f" ({vectors.embedded / seconds:,.0f} messages/s)" if vectors.embedded and seconds > 0 else ""
+        click.echo(done, err=True)
+        if state is not None:
+            click.echo(state.line(), err=True)
+        elif not embeddings_enabled():
+            click.echo("embeddings are off (EMBER_EMBEDDINGS): search is lexical", err=True)
+        elif not embeddings_available():
+            click.echo(f"no embedding backend, search is lexical: {EXTRA_HINT}", err=True)
+    if vectors.interrupted:
+        if not as_json:
+            click.echo("interrupted: finished batches are kept; run `ember memory index` again to go on", err=True)
+        sys.exit(130)
 
 
-def _hits_json(qid: Any, hits: list[Hit]) -> str:
-    return json.dumps({"qid": qid, "hits": [{"id": h.id, "score": h.score} for h in hits]}, ensure_ascii=False)
+def _hits_json(qid: Any, hits: list[Hit], state: EmbeddingState | None) -> str:
+    return json.dumps({"qid": qid, "hits": [{"id": h.id, "score": h.score} for h in hits],
+                       "embedding_index": state.as_json() if state else None}, ensure_ascii=False)
 
 
 def _print_hits(query: str, hits: list[Hit]) -> None:
@@ -157,10 +226,15 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
 
     if (query is None) == (batch is None):
         raise click.UsageError("give a QUERY or --batch FILE (not both)")
+    from ember.memory.embedding_index import INLINE_LIMIT
+
     store = _store()
     session = _session_id(store, session)
     searcher = MemorySearch(store)
-    searcher.refresh()
+    searcher.refresh(embed_limit=INLINE_LIMIT)  # a small backlog is embedded now; a big one is not waited for
+    state = searcher.embedding_state()
+    if state is not None and not state.complete:
+        click.echo(state.line(), err=True)
 
     def run(text: str) -> list[Hit]:
         try:
@@ -171,7 +245,7 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
     if batch is None:
         assert query is not None
         hits = run(query)
-        click.echo(_hits_json(None, hits)) if as_json else _print_hits(query, hits)
+        click.echo(_hits_json(None, hits, state)) if as_json else _print_hits(query, hits)
         return
     for number, raw in enumerate(batch, 1):
         if not raw.strip():
@@ -180,15 +254,15 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
         if problem is not None:  # still one output line, so results stay aligned with the input
             click.echo(f"{_name(batch)}:{number}: bad query line: {problem} (no search run)", err=True)
             if as_json:
-                click.echo(json.dumps({"qid": qid, "hits": [], "error": f"line {number}: {problem}"},
-                                      ensure_ascii=False))
+                click.echo(json.dumps({"qid": qid, "hits": [], "error": f"line {number}: {problem}",
+                                       "embedding_index": state.as_json() if state else None}, ensure_ascii=False))
             else:
                 click.echo(f"line {number}: {problem}")
             continue
         assert text is not None
         hits = run(text)
         if as_json:
-            click.echo(_hits_json(qid, hits))
+            click.echo(_hits_json(qid, hits, state))
         else:
             _print_hits(text, hits)
 

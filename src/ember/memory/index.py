@@ -1,24 +1,25 @@
 """Keeping the memory search index in step with the messages.
 
-``refresh(store)`` indexes whatever was added since it last ran, so nothing has to happen on
-the hot path of a conversation: import calls it once at the end, search calls it before each
-query (a no-op when nothing is new). For every user or assistant message with text it writes:
+``refresh(store)`` indexes the text of whatever was added since it last ran, so nothing has to
+happen on the hot path of a conversation: import calls it once at the end, search calls it
+before each query (a no-op when nothing is new). For every user or assistant message with text
+it writes:
 
 - a ``search_fts`` row: the message (``body``) and its two neighbours on each side in the same
   session (``context``), both with the session's speaker names taken out (names are a field:
   see ``textproc``). A new message changes the context of the two before it; they are redone.
 - ``search_times`` rows: the periods the message talks about ("yesterday", "last May"),
   resolved against the message's own timestamp (``timeref``).
-- with an embedding backend installed: the message's vector and one per sentence
-  (``search_vectors``), and a vector for each new word (``search_terms``, for query expansion).
 
+This is fast (100,000 messages in seconds). The slow part, the vectors of the messages, their
+sentences and their words, is filled in afterwards and apart: ``embedding_index``.
 Everything here is derived from ``messages`` and can be rebuilt with ``rebuild(store)``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING
 from ember.memory import textproc, timeref
 
 if TYPE_CHECKING:
-    from ember.memory.embeddings import Embedder
+    import sqlite3
+
     from ember.memory.store import SQLiteStore
 
 SEARCHABLE_ROLES = ("user", "assistant")
@@ -34,18 +36,18 @@ CONTEXT_NEIGHBOURS = 2
 CHUNK = 2000  # messages per write transaction: progress stays visible and the lock is held briefly
 
 Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: stage is "index", "embed" or "words"."""
+"""``progress(stage, done, total)``: stage is "import", "index" (text) or "embed" (vectors)."""
 
 _INDEXED_UPTO = "search.indexed_upto"
-_EMBEDDED_UPTO = "search.embedded_upto"
-_VECTOR_MODEL = "search.vector_model"
+_EMBEDDED_UPTO = "search.embedded_upto"  # no longer written: a message is embedded when it has a vector
+VECTOR_MODEL = "search.vector_model"
 
 
 @dataclass
 class RefreshReport:
-    indexed: int = 0
-    embedded: int = 0
-    words: int = 0
+    indexed: int = 0  # messages whose text was indexed
+    embedded: int = 0  # messages given vectors (by ``embedding_index``)
+    words: int = 0  # new words given vectors
 
 
 @dataclass
@@ -127,8 +129,18 @@ def _fts_rows(rows: list[_Row], redo_from: int, names: re.Pattern[str] | None) -
     return out
 
 
-def _index_text(store: SQLiteStore, new: list[_Row]) -> None:
-    """FTS rows for ``new`` (and the neighbours whose context changes), and their time mentions."""
+def _advance(db: sqlite3.Connection, upto: int) -> None:
+    """Move the indexed-up-to mark forward, never back (two processes may index at once)."""
+    db.execute(
+        """INSERT INTO meta (key, value) VALUES (?1, ?2)
+           ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(?2 AS INTEGER))""",
+        (_INDEXED_UPTO, str(upto)),
+    )
+
+
+def _index_text(store: SQLiteStore, new: list[_Row], upto: int | None = None) -> None:
+    """FTS rows for ``new`` (and the neighbours whose context changes), and their time mentions;
+    the indexed-up-to mark moves to ``upto`` in the same transaction."""
     new_ids = {r.id for r in new}
     writes: list[tuple[int, str, str]] = []
     for session_id, rows in _context_rows(store, new).items():
@@ -141,100 +153,29 @@ def _index_text(store: SQLiteStore, new: list[_Row]) -> None:
         db.executemany("INSERT INTO search_fts (rowid, body, context) VALUES (?, ?, ?)", writes)
         db.executemany("DELETE FROM search_times WHERE message_id = ?", [(r.id,) for r in new])
         db.executemany("INSERT INTO search_times (message_id, start, end) VALUES (?, ?, ?)", times)
+        if upto is not None:
+            _advance(db, upto)
 
 
-def _embed_messages(store: SQLiteStore, embedder: Embedder, rows: list[_Row], progress: Progress | None,
-                    done_before: int = 0, total: int = 0) -> None:
-    """Vectors for each message (part 0) and for each of its sentences when it has several."""
-    from ember.memory.vectors import encode
+def refresh(store: SQLiteStore, progress: Progress | None = None) -> RefreshReport:
+    """Index the text of the messages added since the last refresh (fast: no embedding).
 
-    names_of: dict[str, re.Pattern[str] | None] = {}
-    texts: list[str] = []
-    keys: list[tuple[int, int]] = []
-    for r in rows:
-        if r.session_id not in names_of:
-            names_of[r.session_id] = textproc.name_pattern(session_names(store, r.session_id))
-        body = textproc.strip_names(r.content, names_of[r.session_id]) or r.content
-        texts.append(body)
-        keys.append((r.id, 0))
-        parts = textproc.sentences(body)
-        if len(parts) > 1:
-            for n, part in enumerate(parts, 1):
-                texts.append(part)
-                keys.append((r.id, n))
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:  # in messages, over the whole refresh
-            progress("embed", done_before + round(done * len(rows) / len(texts)), total or len(rows))
-
-    vectors = embedder.embed(texts, progress=step)
-    with store._write() as db:
-        db.executemany("DELETE FROM search_vectors WHERE message_id = ?", [(r.id,) for r in rows])
-        db.executemany(
-            "INSERT INTO search_vectors (message_id, part, model, vector) VALUES (?, ?, ?, ?)",
-            [(mid, part, embedder.name, encode(v)) for (mid, part), v in zip(keys, vectors, strict=True)],
-        )
-
-
-def _embed_words(store: SQLiteStore, embedder: Embedder, rows: Iterable[_Row], progress: Progress | None,
-                 done_before: int = 0) -> int:
-    from ember.memory.vectors import encode
-
-    seen: set[str] = set()
-    for r in rows:
-        seen |= textproc.vocabulary_words(r.content)
-    known = {row[0] for row in store._read("SELECT term FROM search_terms")} if seen else set()
-    fresh = sorted(seen - known)
-    if not fresh:
-        return 0
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress("words", done_before + done, done_before + len(fresh))
-
-    vectors = embedder.embed(fresh, progress=step)
-    with store._write() as db:
-        db.executemany("INSERT OR REPLACE INTO search_terms (term, model, vector) VALUES (?, ?, ?)",
-                       [(w, embedder.name, encode(v)) for w, v in zip(fresh, vectors, strict=True)])
-    return len(fresh)
-
-
-def refresh(store: SQLiteStore, embedder: Embedder | None = None, progress: Progress | None = None) -> RefreshReport:
-    """Index the messages added since the last refresh; embed them when ``embedder`` is given."""
+    Vectors are added apart from this, in batches that survive an interruption: see
+    ``ember.memory.embedding_index``.
+    """
     report = RefreshReport()
     upto = _meta_int(store, _INDEXED_UPTO)
     new = _rows(store, _searchable("id > ? ORDER BY id"), (upto,))
     top = store._read("SELECT MAX(id) FROM messages")[0][0] or 0
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
-        _index_text(store, chunk)
-        store.set_meta(_INDEXED_UPTO, str(chunk[-1].id))
+        _index_text(store, chunk, upto=chunk[-1].id)
         report.indexed += len(chunk)
         if progress:
             progress("index", report.indexed, len(new))
     if top > upto and not new:
-        store.set_meta(_INDEXED_UPTO, str(top))
-    if embedder is not None:
-        if store.get_meta(_VECTOR_MODEL) != embedder.name:
-            with store._write() as db:  # another model's vectors are useless to this one
-                db.execute("DELETE FROM search_vectors")
-                db.execute("DELETE FROM search_terms")
-            store.set_meta(_EMBEDDED_UPTO, "0")
-            store.set_meta(_VECTOR_MODEL, embedder.name)
-        done_upto = _meta_int(store, _EMBEDDED_UPTO)
-        todo = _rows(store, _searchable("id > ? AND id IN (SELECT rowid FROM search_fts) ORDER BY id"), (done_upto,))
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start:start + CHUNK]
-            _embed_messages(store, embedder, chunk, progress, report.embedded, len(todo))
-            report.words += _embed_words(store, embedder, chunk, progress, report.words)
-            store.set_meta(_EMBEDDED_UPTO, str(chunk[-1].id))
-            report.embedded += len(chunk)
+        with store._write() as db:
+            _advance(db, top)
     return report
 
 
@@ -253,12 +194,15 @@ def reindex_around(store: SQLiteStore, session_id: str, message_id: int) -> None
         db.executemany("INSERT INTO search_fts (rowid, body, context) VALUES (?, ?, ?)", writes)
 
 
-def rebuild(store: SQLiteStore, embedder: Embedder | None = None, progress: Progress | None = None) -> RefreshReport:
-    """Drop the whole search index and build it again from the messages."""
+def rebuild(store: SQLiteStore, progress: Progress | None = None) -> RefreshReport:
+    """Drop the whole search index, vectors included, and index the text again from the messages.
+
+    The vectors come back through ``embedding_index.embed_missing`` (``ember memory index``).
+    """
     with store._write() as db:
         db.execute("DELETE FROM search_fts")
         db.execute("DELETE FROM search_times")
         db.execute("DELETE FROM search_vectors")
         db.execute("DELETE FROM search_terms")
-        db.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", (_INDEXED_UPTO, _EMBEDDED_UPTO, _VECTOR_MODEL))
-    return refresh(store, embedder, progress)
+        db.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", (_INDEXED_UPTO, _EMBEDDED_UPTO, VECTOR_MODEL))
+    return refresh(store, progress)

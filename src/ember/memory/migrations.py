@@ -252,6 +252,13 @@ def message_reasoning_blocks(db: sqlite3.Connection) -> None:
     _run(db, "ALTER TABLE messages ADD COLUMN reasoning_blocks TEXT")
 
 
+def search_claims(db: sqlite3.Connection) -> None:
+    # The messages an indexer is embedding right now (ember.memory.embedding_index), so that two
+    # processes filling the embedding index at once take different batches. A claim whose process
+    # is gone is taken over; a message is embedded once it has a search_vectors row of part 0.
+    _run(db, "CREATE TABLE search_claims (message_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, claimed_at REAL NOT NULL)")
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -261,6 +268,7 @@ MIGRATIONS: list[Migration] = [
     learning_episodes_lessons_skills,
     search_index,
     message_reasoning_blocks,
+    search_claims,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from ember.memory.hits import Hit
 
 if TYPE_CHECKING:
+    from ember.memory.embedding_index import EmbeddingState
     from ember.memory.embeddings import Embedder
     from ember.memory.index import Progress, RefreshReport
     from ember.memory.message_search import MessageSearcher
@@ -122,10 +123,17 @@ class MemorySearch:
         self.messages: MessageSearcher = MessageSearcher(store, self.embedder)  # type: ignore[arg-type]
         self._lock = threading.Lock()
 
-    def refresh(self, progress: Progress | None = None) -> RefreshReport:
-        """Bring the index up to date (embedding new messages when a backend is installed)."""
+    def refresh(self, progress: Progress | None = None, *, embed_limit: int | None = None) -> RefreshReport:
+        """Bring the index up to date: the text of new messages, and their vectors when a backend is
+        installed (with ``embed_limit``, only when at most that many messages lack vectors)."""
         with self._lock:
-            return self.messages.sync(progress)
+            return self.messages.sync(progress, embed_limit=embed_limit)
+
+    def embedding_state(self) -> EmbeddingState | None:
+        """How far the embedding index is; None when search is lexical (no backend, or turned off)."""
+        from ember.memory.embedding_index import embedding_state
+
+        return None if self.embedder is None else embedding_state(self.store, self.embedder.name)
 
     def search(self, query: str, k: int = 10, scope: str = "all", session: str | None = None,
                *, refresh: bool = True) -> list[Hit]:
@@ -138,7 +146,9 @@ class MemorySearch:
         if scope in ("all", "messages"):
             with self._lock:
                 if refresh:
-                    self.messages.sync()
+                    from ember.memory.embedding_index import INLINE_LIMIT
+
+                    self.messages.sync(embed_limit=INLINE_LIMIT)
                 lists.append(self.messages.search(query, k, session, sync=False))
         if scope != "messages" and session is None:
             for name, source in known.items():

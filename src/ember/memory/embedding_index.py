@@ -1,0 +1,385 @@
+"""Filling the embedding index: vectors for the messages that have none, in batches that are kept.
+
+Import and search index the text at once (``index.refresh``); embedding is what takes time
+(100,000 messages: about 20 minutes on two cores), so it happens apart, and the user does not wait
+for it:
+
+- ``ember memory index`` runs ``embed_missing`` in the foreground, with a progress bar;
+- a long-running process (chat, gateway) starts a ``BackgroundIndexer``, a low-priority daemon
+  thread with its own connection, which embeds whatever has no vector yet;
+- search embeds a small backlog itself (a few new chat messages) and otherwise uses the vectors
+  that exist, saying how far the index is (``embedding_state``).
+
+A message is embedded when it has a ``search_vectors`` row of part 0; there is no other mark.
+Work is taken in batches: one transaction claims a batch of messages without vectors
+(``search_claims``), the batch is embedded, and one transaction writes its vectors (the message,
+its sentences, its new words) and drops the claim. An interruption (Ctrl-C, ``kill -9``) loses at
+most the batch being embedded; the next run starts from the messages still without vectors.
+Two processes indexing at once take different batches; a claim whose process has died is
+taken over, and a vector is written only for a message that still exists and has none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ember.memory import index, textproc
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from ember.memory.embeddings import Embedder
+    from ember.memory.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 128  # messages per claim and per commit: 1-2 s of work on two cores; larger is no faster
+CLAIM_TTL = 600.0  # seconds after which any claim is taken over, even one of a live process
+INLINE_LIMIT = 64  # search embeds a backlog this small itself (well under a second)
+
+_HOST = socket.gethostname()
+# search_fts_docsize is FTS5's own table of one row per indexed message (rowid = message id):
+# counting or scanning it does not read the indexed text.
+_INDEXED = "search_fts_docsize"
+
+
+@dataclass
+class EmbeddingState:
+    """How far the embedding index is: ``embedded`` of ``messages`` searchable messages have vectors."""
+
+    embedded: int
+    messages: int
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.messages - self.embedded)
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0
+
+    def line(self) -> str:
+        """One line for people: how far the index is, and what finishes it."""
+        if self.complete:
+            return f"embedding index: complete ({self.embedded:,} messages)"
+        return f"embedding index: {self.embedded:,} of {self.messages:,} messages (run `ember memory index` to finish)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"embedded": self.embedded, "messages": self.messages, "complete": self.complete}
+
+
+@dataclass
+class EmbedReport:
+    embedded: int = 0  # messages given vectors by this run
+    words: int = 0  # new words given vectors
+    interrupted: bool = False  # stopped (``stop`` set) before the index was complete
+
+
+def embedding_state(store: SQLiteStore, model: str) -> EmbeddingState:
+    """How many indexed messages have a vector of ``model`` (cheap: two counts over indexes)."""
+    messages = int(store._read(f"SELECT COUNT(*) FROM {_INDEXED}")[0][0])
+    if store.get_meta(index.VECTOR_MODEL) != model:  # vectors of another model do not count
+        return EmbeddingState(0, messages)
+    embedded = int(store._read("SELECT COUNT(*) FROM search_vectors WHERE part = 0")[0][0])
+    return EmbeddingState(min(embedded, messages), messages)
+
+
+def _use_model(store: SQLiteStore, model: str) -> None:
+    """Another model's vectors are useless to this one: drop them before embedding with ``model``."""
+    if store.get_meta(index.VECTOR_MODEL) == model:
+        return
+    with store._write() as db:
+        found = db.execute("SELECT value FROM meta WHERE key = ?", (index.VECTOR_MODEL,)).fetchone()
+        if found is None or found[0] != model:
+            db.execute("DELETE FROM search_vectors")
+            db.execute("DELETE FROM search_terms")
+            db.execute("DELETE FROM search_claims")
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (index.VECTOR_MODEL, model))
+
+
+# --- claims ----------------------------------------------------------------------------------------
+
+def _new_owner() -> str:
+    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: gone for our purpose
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _owner_gone(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
+
+
+def _drop_stale_claims(db: sqlite3.Connection, now: float) -> None:
+    for owner, oldest in db.execute("SELECT owner, MIN(claimed_at) FROM search_claims GROUP BY owner").fetchall():
+        if now - oldest > CLAIM_TTL or _owner_gone(owner):
+            db.execute("DELETE FROM search_claims WHERE owner = ?", (owner,))
+
+
+def _claim(store: SQLiteStore, owner: str, after: int, size: int) -> list[int]:
+    """Claim up to ``size`` indexed messages after id ``after`` that have no vector and no live claim."""
+    now = time.time()
+    with store._write() as db:
+        _drop_stale_claims(db, now)
+        ids = [r[0] for r in db.execute(
+            f"""SELECT f.id FROM {_INDEXED} f WHERE f.id > ?
+                AND NOT EXISTS (SELECT 1 FROM search_vectors v WHERE v.message_id = f.id AND v.part = 0)
+                AND NOT EXISTS (SELECT 1 FROM search_claims c WHERE c.message_id = f.id)
+                ORDER BY f.id LIMIT ?""",
+            (after, size),
+        )]
+        db.executemany("INSERT INTO search_claims (message_id, owner, claimed_at) VALUES (?, ?, ?)",
+                       [(i, owner, now) for i in ids])
+    return ids
+
+
+def _release(store: SQLiteStore, owner: str) -> None:
+    with store._write() as db:
+        db.execute("DELETE FROM search_claims WHERE owner = ?", (owner,))
+
+
+# --- one batch -------------------------------------------------------------------------------------
+
+class _Stopped(Exception):
+    """Raised from the progress callback to leave a batch half way when asked to stop."""
+
+
+def _texts(store: SQLiteStore, ids: list[int]) -> tuple[list[str], list[tuple[int, int]], list[str]]:
+    """(texts, (message id, part) of each, words): each message, its sentences when it has several,
+    and the words of the batch that have no vector yet."""
+    marks = ", ".join("?" * len(ids))
+    rows = store._read(f"SELECT id, session_id, content FROM messages WHERE id IN ({marks}) ORDER BY id", tuple(ids))
+    names_of: dict[str, re.Pattern[str] | None] = {}
+    texts: list[str] = []
+    keys: list[tuple[int, int]] = []
+    words: set[str] = set()
+    for mid, session_id, content in rows:
+        if session_id not in names_of:
+            names_of[session_id] = textproc.name_pattern(index.session_names(store, session_id))
+        body = textproc.strip_names(content, names_of[session_id]) or content
+        texts.append(body)
+        keys.append((mid, 0))
+        parts = textproc.sentences(body)
+        if len(parts) > 1:
+            texts += parts
+            keys += [(mid, n) for n in range(1, len(parts) + 1)]
+        words |= textproc.vocabulary_words(content)
+    ordered = sorted(words)
+    known: set[str] = set()
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        known |= {r[0] for r in store._read(f"SELECT term FROM search_terms WHERE term IN ({marks})", tuple(chunk))}
+    return texts, keys, [w for w in ordered if w not in known]
+
+
+def _embed_batch(store: SQLiteStore, embedder: Embedder, owner: str, ids: list[int],
+                 step: Callable[[float], None]) -> tuple[int, int]:
+    """Embed the claimed messages ``ids`` and commit their vectors; (messages written, new words)."""
+    from ember.memory.vectors import encode
+
+    texts, keys, words = _texts(store, ids)
+    total = len(texts) + len(words)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        step(done / total if total else 1.0)
+
+    vectors = embedder.embed(texts + words, progress=advance) if total else []
+    message_vectors, word_vectors = vectors[:len(texts)], vectors[len(texts):]
+    marks = ", ".join("?" * len(ids))
+    with store._write() as db:
+        model = db.execute("SELECT value FROM meta WHERE key = ?", (index.VECTOR_MODEL,)).fetchone()
+        if model is None or model[0] != embedder.name:
+            raise _Stopped  # another model took over the index meanwhile: these vectors are useless
+        # Only for messages that still exist and have no vector: one may have been forgotten, or
+        # embedded by a process that took over our claim.
+        todo = {r[0] for r in db.execute(
+            f"""SELECT m.id FROM messages m WHERE m.id IN ({marks})
+                AND NOT EXISTS (SELECT 1 FROM search_vectors v WHERE v.message_id = m.id AND v.part = 0)""",
+            tuple(ids),
+        )}
+        db.executemany("DELETE FROM search_vectors WHERE message_id = ?", [(m,) for m in sorted(todo)])
+        db.executemany(
+            "INSERT INTO search_vectors (message_id, part, model, vector) VALUES (?, ?, ?, ?)",
+            [(m, part, embedder.name, encode(v)) for (m, part), v in zip(keys, message_vectors, strict=True)
+             if m in todo],
+        )
+        added = db.executemany("INSERT OR IGNORE INTO search_terms (term, model, vector) VALUES (?, ?, ?)",
+                               [(w, embedder.name, encode(v)) for w, v in zip(words, word_vectors, strict=True)])
+        db.execute(f"DELETE FROM search_claims WHERE owner = ? AND message_id IN ({marks})", (owner, *ids))
+    return len(todo), max(added.rowcount, 0)
+
+
+# --- the loop --------------------------------------------------------------------------------------
+
+def embed_missing(store: SQLiteStore, embedder: Embedder, *, progress: index.Progress | None = None,
+                  stop: threading.Event | None = None, batch: int = BATCH,
+                  wait_for_others: bool = False) -> EmbedReport:
+    """Embed every indexed message that has no vector yet, committing each batch as it is done.
+
+    ``progress("embed", done, total)`` counts the messages that had no vector when it started
+    and have one now (whoever embedded them). ``stop`` ends the work within one sub-batch of the
+    model: the batch under way is given back, the committed ones are kept. Messages another live
+    process has claimed are left to it; with ``wait_for_others`` this waits until they are done
+    (or until that process dies, and then embeds them), so that the index is complete on return.
+    """
+    _use_model(store, embedder.name)
+    report = EmbedReport()
+    total = embedding_state(store, embedder.name).missing
+    if total == 0:
+        return report
+    owner = _new_owner()
+    done = size = 0  # messages embedded so far (by anyone); size of the batch under way
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    def step(fraction: float) -> None:
+        if stopped():
+            raise _Stopped
+        if progress is not None:
+            progress("embed", min(total, done + round(fraction * size)), total)
+
+    after, from_start = 0, True
+    try:
+        while not stopped():
+            ids = _claim(store, owner, after, batch)
+            if not ids:
+                if not from_start:
+                    after, from_start = 0, True  # once more from the start: claims of a process that died
+                    continue
+                if not (wait_for_others and _claimed_by_others(store, owner)):
+                    break
+                time.sleep(0.5) if stop is None else stop.wait(0.5)
+                continue
+            after, from_start, size = ids[-1], False, len(ids)
+            written, words = _embed_batch(store, embedder, owner, ids, step)
+            report.embedded += written
+            report.words += words
+            if progress is not None:
+                missing = embedding_state(store, embedder.name).missing
+                total = max(total, done + missing)  # messages added meanwhile count too
+                done = total - missing
+                progress("embed", done, total)
+    except _Stopped:
+        pass
+    finally:
+        _release(store, owner)
+    report.interrupted = stopped() and not embedding_state(store, embedder.name).complete
+    return report
+
+
+def _claimed_by_others(store: SQLiteStore, owner: str) -> bool:
+    return bool(store._read("SELECT 1 FROM search_claims WHERE owner != ? LIMIT 1", (owner,)))
+
+
+# --- in the background of a long-running process ---------------------------------------------------
+
+class BackgroundIndexer:
+    """Fills the embedding index in a daemon thread while chat or the gateway runs.
+
+        indexer = BackgroundIndexer(settings.db_path).start()
+        ...
+        indexer.stop()
+
+    The thread opens its own connection, lowers its own priority (and that of the model's
+    worker threads, which it creates), indexes new messages' text, embeds whatever has no vector
+    in committed batches, then looks again every ``poll_s`` seconds. It does nothing (starts no
+    thread, loads no model) when no embedding backend is installed, and loads the model only
+    when something is missing. An error is logged, never raised into the host process.
+    """
+
+    def __init__(self, db_path: Path | str, *, poll_s: float = 30.0, nice: int = 10):
+        self.db_path = Path(db_path)
+        self.poll_s = poll_s
+        self.nice = nice
+        self.embedded = 0  # messages this indexer embedded
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> BackgroundIndexer:
+        from ember.memory.embeddings import embeddings_available
+
+        if self._thread is None and embeddings_available():
+            self._thread = threading.Thread(target=self._run, name="ember-embedding-index", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it (at most ``timeout`` s: it is a daemon anyway)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        from ember.memory.store import StoreError, open_store
+
+        _lower_thread_priority(self.nice)
+        embedder: Embedder | None = None
+        try:
+            with open_store(self.db_path) as store:
+                while not self._stop.is_set():
+                    try:
+                        embedder = self._round(store, embedder)
+                    except StoreError as e:  # e.g. the database stayed locked: try again later
+                        log.info("embedding index: %s; trying again in %.0f s", e, self.poll_s)
+                    self._stop.wait(self.poll_s)
+        except Exception:
+            log.warning("the background embedding index stopped", exc_info=True)
+
+    def _round(self, store: SQLiteStore, embedder: Embedder | None) -> Embedder | None:
+        from ember.memory.embeddings import installed_model_name, new_embedder
+
+        index.refresh(store)
+        model = installed_model_name()
+        if model is None or embedding_state(store, model).complete:
+            return embedder
+        embedder = embedder or new_embedder()
+        if embedder is not None:
+            self.embedded += embed_missing(store, embedder, stop=self._stop).embedded
+        return embedder
+
+
+def _lower_thread_priority(nice: int) -> None:
+    """Make the calling thread (and the threads it starts) yield the CPU to everything else.
+
+    On Linux a thread has its own nice value; elsewhere the priority is left as it is.
+    """
+    if not sys.platform.startswith("linux") or nice <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
