@@ -146,19 +146,30 @@ def test_setup_with_a_local_server_asks_for_no_key(ember):
     assert not (ember.home / ".env").exists()
 
 
+def _setup_answering_the_key(ember, answer: str, *args: str) -> tuple[int, str]:
+    """`ember setup ARGS` in a terminal, typing ``answer`` at the key question; (exit code, screen)."""
+    term = Terminal(ember.env, str(ember.workspace), "setup", *args)
+    term.read_until("API key (Enter")
+    term.type(answer + "\r")
+    code = term.close()
+    return code, term.screen
+
+
 def test_setup_hosted_key_question_accepts_empty_input_and_warns(ember):
-    result = ember("setup", "--provider", "openai", "--model", "gpt-4o-mini", input="\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("API key (Enter") == 1  # asked once, Enter accepted
-    assert "warning" in result.stderr and "EMBER_API_KEY" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    code, screen = _setup_answering_the_key(ember, "", "--provider", "openai", "--model", "gpt-4o-mini")
+    assert code == 0, screen
+    assert screen.count("API key (Enter") == 1  # asked once, Enter accepted
+    assert "warning" in screen and "EMBER_API_KEY" in screen and "OPENAI_API_KEY" in screen
     assert not (ember.home / ".env").exists()
 
 
 def test_setup_hosted_key_question_stores_the_key(ember):
-    result = ember("setup", "--provider", "openrouter", "--model", "some/model", input="sk-or-typed-key-1\n")
-    assert result.returncode == 0, result.stderr
+    code, screen = _setup_answering_the_key(ember, "sk-or-typed-key-1", "--provider", "openrouter",
+                                            "--model", "some/model")
+    assert code == 0, screen
     assert "sk-or-typed-key-1" in (ember.home / ".env").read_text()
-    assert "warning" not in result.stderr
+    assert "sk-or-typed-key-1" not in screen  # typed hidden
+    assert "warning" not in screen
     config = tomllib.loads((ember.home / "config.toml").read_text())
     assert config["model"]["base_url"] == "https://openrouter.ai/api/v1"
 
@@ -166,11 +177,18 @@ def test_setup_hosted_key_question_stores_the_key(ember):
 def test_setup_does_not_count_an_openai_key_for_another_host(ember):
     # OPENAI_API_KEY is never sent to OpenRouter (config), so setup must still ask for a key there.
     ember.env["OPENAI_API_KEY"] = "sk-openai-only-123"
-    result = ember("setup", "--provider", "openrouter", "--model", "some/model", input="\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("API key (Enter") == 1
-    assert "warning" in result.stderr and "EMBER_API_KEY" in result.stderr
-    assert "OPENAI_API_KEY" not in result.stderr
+    code, screen = _setup_answering_the_key(ember, "", "--provider", "openrouter", "--model", "some/model")
+    assert code == 0, screen
+    assert screen.count("API key (Enter") == 1
+    assert "warning" in screen and "EMBER_API_KEY" in screen
+    assert "OPENAI_API_KEY" not in screen
+
+
+def test_setup_key_question_without_a_terminal_is_a_usage_error(ember):
+    result = ember("setup", "--provider", "openrouter", "--model", "some/model", input="sk-or-piped-1\n")
+    assert result.returncode == 2, result.stderr
+    assert "stdin is not a terminal" in result.stderr and "--api-key" in result.stderr
+    assert not (ember.home / "config.toml").exists()
 
 
 def test_setup_anthropic_yes_without_a_key_warns_what_to_set(ember):
@@ -281,7 +299,7 @@ def test_ctrl_c_while_a_tool_runs_says_cancelled(ember):
 def test_chat_without_messages_stores_no_session(ember, fake):
     ember.point_at(fake)
     assert ember("chat", input="/usage\n/tools\n/new\n/exit\n").returncode == 0
-    assert ember("chat", input="").returncode == 0  # Ctrl-D at once
+    assert ember("chat", input="").returncode == 2  # no terminal and no message: a usage error
     assert ember.json("sessions", "list", "--json") == []
     assert fake.requests == []
 

@@ -2,7 +2,9 @@
 
 prompt_toolkit gives line editing and history (kept in EMBER_HOME/history); rich renders the
 streamed Markdown. Ctrl-C cancels the running turn and keeps the session; Ctrl-D leaves.
-When stdin is not a terminal (piped input) lines are read plainly, so chat can be scripted.
+When stdin is not a terminal (piped input) lines are read plainly, so chat can be scripted; a
+stdin with no message at all is a usage error, as for ``ember run -``. The tools work in the
+current directory unless ``workspace`` / EMBER_WORKSPACE says otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ember.cli.render import UserWaits
     from ember.runtime import Runtime
 
 LATEST = "__latest__"
@@ -34,56 +37,68 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
     """Talk with Ember interactively."""
     from rich.console import Console
 
-    from ember.config import load_settings
-    from ember.runtime import apply_model_choice, build_runtime
+    from ember.cli.first_run import ready_settings, workspace_created
+    from ember.cli.render import UserWaits
+    from ember.runtime import build_runtime
 
     console = Console(highlight=False)
-    settings = load_settings()
-    apply_model_choice(settings, model_name)
     interactive = sys.stdin.isatty()
+    settings = ready_settings(model_name, offer_setup=interactive and sys.stdout.isatty())
+    waits = UserWaits()
     runtime = build_runtime(
-        settings, interactive=True, auto_approve=yes, ask=_approval_prompt(console, interactive)
+        settings, interactive=True, auto_approve=yes, ask=_approval_prompt(console, interactive, waits)
     )
-    runtime.agent.extras["ask_user"] = _question_prompt(console, interactive)  # for the clarify tool
+    workspace_created(runtime)
+    runtime.agent.extras["ask_user"] = _question_prompt(console, interactive, waits)  # for the clarify tool
     try:
-        ChatSession(runtime, console, show_reasoning, interactive).loop(resume)
+        ChatSession(runtime, console, show_reasoning, interactive, waits).loop(resume)
     finally:
         runtime.close()
 
 
-def _approval_prompt(console: Console, interactive: bool):
+def _approval_prompt(console: Console, interactive: bool, waits: UserWaits):
     def ask(request) -> str:
-        console.print(f"[yellow]Approval needed:[/] {request.reason}")
-        from rich.markup import escape
-
-        console.print(f"  [bold]{escape(request.action)}[/]", highlight=False)
-        if request.patterns:
-            console.print(f"  [dim]\\[s]/\\[a] allow the pattern: {escape(', '.join(request.patterns))}[/]")
-        question = "  Allow? [y] once, [s] for this session, [a] always, [n] no: "
-        try:
-            answer = _read_line(question, interactive).strip().lower()
-        except (EOFError, KeyboardInterrupt):
-            answer = "n"
-        return {"y": "once", "s": "session", "a": "always"}.get(answer[:1], "deny")
+        with waits.answering():  # the spinner stops; the tool's time shown leaves this wait out
+            return _ask_approval(console, interactive, request)
 
     return ask
 
 
-def _question_prompt(console: Console, interactive: bool):
+def _ask_approval(console: Console, interactive: bool, request) -> str:
+    console.print(f"[yellow]Approval needed:[/] {request.reason}")
+    from rich.markup import escape
+
+    console.print(f"  [bold]{escape(request.action)}[/]", highlight=False)
+    if request.patterns:
+        console.print(f"  [dim]\\[s]/\\[a] allow the pattern: {escape(', '.join(request.patterns))}[/]")
+    question = "  Allow? [y] once, [s] for this session, [a] always, [n] no: "
+    try:
+        answer = _read_line(question, interactive).strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        answer = "n"
+    return {"y": "once", "s": "session", "a": "always"}.get(answer[:1], "deny")
+
+
+def _question_prompt(console: Console, interactive: bool, waits: UserWaits):
     """``ask_user(question, options) -> answer``: the model's question, asked in the terminal."""
 
     def ask_user(question: str, options: list[str]) -> str:
-        from rich.markup import escape
-
-        console.print(f"[magenta]Question:[/] {escape(question)}", highlight=False)
-        for number, option in enumerate(options, 1):
-            console.print(f"  {number}. {escape(option)}", highlight=False)
-        try:
-            return _read_line("  Your answer: ", interactive)
-        except EOFError:
-            return ""
+        with waits.answering():
+            return _ask_question(console, interactive, question, options)
 
     return ask_user
+
+
+def _ask_question(console: Console, interactive: bool, question: str, options: list[str]) -> str:
+    from rich.markup import escape
+
+    console.print(f"[magenta]Question:[/] {escape(question)}", highlight=False)
+    for number, option in enumerate(options, 1):
+        console.print(f"  {number}. {escape(option)}", highlight=False)
+    try:
+        return _read_line("  Your answer: ", interactive)
+    except EOFError:
+        return ""
 
 
 def _read_line(prompt: str, interactive: bool) -> str:
@@ -100,13 +115,18 @@ def _read_line(prompt: str, interactive: bool) -> str:
 
 
 class ChatSession:
-    def __init__(self, runtime: Runtime, console: Console, show_reasoning: bool, interactive: bool) -> None:
+    def __init__(self, runtime: Runtime, console: Console, show_reasoning: bool, interactive: bool,
+                 waits: UserWaits | None = None) -> None:
+        from ember.cli.render import UserWaits
+
         self.runtime = runtime
         self.console = console
         self.show_reasoning = show_reasoning
         self.interactive = interactive
+        self.waits = waits or UserWaits()
         self.session_id = ""
         self.prompt_session = None
+        self.lines_read = 0  # lines that held something (a message or a command)
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -134,10 +154,20 @@ class ChatSession:
             except KeyboardInterrupt:
                 continue
             except EOFError:
+                if not self.interactive and not self.lines_read:
+                    from ember.cli.errors import CliError
+
+                    # like `ember run -` with nothing on stdin: nothing was asked
+                    raise CliError(
+                        "stdin is not a terminal and holds no message",
+                        'pipe the messages in, one per line (`echo "hello" | ember`), use `ember run "..."`, '
+                        "or start `ember` in a terminal",
+                    ) from None
                 self.console.print("[dim]bye[/]")
                 return
             if not line:
                 continue
+            self.lines_read += 1
             if line.startswith("/"):
                 from ember.cli.slash import handle_slash
 
@@ -170,7 +200,14 @@ class ChatSession:
         else:
             self.new_session()
         spec = self.runtime.settings.model_for("chat")
-        self.console.print(f"[dim]Ember · {spec.provider}:{spec.model} · /help for commands, Ctrl-D to quit[/]")
+        from rich.markup import escape
+
+        folder = escape(_short_path(self.runtime.settings.workspace_dir))
+        self.console.print(
+            f"[dim]Ember · {escape(spec.provider)}:{escape(spec.model)} · in {folder} · "
+            "/help for commands, Ctrl-D to quit[/]",
+            highlight=False, soft_wrap=True,
+        )
 
     def new_session(self) -> None:
         """Start afresh; the session is stored only when its first message is sent."""
@@ -197,8 +234,9 @@ class ChatSession:
     def turn(self, text: str) -> None:
         from ember.cli.render import ChatRenderer
 
-        renderer = ChatRenderer(self.console, self.show_reasoning)
+        renderer = ChatRenderer(self.console, self.show_reasoning, self.waits)
         try:
+            renderer.start_waiting()  # until the model's first event: never a blank screen
             for event in self.runtime.agent.run(self.ensure_session(), text):
                 renderer.handle(event)
         except KeyboardInterrupt:
@@ -207,6 +245,8 @@ class ChatSession:
         except Exception as exc:  # show the error, keep the session alive
             renderer.abort()
             self.report(exc)
+        finally:
+            renderer.close()
 
     def report(self, exc: Exception) -> None:
         """Show an error in the chat (the chat goes on)."""
@@ -246,6 +286,14 @@ def latest_with_messages(store):
         if len(infos) < limit:
             return None
         limit *= 20
+
+
+def _short_path(path: Path) -> str:
+    """``path`` with the home folder as ``~``, for the banner."""
+    try:
+        return "~/" + str(path.relative_to(Path.home())) if path != Path.home() else "~"
+    except (ValueError, RuntimeError):
+        return str(path)
 
 
 def private_file(path: Path) -> Path:

@@ -21,9 +21,15 @@ class Check:
 
 
 def check_home(home: Path) -> list[Check]:
-    checks: list[Check] = []
+    """The home: a folder this user can read and write, not open to others; ``.env`` private."""
+    from ember.config import home_issue
+
+    issue = home_issue(home, write=True)
+    if issue:
+        return [Check("home", False, *issue)]
     if not home.exists():
         return [Check("home", True, f"{home} does not exist yet; it is created on first use")]
+    checks: list[Check] = []
     mode = home.stat().st_mode
     if mode & stat.S_IWOTH:
         checks.append(Check("home", False, f"{home} is writable by every user", f"chmod 700 {home}"))
@@ -38,11 +44,20 @@ def check_home(home: Path) -> list[Check]:
 
 
 def check_database(settings) -> Check:
+    import os
+
+    from ember.config import home_issue
     from ember.memory.store import StoreError
     from ember.runtime import open_store
 
-    if not settings.db_path.exists():
+    path = settings.db_path
+    if not path.exists():
         return Check("database", True, "not created yet")
+    if home_issue(settings.home, write=True):
+        # SQLite needs to write its WAL files next to ember.db: a healthy file cannot be opened
+        return Check("database", True, f"skipped: {path} cannot be opened while its folder is read-only (see home)")
+    if not os.access(path, os.R_OK | os.W_OK):
+        return Check("database", False, f"{path} cannot be read and written by this user", f"chmod u+rw {path}")
     try:
         store = open_store(settings)
     except StoreError as exc:
@@ -53,7 +68,45 @@ def check_database(settings) -> Check:
         store.close()
     if problems:
         return Check("database", False, "; ".join(problems[:3]), "restore a backup, or export sessions and start fresh")
-    return Check("database", True, f"{settings.db_path} ok")
+    return Check("database", True, f"{path} ok")
+
+
+def check_workspace(settings) -> Check:
+    """Where the tools work; a configured folder must exist or have a parent to be created in."""
+    path, source = settings.workspace, settings.workspace_from
+    if path is None:
+        return Check("workspace", True, f"the current directory for `ember` and `ember run`; "
+                                        f"{settings.workspace_dir} for other doors")
+    if path.is_dir():
+        return Check("workspace", True, f"{path} (set by {source})")
+    fix = f"fix {source}, or create the folder"
+    if path.exists():
+        return Check("workspace", False, f"{path} (set by {source}) is not a folder", fix)
+    if not path.parent.is_dir():
+        return Check("workspace", False, f"{path} (set by {source}) does not exist, nor does its parent", fix)
+    return Check("workspace", True, f"{path} (set by {source}) does not exist yet; it is created on first use")
+
+
+def check_plain_keys(settings) -> list[Check]:
+    """A failed check for each ``api_key`` written in config.toml in clear (the key is not shown)."""
+    tables = [("[model]", "EMBER_API_KEY", settings.raw.get("model"))]
+    models = settings.raw.get("models")
+    if isinstance(models, dict):
+        tables += [(f"[models.{name}]", f"{name.upper().replace('-', '_')}_API_KEY", table)
+                   for name, table in models.items()]
+    env_file = settings.home / ".env"
+    checks = []
+    for where, variable, table in tables:
+        if not (isinstance(table, dict) and table.get("api_key")):
+            continue
+        if where == "[model]":
+            fix = f"move it to {env_file} (mode 0600) as {variable}=..., and delete api_key from {where}"
+        else:
+            fix = (f"move it to {env_file} (mode 0600) as {variable}=..., and replace api_key in {where} "
+                   f'with api_key_env = "{variable}"')
+        checks.append(Check(f"{where} api_key", False,
+                            "an API key is written in config.toml in clear (anyone who sees the file sees it)", fix))
+    return checks
 
 
 def _model_label(spec) -> str:
@@ -167,16 +220,23 @@ def _mcp_fix(config, error: str) -> str:
               help="Skip the real requests to model endpoints and MCP servers (API keys are still checked).")
 def doctor(as_json: bool, offline: bool) -> int:
     """Check config, home dir, database, each endpoint and MCP server; print a fix for each problem."""
-    from ember.config import ConfigError, ember_home, load_settings
+    from ember.config import ConfigError, ember_home, home_issue, load_settings
 
-    checks: list[Check] = check_home(ember_home())
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        checks.append(Check("config", False, str(exc), "fix the file, or run `ember setup` to write a new one"))
+    home = ember_home()
+    checks: list[Check] = check_home(home)
+    if home_issue(home):  # cannot even be read: nothing else can be checked
+        checks.append(Check("config", True, "skipped: the home cannot be read (see home)"))
         settings = None
     else:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            checks.append(Check("config", False, str(exc), "fix the file, or run `ember setup` to write a new one"))
+            settings = None
+    if settings is not None:
         checks.append(Check("config", True, f"provider {settings.default_model.provider}"))
+        checks.extend(check_plain_keys(settings))
+        checks.append(check_workspace(settings))
         checks.append(check_database(settings))
         check = check_offline if offline else check_endpoint
         checks.extend(check(spec) for spec in settings.models.values())

@@ -1,15 +1,18 @@
 """``ember setup``: first run. Finds local model servers, asks a few questions, writes config.
 
 config.toml and .env are written with mode 0600; an existing config.toml is kept as
-config.toml.bak. Every question has a flag, so scripts can run it with ``--yes``.
+config.toml.bak. Every question has a flag, so scripts can run it with ``--yes``; a question
+that would need a terminal without one is a usage error (exit code 2), never a hang or "cancelled".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -36,10 +39,14 @@ class FoundServer:
 
 def probe(port: int, label: str, host: str = "127.0.0.1", timeout: float = 0.4) -> FoundServer | None:
     """Ask ``/v1/models`` on a local port; ``None`` when nothing OpenAI-compatible answers."""
+    return probe_url(f"http://{host}:{port}/v1", label, timeout)
+
+
+def probe_url(base: str, label: str, timeout: float = 2.0) -> FoundServer | None:
+    """Ask ``{base}/models``; ``None`` when nothing OpenAI-compatible answers there."""
     from ember.models.transport import load_httpx
 
     httpx = load_httpx()
-    base = f"http://{host}:{port}/v1"
     try:
         response = httpx.get(f"{base}/models", timeout=timeout)
         data = response.json()
@@ -59,6 +66,75 @@ def scan(extra_ports: tuple[int, ...] = ()) -> list[FoundServer]:
         if server:
             found.append(server)
     return found
+
+
+def as_url(text: str) -> str | None:
+    """``text`` as a server's URL (``http://`` added to a bare ``host:port``), or None."""
+    import re
+
+    text = text.strip().rstrip("/")
+    if "://" not in text:
+        if not re.fullmatch(r"[A-Za-z0-9.-]*[A-Za-z.-][A-Za-z0-9.-]*(:\d{1,5})?(/\S*)?|[\d.]+:\d{1,5}(/\S*)?", text):
+            return None  # neither host[:port][/path] nor a number
+        text = "http://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", text):
+        return None
+    if port is None and parts.netloc.endswith(":"):
+        return None
+    return text
+
+
+def locate(url: str) -> FoundServer:
+    """The server at ``url``: its API root (``/v1`` added when that is where it answers) and models."""
+    roots = [url] if url.endswith("/v1") else [url, url + "/v1"]
+    for root in roots:
+        found = probe_url(root, f"the server at {root}")
+        if found:
+            return found
+    click.echo(f"warning: nothing answered at {url}/models; writing it anyway (`ember doctor` tests it)", err=True)
+    return FoundServer(f"the server at {url}", url)
+
+
+def _choice_or_url(count: int):
+    """click's ``value_proc`` for the server question: a number from the list, or a URL."""
+
+    def convert(text: str | int) -> int | str:
+        text = str(text).strip()  # the default arrives as the int 1
+        if text.isdigit() and 1 <= int(text) <= count:
+            return int(text)
+        url = as_url(text)
+        if url is None:
+            raise click.BadParameter(f"type a number from 1 to {count}, or a URL such as http://127.0.0.1:11434/v1")
+        return url
+
+    return convert
+
+
+def _url_only(text: str) -> str:
+    url = as_url(text)
+    if url is None:
+        raise click.BadParameter("type a URL such as http://127.0.0.1:11434/v1 or http://192.168.1.20:8080/v1")
+    return url
+
+
+def _ask(question: str, needs: str, **options):
+    """``click.prompt`` on stderr; without a terminal, a usage error saying which flag to give."""
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            f"setup would ask {needs}, and stdin is not a terminal; in a script give {_FLAGS_HINT}"
+        )
+    return click.prompt(question, err=True, **options)
+
+
+_FLAGS_HINT = (
+    "--yes (the first server found and the defaults), or --provider, --base-url, --model and --api-key, e.g. "
+    "ember setup --provider openai --base-url http://127.0.0.1:11434/v1 --model qwen2.5:7b --yes"
+)
 
 
 def toml_value(value: object) -> str:
@@ -145,29 +221,25 @@ def missing_key_hint(home: Path, provider: str, base_url: str) -> str:
 @click.option("--yes", "-y", is_flag=True, help="Take the first server found / the defaults without asking.")
 def setup(provider: str | None, base_url: str | None, model_name: str | None, api_key: str | None,
           ports: tuple[int, ...], yes: bool) -> None:
-    """First-run setup: find local model servers and write config.toml and .env."""
-    from ember.config import ember_home
+    """First-run setup: find local model servers and write config.toml and .env.
+
+    At the server question, a URL may be typed instead of a number.
+    """
+    from ember.config import HomeError, ember_home, home_problem
 
     home = ember_home()
+    problem = home_problem(home, write=True)
+    if problem:
+        raise HomeError(problem)
+    if not yes and provider is None and base_url is None and not sys.stdin.isatty():
+        raise click.UsageError(f"setup asks which model server to use, and stdin is not a terminal; "
+                               f"in a script give {_FLAGS_HINT}")
     click.echo(f"Setting up Ember in {home}", err=True)
     if provider is None and base_url is None:
-        found = scan(ports)
-        choices: list[tuple[str, str, str, list[str]]] = [
-            ("openai", s.base_url, f"{s.label} at {s.base_url} ({len(s.models)} models)", s.models) for s in found
-        ]
-        choices += [(key, HOSTED[key][1], f"{key} (hosted, needs an API key)", []) for key in HOSTED]
-        if found:
-            click.echo("Found local model servers:", err=True)
-        else:
-            click.echo("No local model server found on ports 11434, 8080, 1234, 8000.", err=True)
-        for number, (_, _, label, _) in enumerate(choices, 1):
-            click.echo(f"  {number}. {label}", err=True)
-        pick = 1 if yes else click.prompt("Which one", type=click.IntRange(1, len(choices)), default=1, err=True)
-        key, base_url, _, offered = choices[pick - 1]
-        provider = key
+        provider, base_url, offered = _choose_server(ports, yes)
         if not model_name and offered:
-            model_name = offered[0] if yes else click.prompt(
-                "Model", type=click.Choice(offered), default=offered[0], show_choices=True, err=True
+            model_name = offered[0] if yes else _ask(
+                "Model", "which model to use", type=click.Choice(offered), default=offered[0], show_choices=True
             )
     default_model = "default"
     if provider in HOSTED:
@@ -180,11 +252,12 @@ def setup(provider: str | None, base_url: str | None, model_name: str | None, ap
     if not base_url:
         base_url = "http://127.0.0.1:8080/v1"
     if not model_name:
-        model_name = default_model if yes else click.prompt("Model", default=default_model, err=True)
+        model_name = default_model if yes else _ask("Model", "for the model id (--model)", default=default_model)
     key_needed = needs_api_key(provider, base_url)
     if not api_key and key_needed and not yes and not existing_key(home, base_url):
-        api_key = click.prompt(
-            "API key (Enter to skip and set it later)", default="", show_default=False, hide_input=True, err=True
+        api_key = _ask(
+            "API key (Enter to skip and set it later)", "for the API key (--api-key)",
+            default="", show_default=False, hide_input=True,
         ).strip() or None
     written = write_config(home, provider, base_url.rstrip("/"), model_name, api_key)
     for path in written:
@@ -192,3 +265,35 @@ def setup(provider: str | None, base_url: str | None, model_name: str | None, ap
     if key_needed and not api_key and not existing_key(home, base_url):
         click.echo(f"warning: {missing_key_hint(home, provider, base_url)}", err=True)
     click.echo("Next: `ember doctor` to test the endpoint, then `ember` to chat.", err=True)
+
+
+OTHER_URL = "url"  # the last choice: a server at a URL the user types
+
+
+def _choose_server(ports: tuple[int, ...], yes: bool) -> tuple[str, str, list[str]]:
+    """Offer the local servers found, the hosted APIs and a server at a URL; (provider, base_url, models)."""
+    found = scan(ports)
+    choices: list[tuple[str, str, str, list[str]]] = [
+        ("openai", s.base_url, f"{s.label} at {s.base_url} ({len(s.models)} models)", s.models) for s in found
+    ]
+    choices += [(key, HOSTED[key][1], f"{key} (hosted, needs an API key)", []) for key in HOSTED]
+    choices.append((OTHER_URL, "", "a local server at a URL (you type it, e.g. http://127.0.0.1:11434/v1)", []))
+    if found:
+        click.echo("Found local model servers:", err=True)
+    else:
+        ports_tried = ", ".join(str(p) for p in [*(port for port, _ in KNOWN_SERVERS), *ports])
+        click.echo(f"No local model server found on ports {ports_tried}.", err=True)
+    for number, (_, _, label, _) in enumerate(choices, 1):
+        click.echo(f"  {number}. {label}", err=True)
+    if yes:
+        pick: int | str = 1
+    else:
+        pick = _ask("Which one (a number, or a URL)", "which model server to use", default=1,
+                    value_proc=_choice_or_url(len(choices)))
+    if isinstance(pick, int) and choices[pick - 1][0] == OTHER_URL:
+        pick = _ask("URL of the server", "for its URL (--base-url)", value_proc=_url_only)
+    if isinstance(pick, str):
+        server = locate(pick)
+        return "openai", server.base_url, server.models
+    key, base_url, _, offered = choices[pick - 1]
+    return key, base_url, offered
