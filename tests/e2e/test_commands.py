@@ -138,7 +138,7 @@ def test_chat_keeps_the_session_after_an_error(ember, fake):
 
 
 def test_chat_asks_for_approval_and_remembers_always(ember):
-    target = ember.workspace / "old-build"
+    target = ember.workspace.parent / "old-build"  # outside the workspace: it must leave the sandbox
     call = Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {target}"}}])
     with FakeOpenAI([call, "removed", call, "removed again"]) as fake:
         ember.point_at(fake)
@@ -153,7 +153,7 @@ def test_chat_asks_for_approval_and_remembers_always(ember):
 
 
 def test_chat_denied_approval_keeps_files(ember):
-    target = ember.workspace / "keep-me"
+    target = ember.workspace.parent / "keep-me"
     target.mkdir()
     call = Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {target}"}}])
     with FakeOpenAI([call, "ok, left it"]) as fake:

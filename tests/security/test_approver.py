@@ -24,7 +24,7 @@ def test_deny_mode_explains_how_to_allow():
     verdict = approver.review(request("git push --force origin main"))
     assert not verdict.approved
     assert "--yes" in verdict.message
-    assert '[tools] allow_commands = ["git push *"]' in verdict.message
+    assert '[tools] allow_commands = ["git push --force origin *"]' in verdict.message
     assert approver.denied and approver.denied[0].subjects == ["git push --force origin main"]
 
 
@@ -33,7 +33,7 @@ def test_interactive_without_a_callback_denies():
 
 
 def test_permanent_patterns_from_config():
-    approver = Approver("deny", allowed=["git push *"])
+    approver = Approver("deny", allowed=["git push --force origin *"])
     assert approver.review(request("git push --force origin main")).approved
     # Every flagged part must be covered: an allowed push does not smuggle in a delete.
     assert not approver.review(request("git push --force", "rm -rf /")).approved
@@ -43,10 +43,10 @@ def test_session_answer_lasts_for_that_session_only():
     asked = []
     approver = Approver("interactive", ask=lambda req: asked.append(req) or Decision.SESSION)
     assert approver.review(request("git push --force origin main")).approved
-    assert approver.review(request("git push -f origin dev")).approved  # covered by "git push *"
+    assert approver.review(request("git push --force origin dev")).approved  # "git push --force origin *"
     assert len(asked) == 1
-    assert approver.allowed_patterns("s1") == ["git push *"]
-    assert approver.review(request("git push -f", session="s2")).approved
+    assert approver.allowed_patterns("s1") == ["git push --force origin *"]
+    assert approver.review(request("git push --force origin main", session="s2")).approved
     assert len(asked) == 2
 
 
@@ -54,7 +54,7 @@ def test_always_answer_is_persisted():
     stored = []
     approver = Approver("interactive", ask=lambda req: "always", persist=stored.append)
     assert approver.review(request("sudo apt install jq")).approved
-    assert stored == ["sudo apt *"]
+    assert stored == ["sudo apt install *"]
     approver.ask = lambda req: pytest.fail("should not ask again")
     assert approver.review(request("sudo apt install curl", session="other")).approved
 
@@ -63,9 +63,9 @@ def test_once_allows_nothing_further_and_edited_patterns_are_used():
     approver = Approver("interactive", ask=lambda req: "once")
     assert approver.review(request("reboot")).approved
     assert approver.allowed_patterns("s1") == []
-    approver.ask = lambda req: ("session", "make *")
+    approver.ask = lambda req: ("session", "make clea?")
     assert approver.review(request("make clean")).approved
-    assert approver.allowed_patterns("s1") == ["make *"]
+    assert approver.allowed_patterns("s1") == ["make clea?"]
 
 
 @pytest.mark.parametrize("answer", ["deny", "no", None, Decision.DENY])
@@ -103,3 +103,48 @@ def test_persist_failure_does_not_break_approval():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError):
         Approver("maybe")  # type: ignore[arg-type]
+
+
+# --- patterns that cannot be talked around -------------------------------------------------------
+
+@pytest.mark.parametrize(("pattern", "subject"), [
+    ("rm -rf build*", "rm -rf build /root"),  # the documented example once covered `rm -rf build ~`
+    ("rm -rf build*", "rm -rf build/../../etc"),  # (subjects arrive resolved; a raw '..' never matches)
+    ("/srv/allowed/*", "/srv/allowed/sub/x"),  # * never crosses a /
+    ("/srv/allowed/*", "/srv/other"),
+    ("git push *", "git push --force origin main"),  # one word per argument
+    ("make *", "make $(rm -rf ~)"),  # what the shell still expands is matched only literally
+    ("make *", "make `id`"),
+])
+def test_a_pattern_covers_only_what_it_says(pattern, subject):
+    assert not Approver("deny", allowed=[pattern]).review(request(subject)).approved
+
+
+@pytest.mark.parametrize(("pattern", "subject"), [
+    ("rm -rf build*", "rm -rf build2"),
+    ("/srv/allowed/*", "/srv/allowed/notes.txt"),
+    ("git push --force origin *", "git push --force origin main"),
+    ("reboot", "reboot"),
+    ("~/notes/*", f"{__import__('os').path.expanduser('~')}/notes/a.md"),
+])
+def test_a_pattern_covers_what_it_says(pattern, subject):
+    assert Approver("deny", allowed=[pattern]).review(request(subject)).approved
+
+
+@pytest.mark.parametrize("pattern", ["*", "**", "rm *", "rm **", "sudo *", "/*", "/**", "* -rf x", "", "/srv/../etc/*"])
+def test_patterns_that_allow_everything_are_refused(pattern):
+    from ember.security.patterns import PatternError, check
+
+    with pytest.raises(PatternError):
+        check(pattern)
+    approver = Approver("deny", allowed=[pattern])  # from the database: skipped, with a warning
+    assert approver.allowed_patterns() == []
+    assert not approver.review(request("rm -rf /")).approved
+
+
+def test_an_always_answer_with_a_too_broad_edit_runs_once_and_keeps_nothing():
+    stored = []
+    approver = Approver("interactive", ask=lambda req: ("always", "*"), persist=stored.append)
+    verdict = approver.review(request("sudo apt install jq"))
+    assert verdict.approved and "once" in verdict.message and "refused" in verdict.message
+    assert stored == [] and approver.allowed_patterns("s1") == []

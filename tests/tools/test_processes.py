@@ -19,6 +19,7 @@ from ember.models.base import Cancelled, ToolCall
 from ember.security.approval import Approver
 from ember.tools.builtin import builtin_registry
 from ember.tools.registry import ToolContext, ToolResult
+from tests.tools.conftest import pids_running, wait_until
 
 
 def alive(pid: int) -> bool:
@@ -107,13 +108,11 @@ def test_log_can_be_paged_by_offset_and_tail(run, ctx):
 
 
 def test_kill_stops_the_process_and_everything_it_started(run, workspace):
-    run("process_start", command="sleep 300 & echo $! > child.pid; echo $$ > leader.pid; wait", name="server")
-    child = int(wait_for_file(workspace / "child.pid"))
-    leader = int(wait_for_file(workspace / "leader.pid"))
-    assert alive(child) and alive(leader)
+    run("process_start", command="sleep 300.61 & sleep 300.62 & wait", name="server")
+    assert wait_until(lambda: len(pids_running("sleep 300.61")) >= 1 and pids_running("sleep 300.62"))
     result = run("process_kill", id="server")
     assert result.content.startswith("p1 (server) stopped after ")
-    assert wait_dead(child) and wait_dead(leader)
+    assert wait_until(lambda: not pids_running("sleep 300.6"))
     assert "stopped" in run("process_list").content
 
 
@@ -192,21 +191,25 @@ EMBER_STANDIN = textwrap.dedent("""
     from ember.tools.registry import ToolContext
 
     workspace = Path(sys.argv[1])
+    from tests.tools.conftest import pids_running
+
     ctx = ToolContext(workspace=workspace)
-    process_start(ctx, "sleep 300 & echo $! > child.pid; sleep 300")
-    while not (workspace / "child.pid").exists() or not (workspace / "child.pid").read_text().strip():
+    marker = sys.argv[2]
+    process_start(ctx, f"sleep {marker} & sleep 300")
+    while not [p for p in pids_running(f"sleep {marker}") if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"]:
         time.sleep(0.02)
     table = ctx.state["processes"]
-    print(json.dumps({"leader": table.processes["p1"].proc.pid,
-                      "child": int((workspace / "child.pid").read_text())}), flush=True)
+    child = [p for p in pids_running(f"sleep {marker}") if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"]
+    print(json.dumps({"leader": table.processes["p1"].proc.pid, "child": child[0]}), flush=True)
     sys.stdin.readline()  # exits normally when the test closes its stdin; or waits to be killed
 """)
 
 
 @pytest.mark.parametrize("how", ["exit", "sigkill", "sigterm"])
 def test_background_processes_never_outlive_ember(workspace, how):
+    marker = {"exit": "301.71", "sigkill": "301.72", "sigterm": "301.73"}[how]
     proc = subprocess.Popen(
-        [sys.executable, "-c", EMBER_STANDIN, str(workspace)],
+        [sys.executable, "-c", EMBER_STANDIN, str(workspace), marker],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
     )
     assert proc.stdout is not None and proc.stdin is not None
@@ -237,7 +240,7 @@ def test_the_real_ember_executable_stops_its_background_processes_when_it_exits(
     ember = EmberRunner(ember_home, workspace)
     script = [
         Reply(tool_calls=[{"name": "process_start",
-                           "arguments": {"command": "sleep 300 & echo $! > child.pid; sleep 300", "name": "server"}}]),
+                           "arguments": {"command": "sleep 300.81 & sleep 300", "name": "server"}}]),
         Reply(tool_calls=[{"name": "process_list", "arguments": {}}]),
         Reply(text="The server is running."),
     ]
@@ -247,4 +250,4 @@ def test_the_real_ember_executable_stops_its_background_processes_when_it_exits(
     assert [c["name"] for c in data["tool_calls"]] == ["process_start", "process_list"]
     listing = [m for m in fake.requests[2]["messages"] if m["role"] == "tool"][-1]["content"]
     assert listing.startswith("p1 (server): running for ")
-    assert wait_dead(int(wait_for_file(workspace / "child.pid"))), "a background process outlived `ember run`"
+    assert wait_until(lambda: not pids_running("sleep 300.81")), "a background process outlived `ember run`"

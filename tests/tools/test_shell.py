@@ -12,6 +12,7 @@ import pytest
 from ember.config import Settings, ToolSettings
 from ember.models.base import Cancelled, ToolCall
 from ember.tools.registry import ToolContext
+from tests.tools.conftest import pids_running, wait_until
 
 
 def alive(pid: int) -> bool:
@@ -47,10 +48,10 @@ def test_stdin_is_empty_so_nothing_hangs(run):
 
 def test_timeout_kills_the_whole_process_group(run, workspace):
     started = time.monotonic()
-    result = run("shell", command="sleep 100 & echo $! > bg.pid; sleep 100", timeout=1)
+    result = run("shell", command="sleep 100.31 & sleep 100.32", timeout=1)
     assert time.monotonic() - started < 15
     assert result.is_error and "timed out after 1s" in result.content
-    assert wait_dead(int((workspace / "bg.pid").read_text()))
+    assert wait_until(lambda: not pids_running("sleep 100.31"))
 
 
 def test_default_timeout_comes_from_settings(workspace, registry, tmp_path):
@@ -64,17 +65,31 @@ def test_cancel_from_another_thread_kills_and_raises(registry, ctx, workspace):
     threading.Timer(0.5, ctx.cancel.set).start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
-        registry.execute(ToolCall("1", "shell", {"command": "sleep 60 & echo $! > bg.pid; wait"}), ctx)
+        registry.execute(ToolCall("1", "shell", {"command": "sleep 60.41 & wait"}), ctx)
     assert time.monotonic() - started < 15
-    assert wait_dead(int((workspace / "bg.pid").read_text()))
+    assert wait_until(lambda: not pids_running("sleep 60.41"))
 
 
-def test_background_process_does_not_block(run):
+def test_background_process_does_not_block_and_ends_with_the_sandboxed_command(run):
     started = time.monotonic()
-    result = run("shell", command="sleep 20 & echo started")
+    result = run("shell", command="sleep 20.51 & echo started")
     assert time.monotonic() - started < 8
     assert result.content.startswith("started\n")
+    # The sandbox is its own pid namespace: what the command left running ends with it (long-running
+    # work belongs to process_start), and it can signal or read no process of the user's.
+    assert wait_until(lambda: not pids_running("sleep 20.51"))
+
+
+def test_background_process_outside_the_sandbox_is_reported(workspace, registry):
+    from ember.security.approval import Approver
+
+    ctx = ToolContext(workspace=workspace, approver=Approver("auto"))
+    result = registry.execute(ToolCall("1", "shell", {"command": "sleep 20.52 & echo started",
+                                                      "outside_sandbox": True, "why": "test"}), ctx)
+    assert result.content.startswith("[ran outside the sandbox, approved]\nstarted\n")
     assert "background processes are still running" in result.content
+    for pid in pids_running("sleep 20.52"):
+        os.kill(pid, 9)
 
 
 def test_huge_output_keeps_head_and_tail(registry, workspace):
@@ -108,7 +123,7 @@ def test_secrets_are_not_in_the_environment(registry, workspace, tmp_path, monke
 
 def test_dangerous_command_needs_approval(run, workspace):
     (workspace / "keep.txt").write_text("x")
-    result = run("shell", command="rm -rf keep.txt")
-    assert result.is_error and "rm -rf" in result.content and "--yes" in result.content
+    result = run("shell", command="git reset --hard && rm -rf keep.txt")
+    assert result.is_error and "git reset --hard" in result.content and "--yes" in result.content
     assert (workspace / "keep.txt").exists()
-    assert run("shell", command="rm keep.txt").content == "(no output)\n[exit code 0]"
+    assert run("shell", command="rm -rf keep.txt").content == "(no output)\n[exit code 0]"

@@ -215,13 +215,13 @@ def test_dangerous_remote_commands_need_approval_scoped_to_the_host(remote, tmp_
     target.mkdir()
     command = f"rm -rf {target}"
     refused = remote("ssh_run", host="box", command=command)
-    assert refused.is_error and "needs approval" in refused.content and '"box:rm -rf *"' in refused.content
+    assert refused.is_error and "needs approval" in refused.content and f'"box:rm -rf {target}"' in refused.content
     assert target.exists()
 
-    remote.approver = Approver(allowed=["rm -rf *"])  # allowed locally: says nothing about box
+    remote.approver = Approver(allowed=[f"rm -rf {tmp_path}/*"])  # allowed locally: says nothing about box
     assert remote("ssh_run", host="box", command=command).is_error and target.exists()
 
-    remote.approver = Approver(allowed=["box:rm -rf *"])
+    remote.approver = Approver(allowed=[f"box:rm -rf {tmp_path}/*"])
     assert remote("ssh_run", host="box", command=command).content == "(no output)\n[exit code 0]"
     assert not target.exists()
     assert remote("ssh_run", host="box", command="echo 'rm -rf /' is text").content.startswith("rm -rf / is text")

@@ -4,14 +4,14 @@ What needs approval is decided in ``dangerous.py`` (shell commands, writes outsi
 workspace) and by each tool's ``needs_approval`` check. ``Approver`` answers an
 ``ApprovalRequest``: ``auto`` (``--yes``) approves, ``interactive`` asks the person through a
 callback the door provides, ``deny`` (no one to ask) refuses with a message that says how to
-allow it. Allowed patterns (fnmatch on each flagged command, or on the path for file writes)
-last for a session or, through ``persist``, for good.
+allow it. Allowed patterns (``patterns.py``: word by word on each flagged command with its paths
+resolved, or on the resolved path of a file write) last for a session or, through ``persist``,
+for good. A pattern that would allow everything is refused wherever it comes from.
 """
 
 from __future__ import annotations
 
 import enum
-import fnmatch
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ember.security.dangerous import Danger, check_command, check_write, find_dangers, suggest_pattern
+from ember.security import patterns
+from ember.security.dangerous import ESCAPE, WARN, Danger, check_command, check_write, find_dangers
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ApprovalRequest", "Approver", "Danger", "Decision", "Verdict",
-    "check_command", "check_write", "command_approval", "find_dangers", "suggest_pattern",
+    "ESCAPE", "WARN", "ApprovalRequest", "Approver", "Danger", "Decision", "Verdict",
+    "check_command", "check_write", "command_approval", "find_dangers",
 ]
 
 
@@ -55,7 +56,11 @@ class ApprovalRequest:
     @property
     def patterns(self) -> list[str]:
         """Suggested patterns, one per distinct subject, for 'allow for the session/always'."""
-        return list(dict.fromkeys(suggest_pattern(s) for s in self.subjects))
+        return list(dict.fromkeys(patterns.suggest(s) for s in self.subjects))
+
+    def matches(self, pattern: str, subject: str) -> bool:
+        """Whether an allowed ``pattern`` covers one of this request's subjects (``patterns.matches``)."""
+        return patterns.matches(pattern, subject)
 
 
 @dataclass(frozen=True)
@@ -111,13 +116,23 @@ class Approver:
         self.persist = persist
         self.workspace = workspace
         self.denied: list[ApprovalRequest] = []
-        self._permanent: list[str] = list(dict.fromkeys(p for p in allowed if p))
+        self._permanent: list[str] = []
+        for pattern in dict.fromkeys(p for p in allowed if p):
+            why = patterns.problem(pattern)
+            if why:  # config.toml refuses these at load; one in the database is skipped, loudly
+                log.warning("ignoring allow-pattern %r: %s (ember approvals remove)", pattern, why)
+            else:
+                self._permanent.append(patterns.normalize(pattern))
         self._session: dict[str | None, list[str]] = {}
         self._lock = threading.Lock()
         self._ask_lock = threading.Lock()  # one question on screen at a time
 
     def allow(self, pattern: str, *, session_id: str | None = None, permanent: bool = False) -> None:
-        """Allow ``pattern`` for one session, or for good (``persist`` is called)."""
+        """Allow ``pattern`` for one session, or for good (``persist`` is called).
+
+        Raises ``patterns.PatternError`` for a pattern that would allow everything.
+        """
+        pattern = patterns.check(pattern)
         with self._lock:
             target = self._permanent if permanent else self._session.setdefault(session_id, [])
             if pattern in target:
@@ -135,9 +150,9 @@ class Approver:
 
     def covers(self, request: ApprovalRequest) -> bool:
         """True when every subject of ``request`` matches an allowed pattern."""
-        patterns = self.allowed_patterns(request.session_id)
+        allowed = self.allowed_patterns(request.session_id)
         subjects = request.subjects or [request.action]
-        return bool(patterns) and all(any(fnmatch.fnmatchcase(s, p) for p in patterns) for s in subjects)
+        return bool(allowed) and all(any(request.matches(p, s) for p in allowed) for s in subjects)
 
     def review(self, request: ApprovalRequest) -> Verdict:
         if self.covers(request):
@@ -161,15 +176,21 @@ class Approver:
             decision = Decision(answer)
         except ValueError:
             decision = Decision.DENY
-        patterns = [pattern] if pattern else request.patterns
+        wanted = [pattern] if pattern else request.patterns
         if decision is Decision.DENY:
             return self._refuse(
                 request,
                 f"The user refused: {request.tool} was not run ({request.reason}). "
                 "Do not retry it; ask the user how to proceed or find another way.",
             )
-        for pat in patterns if decision is not Decision.ONCE else []:
-            self.allow(pat, session_id=request.session_id, permanent=decision is Decision.ALWAYS)
+        refused = []
+        for pat in wanted if decision is not Decision.ONCE else []:
+            try:
+                self.allow(pat, session_id=request.session_id, permanent=decision is Decision.ALWAYS)
+            except patterns.PatternError as exc:
+                refused.append(str(exc))
+        if refused:  # the call itself was approved; the too-broad pattern is not kept
+            return Verdict(True, f"approved (once: {'; '.join(refused)})")
         return Verdict(True, f"approved ({decision.value})")
 
     def _refuse(self, request: ApprovalRequest, message: str) -> Verdict:

@@ -1,11 +1,21 @@
-"""Which shell commands and file writes need a person's approval, and why.
+"""The second line of defence: what a command line says it will do, read before it runs.
 
-``find_dangers`` reads a command the way bash would split it (``;``, ``&&``, ``|``, newlines,
-``$( )``, backticks, ``bash -c``; see ``shell_parse``) and names every simple command that could
-do damage that is hard to undo: forced recursive deletes, disk tools, root, force-pushes,
-downloads piped into a shell, writes outside the workspace. Quoted text is data, so
-``echo "rm -rf /"`` is harmless. Where the parse is unsure it errs towards asking: a needless
-question costs a keystroke, a missed one can cost a disk.
+The sandbox (``boundary.py``) is what keeps a command inside the workspace; no parser can be
+complete (``a=rm; $a -rf DIR`` or base64 piped into ``sh`` defeat any). This module reads a
+command the way bash would split it (``;``, ``&&``, ``|``, newlines, ``$( )``, backticks,
+``bash -c``; see ``shell_parse``) for two purposes:
+
+- ``ESCAPE``: the command plainly needs more than the sandbox gives (root, a disk device, a
+  write or delete outside the workspace, stopping the machine). Rather than let it fail inside,
+  Ember asks the person whether to run that one command outside the sandbox.
+- ``WARN``: the command is destructive inside the workspace, where the sandbox lets it act (the
+  whole workspace deleted, history rewritten, a download piped into a shell, a fork bomb). Ember
+  asks before running it, still sandboxed.
+
+Quoted text is data, so ``echo "rm -rf /"`` is harmless. ``is_read_only`` says whether a line
+only reads; where no sandbox exists, everything else asks. Each finding's ``subject`` is the
+simple command with its path operands resolved (symlinks and ``..`` followed), which is what
+allow-patterns are matched against (see ``patterns.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +28,13 @@ from pathlib import Path
 
 from ember.security.shell_parse import Command, parse_command
 
-__all__ = ["Danger", "check_command", "check_write", "find_dangers", "suggest_pattern"]
+__all__ = [
+    "ESCAPE", "WARN", "Danger", "check_command", "check_write", "command_subjects", "find_dangers", "is_read_only",
+    "shown_path",
+]
+
+ESCAPE = "escape"  # needs the machine outside the sandbox: run outside it only if a person says so
+WARN = "warn"  # destructive inside the workspace: ask first, then run in the sandbox
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,7 @@ class Danger:
 
     subject: str
     reason: str
+    kind: str = ESCAPE
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -47,6 +64,19 @@ def _resolve(path: str, workspace: Path | None, cwd: Path | None) -> Path | None
             return None
         path = os.path.join(base, path)
     return Path(os.path.realpath(path))
+
+
+def shown_path(real: Path, workspace: Path | None) -> str:
+    """How a resolved path appears in a subject: relative inside the workspace, else absolute.
+
+    The workspace root itself stays absolute, so a ``*`` in a pattern (which never matches a
+    ``/``) can never stand for the whole workspace, nor for anything outside it.
+    """
+    if workspace is not None:
+        root = Path(os.path.realpath(workspace))
+        if real != root and real.is_relative_to(root):
+            return str(real.relative_to(root))
+    return str(real)
 
 
 def _is_outside(path: str, workspace: Path | None, cwd: Path | None) -> bool:
@@ -73,8 +103,29 @@ _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh"}
 _INTERPRETERS = {"python", "python3", "perl", "ruby", "node", "php"}
 _DOWNLOADERS = {"curl", "wget", "fetch"}
 _DISK_TOOLS = {"mkswap", "wipefs", "fdisk", "sfdisk", "cfdisk", "parted", "gdisk", "sgdisk", "mke2fs"}
-_BAD_RM_TARGETS = {"/", "/*", "~", "~/", "~/*", "*", ".", "..", "./", "./*", "../", "$HOME", "${HOME}"}
+_WHOLE_FOLDER = {"*", ".", "./", "./*", ".*"}
+# Reasons from the per-program checks that are about the workspace itself (the sandbox lets them
+# act): asked as warnings, then run sandboxed. Every other reason needs the machine outside.
+_WARNINGS = {
+    "shred: destroys file contents beyond recovery",
+    "git push that rewrites or deletes remote history",
+    "git reset --hard discards uncommitted work",
+    "git clean deletes untracked files",
+}
+_WARNING_PREFIXES = ("deletes everything in the working directory", "deletes the whole workspace")
 _FORK_BOMB = re.compile(r"(\w+|:)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}")
+
+
+# A word that names a path to resolve: has a slash, starts with ~ or $HOME, or is . or .. (not a
+# URL, and not an option's value such as dd's of=/dev/sda, which stays as written)
+_PATHLIKE = re.compile(r"^(?!.*://)(?!\w+=)(.*/|~|\$\{?HOME\b|\.\.?$)")
+_REDIRECT_WORDS = {">", ">>", ">|", "&>", "&>>", "<>", "<", "2>", "2>>"}
+
+
+def _quoted(word: str) -> str:
+    import shlex
+
+    return word if word and not re.search(r"[\s'\"\\]", word) else shlex.quote(word)
 
 
 def _flags(args: list[str]) -> tuple[set[str], list[str]]:
@@ -101,6 +152,18 @@ class _Checker:
         self.cwd_known = True  # false after `cd $SOMEWHERE`: relative paths could point anywhere
         self.depth = depth
 
+    def subject(self, cmd: Command) -> str:
+        """``cmd`` as allow-patterns see it: its words, path operands resolved (``shown_path``)."""
+        words: list[str] = []
+        after_redirect = False
+        for i, word in enumerate(cmd.words):
+            if after_redirect or (i > 0 and not word.startswith("-") and _PATHLIKE.search(word)):
+                real = _resolve(word, self.workspace, self.cwd) if self.cwd_known or word.startswith(("/", "~")) else None
+                word = shown_path(real, self.workspace) if real is not None else word
+            words.append(word)
+            after_redirect = word in _REDIRECT_WORDS
+        return " ".join(_quoted(w) for w in words)
+
     def outside(self, path: str) -> bool:
         relative = not path.startswith(("/", "~", "$HOME", "${HOME}"))
         if relative and not self.cwd_known and self.workspace is not None:
@@ -123,53 +186,62 @@ class _Checker:
                 reasons.append(f"writes outside the workspace ({target})")
         return reasons
 
-    def inner(self, text: str) -> list[str]:
+    def inner(self, text: str) -> list[tuple[str, str]]:
         if self.depth >= 4:
             return []
         found = find_dangers(text, workspace=self.workspace, cwd=self.cwd, _depth=self.depth + 1)
-        return [d.reason for d in found]
+        return [(d.reason, d.kind) for d in found]
 
-    def command(self, cmd: Command) -> list[str]:
-        reasons = self.writes(cmd.writes)
+    def command(self, cmd: Command) -> list[tuple[str, str]]:
+        """(reason, kind) for every way ``cmd`` needs approval."""
+        found = [(r, ESCAPE) for r in self.writes(cmd.writes)]
         for sub in cmd.substitutions:
-            reasons += self.inner(sub)
+            found += self.inner(sub)
         argv = cmd.unwrapped
         prog = os.path.basename(argv[0]) if argv else ""
         if prog in {"cd", "pushd"}:
             self.change_dir(argv[1:])
         for name in dict.fromkeys([*cmd.wrappers, prog]):
             if name in _ROOT:
-                reasons.append(f"{name}: runs with another user's (root) privileges")
+                found.append((f"{name}: runs with another user's (root) privileges", ESCAPE))
         if prog in _SHELLS | {"eval", "source", "."} and any(
             (sub.split() or [""])[0] in _DOWNLOADERS for sub in cmd.substitutions
         ):
-            reasons.append("runs a downloaded script")
+            found.append(("runs a downloaded script", WARN))
         if prog == "eval":
-            reasons += self.inner(" ".join(argv[1:]))
+            found += self.inner(" ".join(argv[1:]))
         elif prog in _SHELLS | {"su"} and "-c" in argv[:-1]:
-            reasons += self.inner(argv[argv.index("-c") + 1])
+            found += self.inner(argv[argv.index("-c") + 1])
         check = getattr(self, f"_{prog}", None) if re.fullmatch(r"[a-z][a-z0-9]*", prog) else None
         if check is not None:
-            reasons += check(argv[1:])
+            found += [(r, WARN if r in _WARNINGS or r.startswith(_WARNING_PREFIXES) else ESCAPE) for r in check(argv[1:])]
         elif prog.startswith("mkfs") or prog in _DISK_TOOLS:
-            reasons.append(f"{prog}: formats or repartitions a disk")
-        return reasons
+            found.append((f"{prog}: formats or repartitions a disk", ESCAPE))
+        return found
 
     # One method per program; each gets the arguments and returns reasons.
 
     def _rm(self, args: list[str]) -> list[str]:
         flags, targets = _flags(args)
         reasons = []
-        if flags & {"-r", "-R", "--recursive"} and flags & {"-f", "--force"}:
-            reasons.append("rm -rf: recursive forced delete")
+        if self.workspace is None and flags & {"-r", "-R", "--recursive"} and flags & {"-f", "--force"}:
+            reasons.append("rm -rf: recursive forced delete")  # on a machine with no workspace or sandbox (ssh)
         for target in targets:
-            if target in _BAD_RM_TARGETS or target.rstrip("/") in {"", "~"}:
+            if target.rstrip("/") in {"", "~", "$HOME", "${HOME}", "..", "/*", "~/*"}:
                 reasons.append(f"rm of {target}")
+            elif target in _WHOLE_FOLDER:
+                reasons.append(f"deletes everything in the working directory (rm {target})")
             elif self.outside(target):
                 reasons.append(f"deletes outside the workspace ({target})")
+            elif self.is_workspace_root(target):
+                reasons.append(f"deletes the whole workspace (rm {target})")
         return reasons
 
     _rmdir = _rm
+
+    def is_workspace_root(self, path: str) -> bool:
+        real = _resolve(path, self.workspace, self.cwd)
+        return real is not None and self.workspace is not None and real == Path(os.path.realpath(self.workspace))
 
     def _shred(self, args: list[str]) -> list[str]:
         return ["shred: destroys file contents beyond recovery"]
@@ -282,7 +354,7 @@ def find_dangers(
     checker = _Checker(workspace, cwd, _depth)
     found: list[Danger] = []
     if _FORK_BOMB.search(command):
-        found.append(Danger(command.strip(), "fork bomb"))
+        found.append(Danger(command.strip(), "fork bomb", WARN))
     for pipeline in parse_command(command):
         progs = [os.path.basename(c.unwrapped[0]) if c.unwrapped else "" for c in pipeline]
         for i, prog in enumerate(progs):
@@ -290,12 +362,25 @@ def find_dangers(
             if prog in _DOWNLOADERS and any(
                 p in _SHELLS or (p in _INTERPRETERS and _reads_stdin(c)) for p, c in later
             ):
-                found.append(Danger(" | ".join(c.text for c in pipeline), "pipes a download into a shell"))
+                whole = " | ".join(checker.subject(c) for c in pipeline)
+                found.append(Danger(whole, "pipes a download into a shell", WARN))
                 break
         for cmd in pipeline:
-            for reason in dict.fromkeys(checker.command(cmd)):
-                found.append(Danger(cmd.text, reason))
+            subject = checker.subject(cmd)  # before cmd's own `cd` moves the checker
+            for reason, kind in dict.fromkeys(checker.command(cmd)):
+                found.append(Danger(subject, reason, kind))
     return list(dict.fromkeys(found))
+
+
+def command_subjects(command: str, *, workspace: Path | None = None, cwd: Path | None = None) -> list[str]:
+    """Every simple command of ``command`` as allow-patterns see it (paths resolved)."""
+    checker = _Checker(workspace, cwd, 0)
+    subjects = []
+    for pipeline in parse_command(command):
+        for cmd in pipeline:
+            subjects.append(checker.subject(cmd))
+            checker.command(cmd)  # follows `cd` for the next one
+    return list(dict.fromkeys(subjects))
 
 
 def _reads_stdin(cmd: Command) -> bool:
@@ -309,14 +394,56 @@ def check_command(command: str, workspace: Path | None = None, cwd: Path | None 
     return "; ".join(reasons) or None
 
 
-def suggest_pattern(subject: str) -> str:
-    """A pattern a person would plausibly allow: ``git push *``, ``rm -rf *``, ``/etc/hosts.d/*``."""
-    if subject.startswith(("/", "~")) and " " not in subject:
-        return os.path.join(os.path.dirname(subject.rstrip("/")), "*")
-    words = subject.split()
-    if not words:
-        return subject
-    keep = words[:1]
-    if len(words) > 1 and re.fullmatch(r"-[\w-]+|[A-Za-z][\w.:-]*", words[1]):
-        keep.append(words[1])
-    return " ".join(keep) + (" *" if len(words) > len(keep) else "")
+# --- read-only commands -----------------------------------------------------------------------------
+
+# Programs that only read (with the option checks below). Where there is no sandbox, every other
+# command line asks first; this list is what keeps looking around free.
+_READERS = {
+    "ls", "cat", "head", "tail", "less", "more", "wc", "grep", "egrep", "fgrep", "rg", "ag", "pwd", "echo",
+    "printf", "which", "type", "file", "stat", "du", "df", "date", "uname", "whoami", "id", "hostname",
+    "tree", "cut", "tr", "uniq", "nl", "diff", "cmp", "comm", "basename", "dirname", "realpath", "readlink",
+    "md5sum", "sha1sum", "sha256sum", "sha512sum", "jq", "column", "true", "false", "test", "[", "cd",
+    "pushd", "popd", "seq", "expr", "env", "printenv", "uptime", "free", "ps", "tac", "rev", "fold", "fmt",
+    "od", "xxd", "hexdump", "strings", "man", "locale", "nproc", "lsb_release", "sleep",
+}
+_GIT_READERS = {"status", "log", "diff", "show", "blame", "rev-parse", "ls-files", "describe", "shortlog",
+                "grep", "cat-file", "ls-tree", "reflog", "remote", "branch", "tag", "config"}
+_FIND_WRITERS = {"-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls"}
+
+
+def _reads_only(cmd: Command, workspace: Path | None, cwd: Path | None) -> bool:
+    if any(not _HARMLESS_TARGETS.match(t) for t in cmd.writes) or cmd.wrappers:
+        return False
+    if not all(is_read_only(sub, workspace, cwd) for sub in cmd.substitutions):
+        return False
+    argv = cmd.unwrapped
+    if not argv:
+        return True
+    prog, args = os.path.basename(argv[0]), argv[1:]
+    if prog == "git":
+        while args and args[0].startswith("-"):
+            args = args[2:] if args[0] in {"-C", "-c"} else args[1:]
+        sub = args[0] if args else "status"
+        rest = args[1:]
+        if sub in {"branch", "tag", "remote", "config"}:  # listing forms only
+            return all(a.startswith("-") and a not in {"-d", "-D", "-m", "-M", "--delete", "--unset", "--add"}
+                       for a in rest) and not (sub == "config" and len([a for a in rest if not a.startswith("-")]) > 1)
+        return sub in _GIT_READERS
+    if prog == "find":
+        return not (set(args) & _FIND_WRITERS)
+    if prog == "sed":
+        return not any(a.startswith(("-i", "--in-place")) for a in args)
+    if prog == "sort":
+        return not any(a.startswith(("-o", "--output")) for a in args)
+    if prog == "env":
+        return not [a for a in args if not a.startswith("-") and "=" not in a]  # env alone prints
+    return prog in _READERS
+
+
+def is_read_only(command: str, workspace: Path | None = None, cwd: Path | None = None) -> bool:
+    """True when every simple command of ``command`` only reads (and writes nothing through ``>``)."""
+    try:
+        pipelines = parse_command(command)
+    except Exception:
+        return False
+    return bool(pipelines) and all(_reads_only(c, workspace, cwd) for p in pipelines for c in p)

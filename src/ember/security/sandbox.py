@@ -45,11 +45,6 @@ MODES = ("auto", "bwrap", "docker", "none")
 WORKDIR = "/tmp/work"  # where the scratch dir appears inside bwrap and docker
 MAX_TIMEOUT = 600.0
 KILL_GRACE = 1.0
-# Hidden from sandboxed code even though the rest of the root is readable (relative to $HOME).
-CREDENTIAL_PATHS = (
-    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
-    ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass",
-)
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap; "
     "Arch: pacman -S bubblewrap), or set [sandbox] mode = \"docker\" in config.toml, or, to run code "
@@ -166,38 +161,31 @@ def resolve_mode(settings: SandboxSettings) -> str:
 # --- building the command -----------------------------------------------------------------------
 
 
-def _hidden_paths(home: Path | None) -> list[Path]:
-    user_home = Path.home()
-    paths = [user_home / p for p in CREDENTIAL_PATHS]
-    if home is not None:
-        paths.insert(0, home)
-    return [p for p in paths if p.exists()]
+def _boundary(home: Path | None, workspace: Path | None, network: bool) -> Any:
+    from ember.config import ember_home
+    from ember.security.boundary import Boundary
+
+    return Boundary(workspace=workspace, home=home or ember_home(), network=network)
 
 
 def bwrap_command(
     argv: list[str], scratch: Path, settings: SandboxSettings, *, env: Mapping[str, str],
     home: Path | None = None, workspace: Path | None = None,
 ) -> list[str]:
-    """The ``bwrap`` command line that runs ``argv`` (absolute paths) in ``WORKDIR`` = ``scratch``."""
-    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--tmpfs", "/tmp"]
-    # An interpreter installed under /tmp (a virtualenv in a CI checkout) would vanish under that
-    # tmpfs: show its installation read-only again.
+    """The ``bwrap`` command line that runs ``argv`` (absolute paths) in ``WORKDIR`` = ``scratch``.
+
+    The same boundary as commands (``boundary.Boundary``: homes and secrets hidden, /tmp
+    private, real paths so a symlinked home or workspace mounts cleanly), except that the
+    workspace is read-only and the code writes only in its scratch dir.
+    """
+    cmd = [shutil.which("bwrap") or "bwrap", *_boundary(home, workspace, settings.network).mounts(writable=False)]
+    # An interpreter installed under /tmp (a virtualenv in a CI checkout) would vanish under the
+    # tmpfs on /tmp: show its installation read-only again.
     program = Path(argv[0])
     if program.is_absolute() and program.is_relative_to("/tmp"):
         root = program.parent.parent if program.parent.name == "bin" else program.parent
-        cmd += ["--ro-bind", str(root), str(root)]
-    hidden = _hidden_paths(home)
-    shown = workspace if workspace is not None and workspace.is_dir() else None
-    # Mounts apply in order: hide the folders that contain the workspace, show the workspace (also
-    # when it lives under /tmp), then hide what lies inside it (an EMBER_HOME kept in the workspace).
-    above = [h for h in hidden if shown is not None and shown.is_relative_to(h)]
-    for path in [*above, None, *(h for h in hidden if h not in above)]:
-        if path is None:
-            cmd += ["--ro-bind", str(shown), str(shown)] if shown is not None else []
-        else:
-            cmd += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-    cmd += ["--bind", str(scratch), WORKDIR, "--chdir", WORKDIR]
+        cmd += ["--ro-bind", os.path.realpath(root), os.path.realpath(root)]
+    cmd += ["--bind", os.path.realpath(scratch), WORKDIR, "--chdir", WORKDIR]
     cmd += ["--unshare-all", "--share-net"] if settings.network else ["--unshare-all"]
     cmd += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
     for name, value in env.items():
@@ -223,8 +211,9 @@ def docker_command(
         cmd += ["--network", "none"]
     if workspace is not None and workspace.is_dir():
         cmd += ["-v", f"{workspace}:{workspace}:ro"]
-        for path in _hidden_paths(home):  # e.g. an EMBER_HOME kept inside the workspace
-            if path.is_relative_to(workspace) and path != workspace:
+        real = Path(os.path.realpath(workspace))
+        for path in _boundary(home, workspace, settings.network).hidden():  # an EMBER_HOME kept in the workspace
+            if path.is_relative_to(real) and path != real:
                 cmd += ["--tmpfs", str(path)] if path.is_dir() else ["-v", f"/dev/null:{path}:ro"]
     for key, value in env.items():
         cmd += ["-e", f"{key}={value}"]

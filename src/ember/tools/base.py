@@ -63,9 +63,20 @@ class ToolContext:
         self.cwd = self.resolve(self.cwd)
 
     def resolve(self, path: str | Path) -> Path:
-        """A path the model gave: ``~`` expanded, relative to the workspace."""
+        """A path the model gave: ``~`` expanded, relative to the workspace.
+
+        Raises ``ToolError`` for a path in Ember's own home or a credential folder: no tool reads
+        or writes those through a path (see ``boundary.private_reason``).
+        """
+        from ember.security.boundary import private_reason
+
         resolved = Path(path).expanduser()
-        return resolved if resolved.is_absolute() else self.workspace / resolved
+        resolved = resolved if resolved.is_absolute() else self.workspace / resolved
+        home = self.settings.home if self.settings is not None else None
+        why = private_reason(resolved, workspace=self.workspace, home=home)
+        if why:
+            raise ToolError(why)
+        return resolved
 
     def shown(self, path: Path) -> str:
         """How a path is reported back: relative when inside the workspace."""

@@ -279,6 +279,15 @@ class _HttpApproval(ApprovalRequest):
     def patterns(self) -> list[str]:
         return list(dict.fromkeys(" ".join(s.split()[:2]) + " *" for s in self.subjects))
 
+    def matches(self, pattern: str, subject: str) -> bool:
+        """Method and host word for word; the URL path with shell wildcards that may cross a ``/``
+        (``POST api.github.com /repos/*``): a URL path is not a file on this machine."""
+        import fnmatch
+
+        want, have = pattern.split(), subject.split()
+        return (len(want) == len(have) == 3 and want[:2] == have[:2]
+                and fnmatch.fnmatchcase(have[2], want[2]))
+
 
 def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
     method = str(args.get("method", "GET")).upper()

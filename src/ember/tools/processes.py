@@ -1,8 +1,8 @@
 """The processes toolset: start commands in the background, read their output, stop them.
 
 A background process is ``bash -c COMMAND`` in its own process group (so stopping it stops
-everything it started), in the session's working directory, with the same cleaned environment
-and the same dangerous-command approval as ``shell``. Its output goes to a log file under
+everything it started), in the session's working directory, with the same cleaned environment,
+the same sandbox and the same approvals as ``shell`` (``shell.plan``). Its output goes to a log file under
 ``EMBER_HOME/processes/``, so nothing is lost however much it prints and the model reads it in
 pages. Each session keeps its own table of processes in ``ctx.state``.
 
@@ -28,16 +28,16 @@ from typing import Any
 
 from ember.config import ember_home
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, command_approval
+from ember.security.approval import ApprovalRequest
 from ember.tools.base import ToolContext, ToolError, tool
-from ember.tools.shell import child_environment
+from ember.tools.shell import boundary, child_environment, plan
 
 MAX_RUNNING = 16  # per session
 KILL_GRACE = 2.0
 MAX_WAIT = 600.0
 STARTUP_PEEK = 0.3  # a command that fails at once is reported by process_start itself
 LOG_RETENTION_DAYS = 7
-MORE_HINT = "Use process_output with offset to page through the log, or search it with search_files."
+MORE_HINT = "Use process_output with offset to page through the log."
 # Waits until its stdin (a pipe only Ember holds) closes, then kills the process group "$1".
 _WATCHDOG = 'read _ignored; kill -TERM "-$1" 2>/dev/null; sleep 1; kill -KILL "-$1" 2>/dev/null'
 
@@ -160,8 +160,13 @@ def _log_dir(ctx: ToolContext) -> Path:
     return folder
 
 
+def _run_dir(ctx: ToolContext) -> Path:
+    return ctx.cwd if ctx.cwd.is_dir() else ctx.workspace
+
+
 def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
-    return command_approval("process_start", args["command"], workspace=ctx.workspace, cwd=ctx.cwd)
+    return plan("process_start", ctx, args["command"], _run_dir(ctx), args.get("outside_sandbox", False),
+                args.get("why")).request
 
 
 def _start_watchdog(pgid: int) -> subprocess.Popen[bytes] | None:
@@ -200,12 +205,16 @@ def _read_log(path: Path, offset: int | None, tail: int, budget: int) -> tuple[s
 
 
 @tool(toolset="processes", needs_approval=_approval)
-def process_start(ctx: ToolContext, command: str, name: str | None = None) -> str:
-    """Start a bash command in the background (a server, a watcher, a long build) and return its id at once.
+def process_start(
+    ctx: ToolContext, command: str, name: str | None = None, outside_sandbox: bool = False, why: str | None = None,
+) -> str:
+    """Start a bash command in the background (a server, a watcher, a long build) in the sandbox and return its id at once.
 
     Args:
         command: The bash command line; it runs with no terminal and no input, in the shell's working directory.
         name: A short name to refer to it by instead of its id, e.g. "devserver".
+        outside_sandbox: Run on the machine itself, outside the sandbox; the user is asked first. Only when it must act outside the workspace.
+        why: With outside_sandbox: what the command needs outside, in a few words for the user.
     """
     if not command.strip():
         raise ToolError("command is empty.")
@@ -220,12 +229,16 @@ def process_start(ctx: ToolContext, command: str, name: str | None = None) -> st
             raise ToolError(f"A running process is already named {name!r}; pick another name or stop it.")
         table.counter += 1
         pid_label = f"p{table.counter}"
-        cwd = ctx.cwd if ctx.cwd.is_dir() else ctx.workspace
+        cwd = _run_dir(ctx)
         cwd.mkdir(parents=True, exist_ok=True)
+        how = plan("process_start", ctx, command, cwd, outside_sandbox, why)
+        argv = [shutil.which("bash") or "/bin/sh", "-c", command]
+        if how.sandboxed:
+            argv = boundary(ctx).wrap(argv, cwd=cwd)
         log_path = _log_dir(ctx) / f"{ctx.session_id or 'session'}-{os.getpid()}-{pid_label}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [shutil.which("bash") or "/bin/sh", "-c", command], cwd=cwd, env=child_environment(ctx),
+                argv, cwd=cwd, env=child_environment(ctx),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         process = BackgroundProcess(pid_label, name or pid_label, command, proc, log_path, cwd)
@@ -234,7 +247,8 @@ def process_start(ctx: ToolContext, command: str, name: str | None = None) -> st
         _LIVE.add(process)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STARTUP_PEEK)
-    head = f"Started {process.label()}, pid {proc.pid}, in {ctx.shown(cwd)}. Output goes to {log_path}."
+    where = "" if how.sandboxed else f" {how.note}"
+    head = f"Started {process.label()}, pid {proc.pid}, in {ctx.shown(cwd)}{where}."
     if process.poll() is None:
         return f"{head}\nRead it with process_output(id=\"{process.id}\"); stop it with process_kill."
     text, _ = _read_log(log_path, None, 40, max(ctx.max_output_chars - 500, 500))

@@ -1,6 +1,9 @@
-"""The shell tool: run a bash command in the session's working directory.
+"""The shell tool: run a bash command in the session's working directory, inside the sandbox.
 
-Each command runs as ``bash -c`` in its own process group with stdin from /dev/null, so it can
+The sandbox (``security/boundary.py``) is the boundary: the workspace writable, the rest
+read-only, Ember's home and credentials hidden. A command that needs more is asked of the
+person, and only then runs outside, once (``plan``). Each command runs as ``bash -c`` in its own
+process group with stdin from /dev/null, so it can
 never sit waiting for input, and a timeout or a cancel kills everything it started, not just
 bash. Secrets Ember knows are removed from its environment and pagers are turned off. A ``cd``
 persists for the session's next command, as in a terminal. Output is read in a thread that keeps
@@ -20,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, command_approval
+from ember.security.approval import ApprovalRequest
+from ember.security.boundary import Boundary, CommandPlan, plan_command, sandbox_problem
 from ember.tools.base import ToolContext, ToolError, ToolResult, tool
 from ember.tools.output import HeadTail
 
@@ -29,14 +33,40 @@ MAX_TIMEOUT = 3600.0
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 DRAIN_GRACE = 0.3  # how long output may still arrive after bash exits
 MORE_HINT = "Redirect the output to a file (CMD > out.txt 2>&1), then use read_file or search_files on it."
+OUTSIDE_HINT = (
+    "[the sandbox keeps everything outside the workspace read-only and hides credentials: if this "
+    "command really must act outside, call it again with outside_sandbox=true and why=\"...\"; the user is asked]"
+)
+_SANDBOX_FAILURES = ("Read-only file system", "Operation not permitted", "no new privileges", "Permission denied")
 # Runs after the command (on its own line, so a trailing comment cannot swallow it) to learn
 # where a `cd` left the shell; the command's exit status is kept.
 _TRAILER = '\n__ember_status=$?\npwd -P > "$EMBER_CWD_FILE" 2>/dev/null\nexit $__ember_status\n'
 
 
+def boundary(ctx: ToolContext) -> Boundary:
+    from ember.config import ember_home
+
+    network = getattr(ctx.settings.tools, "network", True) if ctx.settings is not None else True
+    home = ctx.settings.home if ctx.settings is not None else ember_home()
+    return Boundary(workspace=ctx.workspace, home=Path(home), network=network)
+
+
+def plan(tool: str, ctx: ToolContext, command: str, run_dir: Path, outside: bool, why: str | None) -> CommandPlan:
+    """Where ``command`` runs and what to ask first; the approval check and the run agree on it."""
+    from ember.config import ConfigError
+    from ember.security.sandbox import sandbox_settings
+
+    try:
+        mode = sandbox_settings(ctx.settings.raw if ctx.settings is not None else None).mode
+    except ConfigError:
+        mode = "auto"  # run_code reports a broken [sandbox] table; commands stay sandboxed
+    return plan_command(tool, command, workspace=ctx.workspace, cwd=run_dir, problem=sandbox_problem(mode),
+                        outside=bool(outside), why=why or "")
+
+
 def _approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
     run_dir = ctx.resolve(args["cwd"]) if args.get("cwd") else ctx.cwd
-    return command_approval("shell", args["command"], workspace=ctx.workspace, cwd=run_dir)
+    return plan("shell", ctx, args["command"], run_dir, args.get("outside_sandbox", False), args.get("why")).request
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -97,26 +127,37 @@ def _run_dir(ctx: ToolContext, cwd: str | None) -> tuple[Path, str]:
 
 
 @tool(needs_approval=_approval, more_hint=MORE_HINT)
-def shell(ctx: ToolContext, command: str, timeout: float | None = None, cwd: str | None = None) -> ToolResult:
-    """Run a bash command and return its output (stdout and stderr together) and exit code; a cd persists.
+def shell(
+    ctx: ToolContext, command: str, timeout: float | None = None, cwd: str | None = None,
+    outside_sandbox: bool = False, why: str | None = None,
+) -> ToolResult:
+    """Run a bash command in the sandbox (workspace writable, rest read-only); returns output and exit code; cd persists.
 
     Args:
         command: The bash command line; it runs with no terminal and no input.
         timeout: Seconds before it and its child processes are killed (default from settings).
         cwd: Working directory, relative to the workspace (default: where the last cd left off).
+        outside_sandbox: Run on the machine itself, outside the sandbox; the user is asked first. Only for a command that must write outside the workspace, use sudo or a device, or use credentials such as ~/.ssh.
+        why: With outside_sandbox: what the command needs outside, in a few words for the user.
     """
     if not command.strip():
         raise ToolError("command is empty.")
     if ctx.cancel.is_set():
         raise Cancelled("the turn was cancelled before the command started")
     run_dir, note = _run_dir(ctx, cwd)
+    how = plan("shell", ctx, command, run_dir, outside_sandbox, why)
     default = ctx.settings.tools.shell_timeout if ctx.settings is not None else DEFAULT_TIMEOUT
     limit = min(max(float(default if timeout is None else timeout), 0.1), MAX_TIMEOUT)
     handle, cwd_file = tempfile.mkstemp(prefix="ember-cwd-")
     os.close(handle)
+    argv = [shutil.which("bash") or "/bin/sh", "-c", command + _TRAILER]
+    if how.sandboxed:
+        argv = boundary(ctx).wrap(argv, cwd=run_dir, keep=[Path(cwd_file)])
+    elif how.note:
+        note += how.note + "\n"
     try:
         proc = subprocess.Popen(
-            [shutil.which("bash") or "/bin/sh", "-c", command + _TRAILER],
+            argv,
             cwd=run_dir,
             env={**child_environment(ctx), "EMBER_CWD_FILE": cwd_file},
             stdin=subprocess.DEVNULL,
@@ -145,6 +186,8 @@ def shell(ctx: ToolContext, command: str, timeout: float | None = None, cwd: str
         parts.append(f"[killed by signal {signal.Signals(-proc.returncode).name}]")
     else:
         parts.append(f"[exit code {proc.returncode}]")
+        if proc.returncode and how.sandboxed and any(f in parts[0] for f in _SANDBOX_FAILURES):
+            parts.append(OUTSIDE_HINT)
     if not timed_out and new_cwd.is_dir() and new_cwd != Path(os.path.realpath(run_dir)):
         ctx.cwd = new_cwd
         parts.append(f"[working directory is now {ctx.shown(new_cwd)}]")

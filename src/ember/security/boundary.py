@@ -1,0 +1,197 @@
+"""The boundary around commands: the sandbox that ``shell`` and ``process_start`` run in.
+
+This is what keeps a command, whatever it says, inside its lane (the design of Claude Code's
+bubblewrap sandbox and Codex CLI's workspace-write mode):
+
+- the workspace is writable, the rest of the file system read-only;
+- ``EMBER_HOME`` (config, ``.env``, the database, USER.md, skills), credential folders (``~/.ssh``,
+  ``~/.aws``, ``~/.config/gcloud``...), token caches (``~/.cache``: Hugging Face and others) and
+  other users' homes are hidden; ``~/.cache`` and ``~/.npm`` come back empty and writable, so
+  package managers still work, and forget it afterwards;
+- ``/tmp`` is private; devices are the minimal set bubblewrap gives (null, zero, random, tty);
+- no capabilities and no new privileges (``sudo`` cannot work inside);
+- the network is shared by default (an agent fetches things) or cut with ``[tools] network = false``.
+
+Commands that plainly need more (``dangerous.ESCAPE``) or that the model asks to run outside are
+asked of the person; only an approved command runs outside, and only that once. Where bubblewrap
+is missing or cannot create namespaces, there is no boundary: every command that does not only
+read asks first (``plan_command``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ember.security.approval import ESCAPE, ApprovalRequest
+from ember.security.dangerous import command_subjects, find_dangers, is_read_only
+
+# Hidden from commands even though the rest of the root is readable (relative to $HOME).
+CREDENTIAL_PATHS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
+    ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".config/hub", ".terraform.d",
+    ".local/share/keyrings", ".password-store", ".vault-token", ".huggingface",
+)
+# Emptied and writable inside: caches that hold tokens, and that tools expect to write.
+SCRATCH_PATHS = (".cache", ".npm")
+
+
+def _real(path: Path | str) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(str(path))))
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """What a sandboxed command may touch."""
+
+    workspace: Path | None  # None: nothing of the user's is writable (run_code's scratch dir only)
+    home: Path  # EMBER_HOME
+    network: bool = True
+    user_home: Path = field(default_factory=Path.home)
+
+    def hidden(self) -> list[Path]:
+        """Paths the command must not see, real and existing, EMBER_HOME first."""
+        paths = [_real(self.home), *(_real(self.user_home / p) for p in CREDENTIAL_PATHS)]
+        return [p for p in dict.fromkeys(paths) if p.exists()]
+
+    def mounts(self, *, writable: bool = True) -> list[str]:
+        """bubblewrap's file-system arguments: root read-only, /tmp private, homes and secrets
+        hidden, the workspace bound (read-write unless ``writable`` is False)."""
+        args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        # A virtualenv or toolchain installed under /tmp (a CI checkout) would vanish under that
+        # tmpfs: show what PATH points at there read-only again.
+        for entry in os.environ.get("PATH", "").split(os.pathsep):
+            if entry.startswith("/tmp/") and os.path.isdir(entry):
+                root = Path(entry).parent if Path(entry).name == "bin" else Path(entry)
+                args += ["--ro-bind", str(_real(root)), str(_real(root))]
+        user_home = _real(self.user_home)
+        workspace = _real(self.workspace) if self.workspace is not None else None
+        # Other people's homes: /home is emptied, our own home shown again (read-only).
+        if Path("/home").is_dir():
+            args += ["--tmpfs", "/home"]
+            if user_home.is_relative_to("/home") and user_home.is_dir():
+                args += ["--ro-bind", str(user_home), str(user_home)]
+        if Path("/root").is_dir() and user_home != Path("/root"):
+            args += ["--tmpfs", "/root"]
+        for name in SCRATCH_PATHS:
+            if (user_home / name).is_dir():
+                args += ["--tmpfs", str(user_home / name)]
+        hidden = self.hidden()
+        # Mounts apply in order: hide what contains the workspace, show the workspace, then hide
+        # what lies inside it (an EMBER_HOME kept in the workspace).
+        above = [h for h in hidden if workspace is not None and workspace.is_relative_to(h)]
+        for path in above:
+            args += _hide(path)
+        if workspace is not None and workspace.is_dir():
+            args += ["--bind" if writable else "--ro-bind", str(workspace), str(workspace)]
+        for path in hidden:
+            if path not in above:
+                args += _hide(path)
+        return args
+
+    def wrap(self, argv: list[str], *, cwd: Path, keep: Iterable[Path] = ()) -> list[str]:
+        """The command line that runs ``argv`` in ``cwd`` inside the boundary.
+
+        ``keep``: files of ours under /tmp the command must still reach (the shell's cwd file).
+        """
+        args = [bwrap_path(), *self.mounts()]
+        for path in keep:
+            args += ["--bind", str(path), str(path)]
+        args += ["--chdir", str(_real(cwd))]
+        args += ["--unshare-all", "--share-net"] if self.network else ["--unshare-all"]
+        args += ["--die-with-parent", "--cap-drop", "ALL"]
+        return [*args, "--", *argv]
+
+
+def private_reason(path: Path, *, workspace: Path, home: Path | str | None = None) -> str | None:
+    """Why a tool may not touch ``path`` by name (None when it may).
+
+    Ember's home holds config.toml, .env, the database, USER.md and skills: the model changes
+    those only through Ember's own tools (``user_profile``, ``skill_manage``), never by path, so
+    that hostile text cannot rewrite approvals or read keys. Credential folders are the user's.
+    The workspace is always allowed, also when it lies inside Ember's home.
+    """
+    if home is None:
+        from ember.config import ember_home
+
+        home = ember_home()
+    real = _real(path)
+    if real.is_relative_to(_real(workspace)):
+        return None
+    if real.is_relative_to(_real(home)):
+        return (f"{path} is inside Ember's own folder ({home}): tools cannot read or change it. "
+                "Use user_profile for the user's preferences and skill_manage for skills.")
+    user_home = _real(Path.home())
+    for name in CREDENTIAL_PATHS:
+        if real.is_relative_to(user_home / name):
+            return f"{path} holds the user's credentials (~/{name}): tools cannot read or change it."
+    return None
+
+
+def _hide(path: Path) -> list[str]:
+    return ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+
+
+def bwrap_path() -> str:
+    return shutil.which("bwrap") or "bwrap"
+
+
+def sandbox_problem(mode: str) -> str | None:
+    """Why commands cannot be sandboxed here, or None when they can.
+
+    ``mode`` is ``[sandbox] mode``: ``none`` means the person chose to run without one; ``docker``
+    applies to ``run_code`` only, commands then use bubblewrap when it works.
+    """
+    if mode == "none":
+        return '[sandbox] mode = "none" in config.toml'
+    from ember.security.sandbox import bwrap_problem
+
+    return bwrap_problem()
+
+
+@dataclass(frozen=True)
+class CommandPlan:
+    """How one command line runs: inside the boundary or not, and what to ask first."""
+
+    sandboxed: bool
+    request: ApprovalRequest | None
+    note: str = ""  # a line for the result when it does not run in the sandbox
+
+
+def plan_command(
+    tool: str, command: str, *, workspace: Path, cwd: Path, problem: str | None,
+    outside: bool = False, why: str = "",
+) -> CommandPlan:
+    """Decide where ``command`` runs and whether a person must say yes first.
+
+    ``problem``: why there is no sandbox (``sandbox_problem``), or None. ``outside``: the model
+    asked to run it outside the sandbox, giving ``why``.
+    """
+    dangers = find_dangers(command, workspace=workspace, cwd=cwd)
+    escapes = [d for d in dangers if d.kind == ESCAPE]
+    warnings = [d for d in dangers if d.kind != ESCAPE]
+
+    def request(reason: str, subjects: list[str]) -> ApprovalRequest:
+        return ApprovalRequest(tool=tool, reason=reason, action=command, subjects=list(dict.fromkeys(subjects)))
+
+    if problem is not None:
+        note = f"[ran without a sandbox: {problem}]"
+        if is_read_only(command, workspace, cwd) and not dangers:
+            return CommandPlan(False, None, note)
+        reasons = "; ".join(dict.fromkeys(d.reason for d in dangers)) or "it may change files"
+        return CommandPlan(False, request(
+            f"no sandbox on this machine ({problem}), so it runs directly: {reasons}",
+            command_subjects(command, workspace=workspace, cwd=cwd) or [command]), note)
+    if outside or escapes:
+        needs = "; ".join(dict.fromkeys(d.reason for d in dangers))
+        asked = f"the model asks to run it outside the sandbox: {why.strip() or 'no reason given'}" if outside else ""
+        reason = "runs outside the sandbox, on this machine: " + "; ".join(x for x in (asked, needs) if x)
+        subjects = command_subjects(command, workspace=workspace, cwd=cwd) if outside else [d.subject for d in dangers]
+        return CommandPlan(False, request(reason, subjects or [command]), "[ran outside the sandbox, approved]")
+    if warnings:
+        return CommandPlan(True, request("; ".join(dict.fromkeys(d.reason for d in warnings)),
+                                         [d.subject for d in warnings]))
+    return CommandPlan(True, None)
