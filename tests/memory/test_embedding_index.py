@@ -98,6 +98,28 @@ def test_a_partial_index_uses_vectors_where_they_exist_and_words_everywhere(stor
     assert searcher.search("xylophone", 1, scope="messages", refresh=False)[0].id == "S1:late"
 
 
+def test_a_searcher_kept_open_follows_the_index_batch_by_batch(db_path, embedder):
+    import numpy as np
+
+    with open_store(db_path) as store, open_store(db_path) as indexer:
+        load(store, chat_lines(90, "S1") + chat_lines(50, "S2"))
+        searcher = MemorySearch(store, embedder=embedder)
+        stop = threading.Event()
+        embed_missing(indexer, embedder, batch=40, stop=stop, progress=lambda _, done, __: done >= 40 and stop.set())
+        searcher.refresh(embed_limit=0)  # 40 vectors, read in full
+        assert len(searcher.messages._vectors.whole_ids) == 40
+        embed_missing(indexer, embedder, batch=40)  # the rest, committed by another connection
+        searcher.search("violin", 3, refresh=True)  # reads only what was added
+        fresh = MemorySearch(store, embedder=embedder)
+        fresh.refresh(embed_limit=0)
+        old, new = searcher.messages, fresh.messages
+        assert len(old._vectors.whole_ids) == len(new._vectors.whole_ids) == 140
+        by_id = {int(m): i for i, m in enumerate(new._vectors.whole_ids)}
+        same_rows = [by_id[int(m)] for m in old._vectors.whole_ids]
+        assert np.allclose(old._mixed, new._mixed[same_rows], atol=1e-6)
+        assert sorted(old._words.words) == sorted(new._words.words)
+
+
 def test_search_embeds_a_small_backlog_itself(store, embedder):
     load(store, chat_lines(20))
     searcher = MemorySearch(store, embedder=embedder)

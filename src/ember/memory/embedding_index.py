@@ -310,10 +310,12 @@ class BackgroundIndexer:
         indexer.stop()
 
     The thread opens its own connection, lowers its own priority (and that of the model's
-    worker threads, which it creates), indexes new messages' text, embeds whatever has no vector
-    in committed batches, then looks again every ``poll_s`` seconds. It does nothing (starts no
-    thread, loads no model) when no embedding backend is installed, and loads the model only
-    when something is missing. An error is logged, never raised into the host process.
+    worker threads when it is the first to load the model), indexes new messages' text, embeds
+    whatever has no vector in committed batches, then looks again every ``poll_s`` seconds. It
+    does nothing (starts no thread, loads no model) when no embedding backend is installed, and
+    loads the model only when something is missing. An error is logged, never raised into the
+    host process. ``stop()`` returns within a fraction of a second; the batch under way is
+    given back, and the next indexer (or ``ember memory index``) goes on from there.
     """
 
     def __init__(self, db_path: Path | str, *, poll_s: float = 30.0, nice: int = 10):
@@ -359,13 +361,17 @@ class BackgroundIndexer:
             log.warning("the background embedding index stopped", exc_info=True)
 
     def _round(self, store: SQLiteStore, embedder: Embedder | None) -> Embedder | None:
-        from ember.memory.embeddings import installed_model_name, new_embedder
+        from ember.memory import embeddings
 
         index.refresh(store)
-        model = installed_model_name()
+        model = embeddings.installed_model_name()
         if model is None or embedding_state(store, model).complete:
             return embedder
-        embedder = embedder or new_embedder()
+        if embedder is None:
+            # Loaded here, the process's one model (shared with search) gets worker threads of this
+            # thread's low priority; one that search loaded first has normal ones: then a model of
+            # its own (~100 MB more), so that indexing never competes with the process on equal terms.
+            embedder = embeddings.new_embedder() if embeddings.embedder_loaded() else embeddings.load_embedder()
         if embedder is not None:
             self.embedded += embed_missing(store, embedder, stop=self._stop).embedded
         return embedder

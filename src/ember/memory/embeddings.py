@@ -149,6 +149,11 @@ def new_embedder(threads: int | None = None) -> Embedder | None:
 _loaded: dict[str, Embedder | None] = {}
 
 
+def embedder_loaded() -> bool:
+    """Whether ``load_embedder`` has already loaded the backend in this process."""
+    return "default" in _loaded
+
+
 def load_embedder() -> Embedder | None:
     """The installed embedding backend (loaded once per process), or None when there is none."""
     if not embeddings_enabled():

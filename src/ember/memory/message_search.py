@@ -67,9 +67,7 @@ class MessageSearcher:
         self._parts_order: Any = None
         self._sorted_part_ids: Any = None
         self._sample: Any = None
-        self._vocab_words: list[str] = []
-        self._vocab_row: dict[str, int] = {}
-        self._vocab: Any = None
+        self._words: Any = None  # vectors.WordVectors
 
     # --- keeping caches in step ----------------------------------------------------------------
 
@@ -104,47 +102,62 @@ class MessageSearcher:
     def _load_vectors(self) -> None:
         import numpy as np
 
-        from ember.memory.vectors import MessageVectors, decode_many, to_unit
+        from ember.memory.vectors import MessageVectors, WordVectors
 
         assert self.embedder is not None
         if self._vectors is None:
             self._vectors = MessageVectors(self.embedder.name, self.embedder.dim)
         with self.store._lock:
-            changed = self._vectors.refresh(self.store._conn())
+            added = self._vectors.refresh(self.store._conn())
         vec = self._vectors
-        if changed or self._mixed is None:
-            # Each message's vector mixed with its neighbours' in the same session (id order).
-            rows = self.store._read("SELECT id, session_id FROM messages WHERE id IN (SELECT message_id FROM "
-                                    "search_vectors WHERE part = 0 AND model = ?) ORDER BY session_id, id",
-                                    (self.embedder.name,))
-            order = np.array([vec.row_of(r[0]) for r in rows], dtype=np.int64)
-            same = np.array([rows[i][1] == rows[i + 1][1] for i in range(len(rows) - 1)], dtype=bool)
-            prev = np.full(len(vec.whole_ids), -1, dtype=np.int64)
-            nxt = np.full(len(vec.whole_ids), -1, dtype=np.int64)
-            if len(order) > 1:
-                nxt[order[:-1][same]] = order[1:][same]
-                prev[order[1:][same]] = order[:-1][same]
-            mixed = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
-            for start in range(0, len(mixed), 20_000):
-                rows_ = np.arange(start, min(start + 20_000, len(mixed)))
-                block = to_unit(vec.whole[rows_])
-                for side in (prev, nxt):
-                    has = side[rows_] >= 0
-                    block[has] += NEIGHBOUR_MIX * to_unit(vec.whole[side[rows_][has]])
-                mixed[rows_] = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-9)
-            self._mixed = mixed
+        if added is None or self._mixed is None:
+            self._mixed = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
+            self._mix(self.store._read(
+                "SELECT id, session_id FROM messages WHERE id IN (SELECT message_id FROM search_vectors "
+                "WHERE part = 0 AND model = ?) ORDER BY session_id, id", (self.embedder.name,)))
+        elif len(added):  # a batch was embedded: mix the new vectors, and redo their sessions' others
+            grown = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
+            grown[:len(self._mixed)] = self._mixed
+            self._mixed = grown
+            sessions = {r[0] for start in range(0, len(added), 500) for r in self.store._read(
+                f"SELECT DISTINCT session_id FROM messages WHERE id IN ({', '.join('?' * len(added[start:start + 500]))})",
+                tuple(int(m) for m in added[start:start + 500]))}
+            rows = [r for session in sorted(sessions) for r in self.store._read(
+                "SELECT id, session_id FROM messages WHERE session_id = ? ORDER BY id", (session,))
+                if vec.row_of(r[0]) is not None]
+            self._mix(rows)
+        if added is None or len(added):
             self._parts_order = np.argsort(vec.part_ids, kind="stable")
             self._sorted_part_ids = vec.part_ids[self._parts_order]
             sample = np.random.default_rng(0).choice(len(vec.whole_ids), min(len(vec.whole_ids), 4096), replace=False)
             self._sample = np.sort(sample)
-        if self.store._read("SELECT COUNT(*) FROM search_terms")[0][0] == len(self._vocab_words):
-            return  # no new words (a cheap count: another model's words are dropped before embedding)
-        terms = self.store._read("SELECT term, vector FROM search_terms WHERE model = ? ORDER BY term",
-                                 (self.embedder.name,))
-        if len(terms) != len(self._vocab_words):
-            self._vocab_words = [t[0] for t in terms]
-            self._vocab_row = {w: i for i, w in enumerate(self._vocab_words)}
-            self._vocab = decode_many([t[1] for t in terms], self.embedder.dim)
+        if self._words is None:
+            self._words = WordVectors(self.embedder.name, self.embedder.dim)
+        with self.store._lock:
+            self._words.refresh(self.store._conn())
+
+    def _mix(self, rows: list[Any]) -> None:
+        """``_mixed`` for the messages ``rows`` ((id, session id), each session's in id order, all with
+        vectors): each message's vector mixed with its neighbours' in the same session."""
+        import numpy as np
+
+        from ember.memory.vectors import to_unit
+
+        vec = self._vectors
+        order = np.array([vec.row_of(r[0]) for r in rows], dtype=np.int64)
+        same = np.array([rows[i][1] == rows[i + 1][1] for i in range(len(rows) - 1)], dtype=bool)
+        prev = np.full(len(order), -1, dtype=np.int64)
+        nxt = np.full(len(order), -1, dtype=np.int64)
+        if len(order) > 1:
+            nxt[:-1][same] = order[1:][same]
+            prev[1:][same] = order[:-1][same]
+        for start in range(0, len(order), 20_000):
+            span = slice(start, start + 20_000)
+            block = to_unit(vec.whole[order[span]])
+            for side in (prev[span], nxt[span]):
+                has = side >= 0
+                block[has] += NEIGHBOUR_MIX * to_unit(vec.whole[side[has]])
+            self._mixed[order[span]] = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-9)
 
     # --- the query -----------------------------------------------------------------------------
 
@@ -264,11 +277,11 @@ class MessageSearcher:
         assert self.embedder is not None
         vec = self._vectors
         words = [t for t in terms if len(t) > 2 and t.isalpha()]
-        unknown = [w for w in words if w not in self._vocab_row]
+        unknown = [w for w in words if w not in self._words.row]
         qv = self.embedder.embed([textproc.strip_names(query, self._names_pattern) or query, *unknown])
-        if words and len(self._vocab_words):
+        if words and len(self._words.words):
             fresh = dict(zip(unknown, qv[1:], strict=True))
-            word_vectors = np.array([fresh[w] if w in fresh else self._vocab[self._vocab_row[w]] for w in words])
+            word_vectors = np.array([fresh[w] if w in fresh else self._words.matrix[self._words.row[w]] for w in words])
             put(self._bm25(self._expansions(words, word_vectors), session, LEX_LIMIT), "lexexp")
         sims = self._mixed @ qv[0]
         mean, std = float(sims.mean()), float(sims.std()) or 1.0
@@ -314,13 +327,13 @@ class MessageSearcher:
         """Indexed words whose vectors are close to the query's words (not mere inflections of them)."""
         import numpy as np
 
-        sims = word_vectors @ self._vocab.T
+        sims = word_vectors @ self._words.matrix.T
         found: dict[str, float] = {}
         for i in range(len(words)):
             n = min(EXPAND_PER_WORD, sims.shape[1])
             order = np.argpartition(-sims[i], n - 1)[:n]
             for j in order:
-                candidate = self._vocab_words[j]
+                candidate = self._words.words[j]
                 if sims[i, j] >= EXPAND_MIN_COSINE and not any(_same_stem(candidate, w) for w in words):
                     found[candidate] = max(found.get(candidate, 0.0), float(sims[i, j]))
         return list(found)

@@ -6,8 +6,9 @@ memory. Only what search scans in full (the messages' vectors mixed with their n
 see ``message_search``) is a float32 matrix; sentence vectors and the plain message vectors
 are read back to float only for the few hundred candidates of a query.
 
-``MessageVectors.refresh()`` reads only the rows added since its last call, and reloads
-everything when rows were deleted or replaced, so a long-lived searcher stays in step cheaply.
+``MessageVectors.refresh()`` reads only the rows added since its last call (say which messages
+they belong to), and reloads everything when rows were deleted or replaced, so a long-lived
+searcher stays in step cheaply while the embedding index fills in.
 """
 
 from __future__ import annotations
@@ -60,21 +61,23 @@ class MessageVectors:
         self._seen_rowid = 0
         self._count = 0
 
-    def refresh(self, db: sqlite3.Connection) -> bool:
-        """Read what was added since the last call; True when anything changed."""
+    def refresh(self, db: sqlite3.Connection) -> np.ndarray | None:
+        """Read what was added since the last call.
+
+        Returns the ids of the messages whose vectors were appended (empty when nothing changed),
+        or None when everything was read again (rows were deleted or replaced, or on first use).
+        """
         import numpy as np
 
         count = db.execute("SELECT COUNT(*) FROM search_vectors WHERE model = ?", (self.model,)).fetchone()[0]
         rows = self._read_after(db, self._seen_rowid)
-        if count != self._count + len(rows):  # rows were deleted or replaced: reload everything (rare)
+        reloaded = self._seen_rowid == 0 or count != self._count + len(rows)
+        if reloaded and self._seen_rowid:  # rows were deleted or replaced: reload everything (rare)
             self.__init__(self.model, self.dim)  # type: ignore[misc]
             rows = self._read_after(db, 0)
-            changed = True
-        else:
-            changed = bool(rows)
         self._count = count
         if not rows:
-            return changed
+            return None if reloaded else np.zeros(0, dtype=np.int64)
 
         def stack(pairs: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
             ids = np.array([m for m, _ in pairs], dtype=np.int64)
@@ -83,17 +86,18 @@ class MessageVectors:
 
         whole = [(r[1], r[3]) for r in rows if r[2] == 0]
         parts = [(r[1], r[3]) for r in rows if r[2] > 0]
+        added = np.zeros(0, dtype=np.int64)
         if whole:
-            ids, data = stack(whole)
-            self.whole_ids = np.concatenate([self.whole_ids, ids])
+            added, data = stack(whole)
+            self._row_of.update({int(m): len(self.whole_ids) + i for i, m in enumerate(added)})
+            self.whole_ids = np.concatenate([self.whole_ids, added])
             self.whole = np.vstack([self.whole, data])
-            self._row_of = {int(m): i for i, m in enumerate(self.whole_ids)}
         if parts:
             ids, data = stack(parts)
             self.part_ids = np.concatenate([self.part_ids, ids])
             self.parts = np.vstack([self.parts, data])
         self._seen_rowid = rows[-1][0]
-        return True
+        return None if reloaded else added
 
     def _read_after(self, db: sqlite3.Connection, rowid: int) -> list[tuple[int, int, int, bytes]]:
         return db.execute(
@@ -103,3 +107,37 @@ class MessageVectors:
 
     def row_of(self, message_id: int) -> int | None:
         return self._row_of.get(message_id)
+
+
+class WordVectors:
+    """The vectors of the indexed words (``search_terms``), for query expansion: ``words[i]`` has
+    row ``i`` of ``matrix`` (float32, unit rows); ``row`` maps a word to its row."""
+
+    def __init__(self, model: str, dim: int):
+        self.model, self.dim = model, dim
+        self.words: list[str] = []
+        self.row: dict[str, int] = {}
+        self.matrix = decode_many([], dim)
+        self._seen_rowid = 0
+
+    def refresh(self, db: sqlite3.Connection) -> None:
+        """Append the words added since the last call; read them all again after some were removed."""
+        import numpy as np
+
+        count = db.execute("SELECT COUNT(*) FROM search_terms").fetchone()[0]
+        if count == len(self.words):
+            return  # nothing new (a cheap count: another model's words are dropped before embedding)
+        new = self._read_after(db, self._seen_rowid)
+        if len(self.words) + len(new) != count:  # words were forgotten (or another model's are there)
+            self.__init__(self.model, self.dim)  # type: ignore[misc]
+            new = self._read_after(db, 0)
+        if not new:
+            return
+        self.row.update({t[1]: len(self.words) + i for i, t in enumerate(new)})
+        self.words += [t[1] for t in new]
+        self.matrix = np.vstack([self.matrix, decode_many([t[2] for t in new], self.dim)])
+        self._seen_rowid = new[-1][0]
+
+    def _read_after(self, db: sqlite3.Connection, rowid: int) -> list[tuple[int, str, bytes]]:
+        return db.execute("SELECT rowid, term, vector FROM search_terms WHERE model = ? AND rowid > ? ORDER BY rowid",
+                          (self.model, rowid)).fetchall()
