@@ -235,9 +235,9 @@ def doctor(as_json: bool, offline: bool) -> int:
             settings = None
     if settings is not None:
         checks.append(Check("config", True, f"provider {settings.default_model.provider}"))
-        checks.extend(check_plain_keys(settings))
-        checks.append(check_workspace(settings))
         checks.append(check_database(settings))
+        checks.append(check_workspace(settings))
+        checks.extend(check_plain_keys(settings))
         check = check_offline if offline else check_endpoint
         checks.extend(check(spec) for spec in settings.models.values())
         checks.extend(check_mcp_servers(settings, offline))
