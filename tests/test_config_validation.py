@@ -176,7 +176,7 @@ output = 1
         ("[tools]\nshell_timout = 5\n", 'config.toml: [tools] has no key "shell_timout" (did you mean "shell_timeout"?)'),
         ("[tools]\nfrobnicate = 1\n",
          'config.toml: [tools] has no key "frobnicate"; the keys are enabled, shell_timeout, max_output_chars, '
-         "allow_commands"),
+         "allow_commands, network"),
         ("[prices.m]\ninptu = 1.0\n", 'config.toml: [prices.m] has no key "inptu" (did you mean "input"?)'),
         # the classic TOML slip: a top-level key after a table header lands in that table
         ('[tools]\nenabled = ["*"]\nretries = 0\n',
@@ -272,3 +272,13 @@ def test_every_toml_example_in_the_docs_loads(tmp_path):
             load_settings(home, env={"EMBER_HOME": str(home)})
         except ConfigError as exc:
             raise AssertionError(f"{name}: {exc}\n{block}") from exc
+
+
+def test_allow_patterns_that_allow_everything_are_refused_at_load(ember_home):
+    for pattern in ("*", "rm *", "/*", "**"):
+        (ember_home / "config.toml").write_text(f'[tools]\nallow_commands = ["git push --force origin *", "{pattern}"]\n')
+        with pytest.raises(ConfigError, match=r"allow_commands: .* is refused"):
+            load_settings()
+    (ember_home / "config.toml").write_text('[tools]\nnetwork = false\nallow_commands = ["sudo apt install *"]\n')
+    settings = load_settings()
+    assert settings.tools.network is False and settings.tools.allow_commands == ["sudo apt install *"]

@@ -108,6 +108,7 @@ class ToolSettings:
     shell_timeout: float = 120.0
     max_output_chars: int = 20_000
     allow_commands: list[str] = field(default_factory=list)
+    network: bool = True  # whether sandboxed commands (shell, process_start) reach the network
 
 
 @dataclass
@@ -288,7 +289,7 @@ MODEL_KEYS = (
 ROUTE_KEYS = (*TASK_KINDS, "fallback")
 PRICE_KEYS = ("input", "output")
 AGENT_KEYS = ("max_steps", "compact_at", "keep_recent_turns", "stream", "identity")
-TOOLS_KEYS = ("enabled", "shell_timeout", "max_output_chars", "allow_commands")
+TOOLS_KEYS = ("enabled", "shell_timeout", "max_output_chars", "allow_commands", "network")
 OWN_TABLES = ("model", "models", "routes", "prices", "agent", "tools")
 # Tables other modules read (and check) when they are used; see docs/configuration.md. A table
 # that is in neither list is left alone (a plugin's, say) unless its name is a near miss of one.
@@ -558,8 +559,20 @@ def _tools(raw: Mapping[str, Any]) -> ToolSettings:
                                     low=0, above=True)),
         max_output_chars=_number(table.get("max_output_chars", 20_000), "[tools].max_output_chars",
                                  integer=True, low=1),
-        allow_commands=_strings(table.get("allow_commands", []), "[tools].allow_commands"),
+        allow_commands=_allow_patterns(_strings(table.get("allow_commands", []), "[tools].allow_commands")),
+        network=_expect(table.get("network", True), bool, "[tools].network"),
     )
+
+
+def _allow_patterns(patterns: list[str]) -> list[str]:
+    """Refuse a pattern that would allow everything (``*``, ``rm *``, ``/*``): see security/patterns."""
+    from ember.security.patterns import problem
+
+    for pattern in patterns:
+        why = problem(pattern)
+        if why:
+            raise ConfigError(f"config.toml: [tools].allow_commands: {pattern!r} is refused: {why}")
+    return patterns
 
 
 def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None, *,

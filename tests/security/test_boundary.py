@@ -245,3 +245,11 @@ def test_symlinked_home_and_workspace_work(tmp_path, monkeypatch):
     assert code.content.startswith("42"), code.content
     shell = registry.execute(ToolCall("2", "shell", {"command": f"echo made > out.txt && cat {real_home}/.env"}), ctx)
     assert (real_ws / "out.txt").read_text() == "made\n" and "SECRET" not in shell.content
+
+
+def test_network_can_be_turned_off_for_commands(agent_tools, web):
+    fetched = agent_tools("shell", command=f"curl -s -o page.html {web}/index.html")
+    assert fetched.content.endswith("[exit code 0]")
+    agent_tools.ctx.settings.tools.network = False
+    cut = agent_tools("shell", command=f"curl -s -m 5 -o page2.html {web}/index.html")
+    assert not cut.content.endswith("[exit code 0]") and not (agent_tools.workspace / "page2.html").exists()

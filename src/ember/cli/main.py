@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mcp": ("ember.cli.mcp_cmd", "mcp", "Add, list, test MCP servers; serve Ember's memory over MCP."),
     "skills": ("ember.cli.skills_cmd", "skills", "List, show, install, archive or remove skills (SKILL.md)."),
     "config": ("ember.cli.config_cmd", "config", "Show the effective configuration (secrets masked)."),
+    "approvals": ("ember.cli.approvals_cmd", "approvals", "List or remove what you allowed to run outside the sandbox."),
     "doctor": ("ember.cli.doctor", "doctor", "Check config, home, database and endpoints; print fixes."),
     "setup": ("ember.cli.setup", "setup", "First-run setup: find local model servers, write config."),
 }

@@ -46,7 +46,7 @@ _TRAILER = '\n__ember_status=$?\npwd -P > "$EMBER_CWD_FILE" 2>/dev/null\nexit $_
 def boundary(ctx: ToolContext) -> Boundary:
     from ember.config import ember_home
 
-    network = getattr(ctx.settings.tools, "network", True) if ctx.settings is not None else True
+    network = ctx.settings.tools.network if ctx.settings is not None else True
     home = ctx.settings.home if ctx.settings is not None else ember_home()
     return Boundary(workspace=ctx.workspace, home=Path(home), network=network)
 
