@@ -109,16 +109,32 @@ def show(name: str, as_json: bool) -> None:
 @skills.command("install")
 @click.argument("path", type=click.Path(exists=True, path_type=str))
 @click.option("--force", is_flag=True, help="Replace an installed skill of the same name.")
-def install(path: str, force: bool) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Install even if files hold what look like real secrets (listed).")
+def install(path: str, force: bool, yes: bool) -> None:
     """Install a skill folder (with a SKILL.md) after validating and scanning it."""
     from pathlib import Path
 
     from ember.memory import skills as library
 
+    def confirm(found: list[str]) -> bool:
+        click.echo("These files hold what look like real secrets; the agent would read them:", err=True)
+        for line in found:
+            click.echo(f"  {line}", err=True)
+        if yes:
+            click.echo("Installing anyway (--yes).", err=True)
+            return True
+        if not sys.stdin.isatty():
+            return False
+        return click.confirm("Install anyway?", default=False, err=True)
+
     settings, store = _context()
     with store:
         try:
-            info = library.install(settings.home, Path(path), store, secrets=settings.secret_values(), replace=force)
+            info = library.install(settings.home, Path(path), store, secrets=settings.secret_values(), replace=force,
+                                   confirm_secrets=confirm)
+        except library.SecretsFound as exc:
+            hint = None if sys.stdin.isatty() else "check them; add --yes to install anyway"
+            raise CliError(f"{exc.name} was not installed", hint, exit_code=1) from exc
         except library.SkillError as exc:
             raise _fail(exc) from exc
     click.echo(f"installed {info.name}: {info.description}", err=True)

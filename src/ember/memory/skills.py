@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +51,16 @@ _CODE_SUFFIXES = (".py", ".sh", ".js", ".ts")
 
 class SkillError(ValueError):
     """A skill cannot be saved, installed or found; the message says why and what to do."""
+
+
+class SecretsFound(SkillError):
+    """A skill to install holds what look like real secrets; ``found`` lists them as ``FILE:LINE: what``."""
+
+    def __init__(self, name: str, found: list[str]) -> None:
+        self.name, self.found = name, found
+        listed = "".join(f"\n  {line}" for line in found)
+        super().__init__(f"{name} was not installed: it holds what look like real secrets "
+                         f"(the agent would read them):{listed}")
 
 
 @dataclass
@@ -194,8 +204,15 @@ def save(
 
 
 def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Iterable[str] = (),
-            replace: bool = False) -> SkillInfo:
-    """Copy a skill folder (or the folder of a SKILL.md) into the library after validating and scanning it."""
+            replace: bool = False, confirm_secrets: Callable[[list[str]], bool] | None = None) -> SkillInfo:
+    """Copy a skill folder (or the folder of a SKILL.md) into the library after validating and scanning it.
+
+    Injected instructions, hidden text and exfiltration are refused outright. What looks like a real
+    secret (a key format at its real length and randomness, a random assigned password, one of
+    ``secrets``) is listed as ``FILE:LINE: what`` and handed to ``confirm_secrets``, after every other
+    check passed; without it, or when it answers False, ``SecretsFound`` is raised. Placeholders
+    (``sk-...``, ``<your-token>``, ``password = "changeme"``) pass.
+    """
     source = Path(source).expanduser()
     folder = source.parent if source.name == "SKILL.md" else source
     skill_file = folder / "SKILL.md"
@@ -211,8 +228,10 @@ def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Ite
         raise SkillError(f"{skill_file}: " + "; ".join(problems))
     from ember.security.scan import scan
 
+    secrets = list(secrets)
+    found: list[str] = []
     total = 0
-    for path in folder.rglob("*"):
+    for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if path.is_symlink():
             raise SkillError(f"{relative} is a symbolic link; skills with links are refused (they can point anywhere)")
@@ -226,9 +245,9 @@ def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Ite
             continue  # a binary asset: nothing a prompt would read
         is_code = relative.parts[0] == "scripts" or path.suffix.lower() in _CODE_SUFFIXES
         result = scan(content, secrets=secrets, code=is_code)
-        if result.refused or result.redacted:
-            what = result.problems or [f"secrets ({', '.join(result.redacted)})"]
-            raise SkillError(f"{relative} was refused: it contains {'; '.join(what)}")
+        if result.refused:
+            raise SkillError(f"{relative} was refused: it contains {'; '.join(result.problems)}")
+        found += [f"{relative.as_posix()}:{hit.line}: {hit.description}" for hit in result.secrets]
     target = skills_dir(home) / doc.name
     source_real, target_real = folder.resolve(), target.resolve()
     if source_real == target_real or source_real in target_real.parents or target_real in source_real.parents:
@@ -236,6 +255,8 @@ def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Ite
     if target.exists() and not replace:
         raise SkillError(f"a skill named {doc.name!r} is already installed; use --force to replace it, "
                          "or remove or archive it first")
+    if found and (confirm_secrets is None or not confirm_secrets(found)):
+        raise SecretsFound(doc.name, found)
     _copy_in(folder, target)
     if store is not None:
         skill_stats.ensure(store, doc.name, "installed")

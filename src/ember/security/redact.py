@@ -3,38 +3,21 @@
 Two nets: the exact values Ember knows are secret (API keys from .env and config), and the
 shapes secrets usually have (``sk-...``, ``Bearer ...``, AWS keys, private key blocks,
 ``api_key=...``), which catch keys Ember was never told about, e.g. printed by ``env`` or ``cat .env``.
+The shapes are the scanner's (``ember.security.secret_patterns``); the redactor masks every match,
+placeholders included: masking ``sk-xxxx`` in a log costs nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable
 
-MASK = "[REDACTED]"
-MIN_SECRET_LENGTH = 6  # shorter "secrets" would blank out ordinary words
+from ember.security.secret_patterns import MASK, find_secrets, mask
 
-_SHAPES: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S),
-        "[REDACTED PRIVATE KEY]",
-    ),
-    (re.compile(r"\bsk-(?:ant-|proj-|or-)?[A-Za-z0-9_-]{16,}"), MASK),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}"), MASK),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), MASK),
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\1 {MASK}"),
-    (
-        # key = value, key: value, "key": "value" where the key names a secret.
-        re.compile(
-            r"(?i)\b([\w.-]*(?:api[_-]?key|secret|token|passw(?:or)?d|access[_-]?key|private[_-]?key)[\w.-]*)"
-            r"(['\"]?\s*[:=]\s*)(['\"]?)(?!\d+\b)(?!\[REDACTED)([^\s'\",;&]{6,})"
-        ),
-        rf"\1\2\3{MASK}",
-    ),
-]
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "RedactingFilter", "Redactor"]
+
+MIN_SECRET_LENGTH = 6  # shorter "secrets" would blank out ordinary words
 
 
 class Redactor:
@@ -61,9 +44,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        for pattern, replacement in _SHAPES:
-            text = pattern.sub(replacement, text)
-        return text
+        return mask(text, find_secrets(text))
 
     __call__ = redact
 
