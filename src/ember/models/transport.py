@@ -73,14 +73,30 @@ class HttpTransport:
         self.api = "the Anthropic API" if spec.provider == "anthropic" else "the OpenAI API"
         self._client = client
         self._owns_client = client is None
+        self._plain = False  # our own client was made for plain http: it has no CA bundle
 
-    @property
-    def client(self) -> httpx.Client:
+    def _client_for(self, url: str) -> httpx.Client:
+        """The client, made on first use.
+
+        Loading the CA bundle is ~35 ms of every one-shot run. A plain-http endpoint (Ollama,
+        llama.cpp, vLLM or LM Studio on this machine) never uses it, so a client made for an
+        http:// URL skips it; it never follows redirects, and an https:// URL gets a client
+        that verifies certificates, as every client does by default.
+        """
+        plain = url.startswith("http://")
+        if self._client is not None and self._owns_client and self._plain and not plain:
+            self._client.close()
+            self._client = None
         if self._client is None:
             httpx = load_httpx()
             timeout = httpx.Timeout(self.spec.timeout, connect=min(self.spec.timeout, 15.0))
-            self._client = httpx.Client(timeout=timeout)
+            self._client = httpx.Client(timeout=timeout, verify=not plain, follow_redirects=False)
+            self._plain = plain
         return self._client
+
+    @property
+    def client(self) -> httpx.Client:
+        return self._client_for(self.spec.base_url or "https://")
 
     def close(self) -> None:
         if self._client is not None and self._owns_client:
@@ -91,13 +107,13 @@ class HttpTransport:
 
     def get_json(self, url: str) -> Any:
         with self._mapped(url):
-            response = self.client.get(url, headers=self.headers)
+            response = self._client_for(url).get(url, headers=self.headers)
         return self.decode_response(response, url)
 
     def post_json(self, url: str, body: dict[str, Any], cancel: threading.Event | None = None) -> Any:
         check_cancel(cancel)
         with self._mapped(url):
-            response = self.client.post(url, json=body, headers=self.headers)
+            response = self._client_for(url).post(url, json=body, headers=self.headers)
         check_cancel(cancel)
         return self.decode_response(response, url)
 
@@ -108,7 +124,7 @@ class HttpTransport:
         """POST and yield the open response (status already checked); closed on any exit."""
         check_cancel(cancel)
         headers = {**self.headers, "accept": "text/event-stream"}
-        with self._mapped(url), self.client.stream("POST", url, json=body, headers=headers) as response:
+        with self._mapped(url), self._client_for(url).stream("POST", url, json=body, headers=headers) as response:
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response, url)
