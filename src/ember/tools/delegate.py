@@ -115,7 +115,7 @@ def _run_child(
     from ember.agent.loop import AgentError
 
     child = _child_agent(parent, depth, toolsets, max_steps)
-    session_id = child.new_session(source="delegate", title=task[:80])
+    session_id = child.new_session(source="delegate")  # titled from the task, secrets masked, by the agent
     if preload:
         child.tool_context(session_id, cancel).loaded_toolsets.update(toolsets - {CORE})
     try:
