@@ -1,6 +1,6 @@
 """How well the secret scan tells real credentials from documentation placeholders.
 
-    python benchmarks/secret_scan.py [--json] [--no-cli] [--show-misses]
+    python benchmarks/secret_scan.py [--json] [--no-cli] [--show-misses] [--seeds N]
 
 Two corpora written by the project (benchmarks/data/): a benign one (READMEs, .env.example files,
 docker-compose and CI configs, code samples, vendor docs with their published example keys) and a
@@ -13,7 +13,8 @@ random with a fixed seed). Each item is scanned as ``ember skills install`` scan
 
 Then the same corpora are installed with the real ``ember`` executable (skipped with --no-cli):
 the benign skill must install without a question; the hostile one must be refused, listing every
-item. Targets: 0 false positives, 0 false negatives.
+item. ``--seeds N`` also draws the hostile corpus with N other seeds and counts what is missed.
+Targets: 0 false positives, 0 false negatives.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     parser.add_argument("--no-cli", action="store_true", help="Skip the install through the `ember` executable.")
     parser.add_argument("--show-misses", action="store_true", help="Print each false positive and negative.")
+    parser.add_argument("--seeds", type=int, default=0, help="Also draw the hostile corpus with N other seeds.")
     args = parser.parse_args()
 
     benign, hostile = benign_items(), hostile_items()
@@ -112,6 +114,10 @@ def main() -> None:
                     "masked_in_memory": sum(row["masked_in_memory"] for row in bad)},
         "scan": {"seconds": round(seconds, 4), "bytes": size, "mb_per_s": round(size / seconds / 1e6, 2)},
     }
+    if args.seeds:
+        drawn = [row for seed in range(1, args.seeds + 1) for row in classify(hostile_items(SEED + seed))]
+        report["other_seeds"] = {"seeds": args.seeds, "items": len(drawn),
+                                 "false_negatives": sum(1 for row in drawn if not row["secrets"])}
     if not args.no_cli:
         report["cli"] = through_the_cli(benign, hostile)
     if args.show_misses:
@@ -121,13 +127,18 @@ def main() -> None:
         return
     b, h = report["benign"], report["hostile"]
     print(f"benign corpus:  {b['items']} items, false positives {b['false_positives']} "
-          f"({b['false_positive_rate']:.1%})  [memory would mask a placeholder in {b['masked_in_memory']}]")
+          f"({b['false_positive_rate']:.1%})  [memory writes still mask a made-up value "
+          f"such as password=postgres in {b['masked_in_memory']}]")
     print(f"hostile corpus: {h['items']} items, false negatives {h['false_negatives']} "
           f"({h['false_negative_rate']:.1%})  [memory masks {h['masked_in_memory']}]")
     print("  per category (missed/items): " + ", ".join(
         f"{c} {h['misses_by_category'].get(c, 0)}/{n}" for c, n in h["categories"].items()))
     print(f"scan: {report['scan']['bytes']:,} bytes in {report['scan']['seconds'] * 1000:.1f} ms "
           f"({report['scan']['mb_per_s']} MB/s)")
+    if "other_seeds" in report:
+        o = report["other_seeds"]
+        print(f"hostile corpus drawn with {o['seeds']} other seeds: {o['items']} items, "
+              f"false negatives {o['false_negatives']}")
     if "cli" in report:
         c = report["cli"]
         print(f"ember skills install: benign corpus {'installed' if c['benign_installed'] else 'REFUSED'} "

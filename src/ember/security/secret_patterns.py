@@ -71,7 +71,8 @@ _PUBLISHED_EXAMPLES = frozenset({
     "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",  # the signature of jwt.io's sample token
 })
 _MARKED = re.compile(r"example|\.\.\.|…|<[A-Za-z_][^<>]*>|\{\{|\$\{|redacted|placeholder", re.I)
-_TEMPLATE_START = re.compile(r"^(?:\$[A-Za-z_{(]|\{[A-Za-z_]|<|%[A-Za-z_]\w*%$|@[A-Za-z_]+@$|\[\[)")
+_TEMPLATE_START = re.compile(  # $VAR, $env:VAR, ${VAR}, $(cmd), {{ var }}, {var}, <%= … %>, <set-me>, %VAR%, @VAR@, [[var]]
+    r"^(?:\$(?:env:)?[A-Za-z_]\w*$|\$[{(]|\{\{?\s*[A-Za-z_][\w.]*\s*\}|<%|<[^<>]*>$|%[A-Z_][A-Z0-9_]*%$|@[A-Za-z_]+@$|\[\[)")
 _MASKED_OUT = re.compile(r"([xX*#•])\1{5,}|^[xX*#•]{4,}|[xX*#•]{4,}$|0{8,}")  # xxxxxx, ****, 00000000
 _YOUR = re.compile(r"^(?:[Yy]our|YOUR|[Mm]y|MY|[Ii]nsert|INSERT|[Rr]eplace|REPLACE|[Ee]nter|ENTER|[Pp]aste|PASTE|"
                    r"[Pp]ut|PUT|[Aa]dd|ADD|[Ff]ill|FILL|[Cc]hange|CHANGE)[-_ .]"
@@ -391,7 +392,7 @@ _KEYWORD = re.compile(r"api[_-]?key|secret|token|passw(?:or)?d|access[_-]?key|pr
 _KEYWORD_ANY_CASE = re.compile(_KEYWORD.pattern, re.I)
 _NAME_CHAR = re.compile(r"[\w.-]")
 _NAME_END = re.compile(r"[\w.-]*")
-_ASSIGNED = re.compile(r"(['\"]?\s*[:=]\s*)(?:(['\"])|(?=[^'\"]))(?![\d.]+(?![^\s'\",;&]))(?!\[REDACTED)"
+_ASSIGNED = re.compile(r"(['\"]?[ \t]*[:=][ \t]*)(?:(['\"])|(?=[^'\"]))(?![\d.]+(?![^\s'\",;&]))(?!\[REDACTED)"
                        r"(?:(?<=['\"])([^\s'\"]{6,})|([^\s'\",;&]{6,}))")
 
 
