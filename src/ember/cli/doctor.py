@@ -87,6 +87,26 @@ def check_workspace(settings) -> Check:
     return Check("workspace", True, f"{path} (set by {source}) does not exist yet; it is created on first use")
 
 
+def check_sandbox(settings) -> Check:
+    """Whether commands run in the sandbox here; without one, every command that writes asks."""
+    from ember.config import ConfigError
+    from ember.security.boundary import sandbox_problem
+    from ember.security.sandbox import INSTALL_HINT, sandbox_settings
+
+    try:
+        mode = sandbox_settings(settings.raw).mode
+    except ConfigError as exc:
+        return Check("sandbox", False, str(exc), "fix the [sandbox] table (see docs/tools-processes-ssh-code.md)")
+    problem = sandbox_problem(mode)
+    if problem is None:
+        network = "with" if settings.tools.network else "without"
+        return Check("sandbox", True, f"bubblewrap: commands run with the workspace writable, {network} network")
+    if mode == "none":
+        return Check("sandbox", True, f"off ({problem}): every command that is not read-only asks first")
+    return Check("sandbox", False, f"no sandbox for commands: {problem}; every command that is not read-only "
+                 "asks first", INSTALL_HINT.split(", or set")[0])
+
+
 def check_plain_keys(settings) -> list[Check]:
     """A failed check for each ``api_key`` written in config.toml in clear (the key is not shown)."""
     tables = [("[model]", "EMBER_API_KEY", settings.raw.get("model"))]
@@ -237,6 +257,7 @@ def doctor(as_json: bool, offline: bool) -> int:
         checks.append(Check("config", True, f"provider {settings.default_model.provider}"))
         checks.append(check_database(settings))
         checks.append(check_workspace(settings))
+        checks.append(check_sandbox(settings))
         checks.extend(check_plain_keys(settings))
         check = check_offline if offline else check_endpoint
         checks.extend(check(spec) for spec in settings.models.values())
