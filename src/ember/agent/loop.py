@@ -94,7 +94,8 @@ class Agent:
         ctx = self._tool_contexts.get(session_id)
         if ctx is None:
             workspace = self.settings.workspace_dir
-            workspace.mkdir(parents=True, exist_ok=True)
+            if workspace.parent.is_dir():  # the door prepared it (runtime.prepare_workspace); never a tree
+                workspace.mkdir(exist_ok=True)
             ctx = ToolContext(
                 workspace=workspace,
                 settings=self.settings,

@@ -229,8 +229,9 @@ class McpConnection:
             path = Path(os.path.expanduser(self.config.cwd))
             return str(path if path.is_absolute() or self._workspace is None else self._workspace / path)
         if self._workspace is not None:
-            self._workspace.mkdir(parents=True, exist_ok=True)
-            return str(self._workspace)
+            if self._workspace.parent.is_dir():  # only a missing last folder: never a mistyped tree
+                self._workspace.mkdir(exist_ok=True)
+            return str(self._workspace) if self._workspace.is_dir() else None
         return None
 
     def _open_errlog(self) -> IO[str]:
