@@ -61,6 +61,8 @@ def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
     if module.startswith("ember.models"):
         if name == "Cancelled":
             return EXIT_CANCELLED, "cancelled", None
+        if name == "EmptyAnswerError":  # the endpoint works; the message already says what to try
+            return EXIT_MODEL, str(exc), None
         return EXIT_MODEL, str(exc), "run `ember doctor` to test the endpoint"
     if name == "StepLimitReached":
         return EXIT_STEP_LIMIT, str(exc), None
