@@ -11,7 +11,8 @@ import pytest
 
 from ember.security.redact import Redactor
 from ember.security.scan import scan
-from ember.security.secret_patterns import PLACEHOLDER, REAL, WEAK, find_secrets, looks_random
+from ember.security.secret_patterns import PLACEHOLDER, REAL, WEAK, find_secrets
+from ember.security.secret_values import looks_random
 
 ALNUM = string.ascii_letters + string.digits
 _draw = random.Random(11)
