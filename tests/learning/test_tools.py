@@ -17,8 +17,7 @@ def run(ember_home, store, tmp_path):
     registry = ToolRegistry()
     registry.add_toolset("profile", "the user profile", modules=("ember.tools.profile",), tools=("user_profile",))
     registry.add_toolset("skills", "skills", modules=("ember.tools.skills",), tools=("skill_view", "skill_manage"))
-    ctx = ToolContext(workspace=tmp_path, settings=load_settings())
-    ctx.extras["store"] = store
+    ctx = ToolContext(workspace=tmp_path, settings=load_settings(), store=store)
 
     def _run(tool, **arguments):
         return registry.execute(ToolCall(id="1", name=tool, arguments=arguments), ctx)

@@ -16,8 +16,7 @@ from ember.tools.builtin import builtin_registry
 def run(store, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBER_EMBEDDINGS", "off")  # this test is about the tool, not the vectors
     registry = builtin_registry(plugins=False)
-    ctx = ToolContext(workspace=tmp_path)
-    ctx.extras["store"] = store
+    ctx = ToolContext(workspace=tmp_path, store=store)
 
     def call(**arguments):
         return registry.execute(ToolCall(id="c1", name="memory_search", arguments=arguments), ctx)

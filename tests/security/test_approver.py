@@ -20,12 +20,15 @@ def test_auto_mode_approves_everything():
 
 
 def test_deny_mode_explains_how_to_allow():
-    approver = Approver("deny")
-    verdict = approver.review(request("git push --force origin main"))
+    from ember.agent.door import TurnApprovals
+
+    approver, turn = Approver("deny"), TurnApprovals()
+    verdict = approver.review(request("git push --force origin main"), turn=turn)
     assert not verdict.approved
     assert "--yes" in verdict.message
     assert '[tools] allow_commands = ["git push --force origin *"]' in verdict.message
-    assert approver.denied and approver.denied[0].subjects == ["git push --force origin main"]
+    assert [(r.action, r.approved, r.how) for r in turn.records] == [("git push --force origin main", False,
+                                                                      "no one to ask")]
 
 
 def test_interactive_without_a_callback_denies():

@@ -194,7 +194,8 @@ def test_children_inherit_the_approver(make_runtime, auto_approve):
         assert not (workspace / "old.log").exists() and "Deleted old.log" in finished.answer
     else:
         assert (workspace / "old.log").exists() and "needs approval" in finished.answer
-        assert runtime.agent.approver.denied and runtime.agent.approver.denied[0].tool == "delete_file"
+        refused = finished.approvals.refused  # the child's refusal counts in the parent's turn
+        assert refused and refused[0].tool == "delete_file" and refused[0].how == "no one to ask"
 
 
 def test_documented_defaults_are_the_defaults(ember_home):

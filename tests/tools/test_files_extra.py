@@ -20,8 +20,9 @@ def call(workspace):
     """call(name, approver=None, **arguments) -> ToolResult; approvals are refused unless an approver says yes."""
     registry = builtin_registry(plugins=False)
 
-    def _call(name: str, approver: Approver | None = None, **arguments) -> ToolResult:
-        ctx = ToolContext(workspace=workspace, approver=approver or Approver("deny", workspace=workspace))
+    def _call(name: str, approver: Approver | None = None, approvals=None, **arguments) -> ToolResult:
+        ctx = ToolContext(workspace=workspace, approver=approver or Approver("deny", workspace=workspace),
+                          approvals=approvals)
         return registry.execute(ToolCall(id="c1", name=name, arguments=arguments), ctx)
 
     return _call
@@ -157,10 +158,12 @@ def test_delete_always_asks_and_folders_need_recursive(call, workspace):
     yes = Approver("auto")
     assert not call("delete_file", approver=yes, path="a.txt").is_error
     assert not (workspace / "a.txt").exists()
-    asked = Approver("deny", workspace=workspace)
-    folder = call("delete_file", approver=asked, path="build")
+    from ember.agent.door import TurnApprovals
+
+    asked = TurnApprovals()
+    folder = call("delete_file", approvals=asked, path="build")
     assert folder.is_error and "recursive=true" in folder.content
-    assert asked.denied == []  # a call that cannot run is not put to the user
+    assert asked.records == []  # a call that cannot run is not put to the user
     gone = call("delete_file", approver=yes, path="build", recursive=True)
     assert not gone.is_error and not (workspace / "build").exists()
     root = call("delete_file", approver=yes, path=".", recursive=True)

@@ -30,8 +30,9 @@ def open_runtime(ember_home, tmp_path):
         runtime.close()
 
 
-def run_tool(runtime, session: str, name: str, **arguments):
+def run_tool(runtime, session: str, name: str, door=None, **arguments):
     ctx = runtime.agent.tool_context(session)
+    ctx.door = door  # as Agent.run sets it for each turn
     return runtime.agent.registry.execute(ToolCall(id="t", name=name, arguments=arguments), ctx)
 
 
@@ -73,11 +74,14 @@ def test_clarify_asks_through_the_door_and_maps_option_numbers(open_runtime):
     runtime = open_runtime()
     asked = []
     answers = iter(["2", "green, please", ""])
-    runtime.agent.extras["ask_user"] = lambda question, options: asked.append((question, options)) or next(answers)
+    from ember.agent.door import Attended
+
+    door = Attended(approver=lambda request: "deny",
+                    asker=lambda question, options: asked.append((question, options)) or next(answers))
     session = runtime.agent.new_session(source="test")
-    picked = run_tool(runtime, session, "clarify", question="Which colour?", options=["red", "blue"])
-    free = run_tool(runtime, session, "clarify", question="Which colour?", options=["red", "blue"])
-    silent = run_tool(runtime, session, "clarify", question="Anything else?")
+    picked = run_tool(runtime, session, "clarify", door=door, question="Which colour?", options=["red", "blue"])
+    free = run_tool(runtime, session, "clarify", door=door, question="Which colour?", options=["red", "blue"])
+    silent = run_tool(runtime, session, "clarify", door=door, question="Anything else?")
     assert picked.content == "The user answered: blue"
     assert free.content == "The user answered: green, please"
     assert not silent.is_error and "no answer" in silent.content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ember.agent.door import TurnApprovals
 from ember.models.base import ToolCall, Usage
 
 
@@ -70,6 +71,7 @@ class TurnFinished:
     cost: float = 0.0
     tool_calls: list[dict] = field(default_factory=list)
     steps: int = 0
+    approvals: TurnApprovals = field(default_factory=TurnApprovals)  # asked, allowed, refused in this turn
 
 
 @dataclass
@@ -92,6 +94,7 @@ class TurnFailed:
     tool_calls: list[dict] = field(default_factory=list)
     steps: int = 0  # model calls that completed
     message_id: int | None = None  # the stored user message that started the turn
+    approvals: TurnApprovals = field(default_factory=TurnApprovals)
 
 
 AgentEvent = TextChunk | ReasoningChunk | ModelCalled | ToolStarted | ToolFinished | Compacted | Notice | TurnFinished

@@ -3,6 +3,11 @@
 ``Agent.run`` is a generator of typed events (see ``events.py``). Errors caused by the model go
 back to the model as tool errors; provider failures, the step limit and cancellation are raised
 after everything that happened has been stored (and reported to ``failure_listeners``).
+
+One ``Agent`` serves many sessions at once, each turn in the caller's thread (see
+docs/development.md): turns of different sessions run side by side, two turns of one session
+never interleave (the second waits for the first), and the per-session caches are bounded.
+Each turn gets its door (``door.py``): who answers its approvals and questions.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -42,6 +49,7 @@ from ember.models.base import (
 from ember.models.router import RouteNotice
 
 if TYPE_CHECKING:
+    from ember.agent.door import Door, TurnApprovals
     from ember.config import Settings
     from ember.memory.store import SQLiteStore
     from ember.models.router import Router
@@ -49,6 +57,8 @@ if TYPE_CHECKING:
     from ember.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
+
+MAX_CACHED_SESSIONS = 256  # per-session tool state kept in memory; an evicted one is rebuilt from the store
 
 
 class AgentError(Exception):
@@ -76,10 +86,12 @@ class Agent:
     turn_listeners: list[TurnListener] = field(default_factory=list)
     # Called with (session_id, user_message, TurnFailed) when a turn raises instead of answering.
     failure_listeners: list[FailureListener] = field(default_factory=list)
-    # Copied into every ToolContext's extras: what a door offers its tools (e.g. "ask_user").
-    extras: dict[str, Any] = field(default_factory=dict)
-    _tool_contexts: dict[str, ToolContext] = field(default_factory=dict, init=False)
-    _titled: set[str] = field(default_factory=set, init=False)  # sessions given a title in this process
+    depth: int = 0  # 0 for a top agent, 1 for its sub-agents...
+    _tool_contexts: OrderedDict[str, ToolContext] = field(default_factory=OrderedDict, init=False)
+    _titled: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False)  # titled in this process
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _session_locks: weakref.WeakValueDictionary[str, Any] = field(
+        default_factory=weakref.WeakValueDictionary, init=False)
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -88,10 +100,18 @@ class Agent:
         return self.store.create_session(source=source, title=title, model=spec.model).id
 
     def tool_context(self, session_id: str, cancel: threading.Event | None = None) -> ToolContext:
-        """Per-session tool state (loaded toolsets, working dir), rebuilt from history on resume."""
+        """Per-session tool state (loaded toolsets, working dir), rebuilt from history on resume.
+
+        At most ``MAX_CACHED_SESSIONS`` are kept, least recently used first out (never one whose
+        turn is running): a gateway that runs for months does not grow with every chat it saw.
+        """
+        from ember.agent.subagents import AgentSubAgents
         from ember.tools.registry import ToolContext
 
-        ctx = self._tool_contexts.get(session_id)
+        with self._cache_lock:
+            ctx = self._tool_contexts.get(session_id)
+            if ctx is not None:
+                self._tool_contexts.move_to_end(session_id)
         if ctx is None:
             workspace = self.settings.workspace_dir
             if workspace.parent.is_dir():  # the door prepared it (runtime.prepare_workspace); never a tree
@@ -106,14 +126,44 @@ class Agent:
                 max_output_chars=self.settings.tools.max_output_chars,
                 loaded_toolsets=self._toolsets_used(session_id),
                 cwd=workspace,
+                store=self.store,
+                router=self.router,
+                subagents=AgentSubAgents(self, self.depth),
             )
-            ctx.extras.update(self.extras)
-            ctx.extras["store"] = self.store
-            ctx.extras["agent"] = self
-            self._tool_contexts[session_id] = ctx
+            with self._cache_lock:
+                ctx = self._tool_contexts.setdefault(session_id, ctx)
+                self._evict()
         if cancel is not None:
             ctx.cancel = cancel
         return ctx
+
+    def _evict(self) -> None:
+        """Drop the least recently used idle sessions' state beyond the cap (``_cache_lock`` held)."""
+        for session_id in list(self._tool_contexts):
+            if len(self._tool_contexts) <= MAX_CACHED_SESSIONS:
+                break
+            lock = self._session_locks.get(session_id)
+            if lock is not None and lock.locked():
+                continue  # its turn is running
+            del self._tool_contexts[session_id]
+            self.approver.forget_session(session_id)
+        while len(self._titled) > MAX_CACHED_SESSIONS * 4:
+            self._titled.popitem(last=False)
+
+    def forget(self, session_id: str) -> None:
+        """Drop what is cached for ``session_id`` (a finished sub-agent's session)."""
+        with self._cache_lock:
+            self._tool_contexts.pop(session_id, None)
+            self._titled.pop(session_id, None)
+        self.approver.forget_session(session_id)
+
+    def _session_lock(self, session_id: str) -> threading.Lock:
+        with self._cache_lock:
+            lock = self._session_locks.get(session_id)
+            if lock is None:
+                lock = threading.Lock()
+                self._session_locks[session_id] = lock
+            return lock
 
     def _title(self, session_id: str, user_message: str) -> str | None:
         """The session's title from its first message, for the store to keep if it has none yet:
@@ -127,7 +177,8 @@ class Agent:
         shapes = Redactor()
         title = session_title(user_message, redact=lambda line: shapes.redact(self.redact(line)))
         if title:
-            self._titled.add(session_id)
+            with self._cache_lock:
+                self._titled[session_id] = None
         return title
 
     def _toolsets_used(self, session_id: str) -> set[str]:
@@ -152,10 +203,33 @@ class Agent:
         cancel: threading.Event | None = None,
         images: list[str] | None = None,
         stream: bool | None = None,
+        door: Door | None = None,
+        approvals: TurnApprovals | None = None,
     ) -> Iterator[AgentEvent]:
+        """One turn. ``door`` answers its approvals and questions (default: the approver's own,
+        from ``build_runtime``); a second turn of the same session waits for this one.
+        ``approvals`` collects what the turn asked (a sub-agent's turn adds to its parent's)."""
+        lock = self._session_lock(session_id)
+        lock.acquire()
+        try:
+            yield from self._turn(session_id, user_message, cancel, images, stream, door, approvals)
+        finally:
+            lock.release()
+
+    def _turn(
+        self, session_id: str, user_message: str, cancel: threading.Event | None, images: list[str] | None,
+        stream: bool | None, door: Door | None, approvals: TurnApprovals | None,
+    ) -> Iterator[AgentEvent]:
+        from ember.agent.door import TurnApprovals
+        from ember.agent.subagents import AgentSubAgents
+
         cancel = cancel or threading.Event()
         stream = self.settings.agent.stream if stream is None else stream
+        door = door or self.approver.door
+        approvals = approvals if approvals is not None else TurnApprovals()
         ctx = self.tool_context(session_id, cancel)
+        ctx.door, ctx.approvals = door, approvals
+        ctx.subagents = AgentSubAgents(self, self.depth, door, approvals)
         message_id = self.store.add_message(
             session_id, Message(role="user", content=user_message, images=list(images or [])),
             title=self._title(session_id, user_message),
@@ -196,6 +270,7 @@ class Agent:
                         cost=total_cost,
                         tool_calls=calls_made,
                         steps=step,
+                        approvals=approvals,
                     )
                     try:
                         yield finished
@@ -213,7 +288,7 @@ class Agent:
                 self._notify_failure(session_id, user_message, TurnFailed(
                     session_id=session_id, error=_error_text(exc), reason=_failure_reason(exc),
                     model=model_name, usage=total, cost=total_cost, tool_calls=list(calls_made),
-                    steps=steps_done, message_id=message_id,
+                    steps=steps_done, message_id=message_id, approvals=approvals,
                 ))
             raise  # always the original error, unchanged
 

@@ -20,6 +20,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ember.agent.door import Door
     from ember.cli.render import UserWaits
     from ember.runtime import Runtime
 
@@ -44,14 +45,17 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
     console = Console(highlight=False)
     interactive = sys.stdin.isatty()
     settings = ready_settings(model_name, offer_setup=interactive and sys.stdout.isatty())
+    from ember.agent.door import Attended
+
     waits = UserWaits()
-    runtime = build_runtime(
-        settings, interactive=True, auto_approve=yes, ask=_approval_prompt(console, interactive, waits)
-    )
+    # The person at this terminal: answers approvals and the model's questions, one at a time.
+    door = Attended(approver=_approval_prompt(console, interactive, waits),
+                    asker=_question_prompt(console, interactive, waits), auto_approve=yes,
+                    on_notice=lambda text: console.print(f"[dim]· {text}[/]", highlight=False))
+    runtime = build_runtime(settings, interactive=True, auto_approve=yes, ask=door.approver)
     workspace_created(runtime)
-    runtime.agent.extras["ask_user"] = _question_prompt(console, interactive, waits)  # for the clarify tool
     try:
-        ChatSession(runtime, console, show_reasoning, interactive, waits).loop(resume)
+        ChatSession(runtime, console, show_reasoning, interactive, waits, door=door).loop(resume)
     finally:
         runtime.close()
 
@@ -116,10 +120,11 @@ def _read_line(prompt: str, interactive: bool) -> str:
 
 class ChatSession:
     def __init__(self, runtime: Runtime, console: Console, show_reasoning: bool, interactive: bool,
-                 waits: UserWaits | None = None) -> None:
+                 waits: UserWaits | None = None, door: Door | None = None) -> None:
         from ember.cli.render import UserWaits
 
         self.runtime = runtime
+        self.door = door
         self.console = console
         self.show_reasoning = show_reasoning
         self.interactive = interactive
@@ -237,7 +242,7 @@ class ChatSession:
         renderer = ChatRenderer(self.console, self.show_reasoning, self.waits)
         try:
             renderer.start_waiting()  # until the model's first event: never a blank screen
-            for event in self.runtime.agent.run(self.ensure_session(), text):
+            for event in self.runtime.agent.run(self.ensure_session(), text, door=self.door):
                 renderer.handle(event)
         except KeyboardInterrupt:
             renderer.abort()

@@ -96,11 +96,15 @@ def run(
     try:
         session_id = _resolve_session(runtime, session_ref)
         progress = StderrProgress(show_reasoning, quiet or as_json)
+        from ember.agent.door import Unattended
+
+        # No one to ask: approvals are refused (exit code 5), or all granted with --yes.
+        door = Unattended(auto_approve=yes, on_notice=lambda text: progress.write(f"· {text}\n"))
         live = sys.stdout.isatty() and not as_json
         finished = None
         step_written = last_step_written = False  # text of the model call was written live
         # stream=None: [agent] stream of config.toml decides; --stream/--no-stream override it.
-        for event in runtime.agent.run(session_id, text, stream=stream):
+        for event in runtime.agent.run(session_id, text, stream=stream, door=door):
             if isinstance(event, ev.TextChunk):
                 if live:
                     sys.stdout.write(event.text)
@@ -130,7 +134,7 @@ def run(
         elif not live:
             sys.stdout.write(finished.answer.rstrip("\n") + "\n")
         sys.stdout.flush()
-        refused = list(runtime.agent.approver.denied)
+        refused = finished.approvals.refused
     finally:
         runtime.close()
     if refused:

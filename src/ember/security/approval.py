@@ -17,10 +17,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ember.security import patterns
 from ember.security.dangerous import ESCAPE, WARN, Danger, check_command, check_write, find_dangers
+
+if TYPE_CHECKING:
+    from ember.agent.door import Door, TurnApprovals
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +96,14 @@ Mode = Literal["auto", "interactive", "deny"]
 
 
 class Approver:
-    """Decides approval requests; one instance may serve many sessions and threads.
+    """The allow-patterns of one agent, and the rule for a request that none covers.
 
-    ``ask`` may return a ``Decision`` (or its string), or ``(decision, pattern)`` when the person
-    edited the suggested pattern. ``persist(pattern)`` stores an "always" answer (the app wires it
-    to the store). ``denied`` keeps every refused request so a door can report it (exit code 5).
+    Shared by every session and thread of an agent: it holds what was allowed for good
+    (``[tools] allow_commands`` and stored "always" answers) and per session. Who is asked is the
+    turn's door (``agent/door.py``), passed to ``review``; what was asked goes into the turn's
+    ``TurnApprovals``. ``mode`` and ``ask`` make the door used when a caller passes none
+    (``auto``: approve, ``interactive``: ask through ``ask``, ``deny``: refuse).
+    ``persist(pattern)`` stores an "always" answer (the app wires it to the store).
     """
 
     def __init__(
@@ -111,11 +117,15 @@ class Approver:
     ) -> None:
         if mode not in ("auto", "interactive", "deny"):
             raise ValueError(f"unknown approval mode {mode!r}; use auto, interactive or deny")
+        from ember.agent.door import Attended, Unattended
+
         self.mode: Mode = mode
-        self.ask = ask
         self.persist = persist
         self.workspace = workspace
-        self.denied: list[ApprovalRequest] = []
+        self.door: Door = (
+            Attended(approver=ask) if mode == "interactive" and ask is not None
+            else Unattended(auto_approve=mode == "auto")
+        )
         self._permanent: list[str] = []
         for pattern in dict.fromkeys(p for p in allowed if p):
             why = patterns.problem(pattern)
@@ -125,7 +135,17 @@ class Approver:
                 self._permanent.append(patterns.normalize(pattern))
         self._session: dict[str | None, list[str]] = {}
         self._lock = threading.Lock()
-        self._ask_lock = threading.Lock()  # one question on screen at a time
+
+    @property
+    def ask(self) -> Ask | None:
+        """The callback of the default door when it asks a person (``interactive``), else None."""
+        return getattr(self.door, "approver", None)
+
+    @ask.setter
+    def ask(self, callback: Ask | None) -> None:
+        from ember.agent.door import Attended, Unattended
+
+        self.door = Attended(approver=callback) if callback is not None else Unattended(auto_approve=self.mode == "auto")
 
     def allow(self, pattern: str, *, session_id: str | None = None, permanent: bool = False) -> None:
         """Allow ``pattern`` for one session, or for good (``persist`` is called).
@@ -144,6 +164,11 @@ class Approver:
             except Exception:
                 log.warning("could not store the allowed pattern %r", pattern, exc_info=True)
 
+    def forget_session(self, session_id: str | None) -> None:
+        """Drop a session's "for this session" patterns (its cache entry was evicted or it ended)."""
+        with self._lock:
+            self._session.pop(session_id, None)
+
     def allowed_patterns(self, session_id: str | None = None) -> list[str]:
         with self._lock:
             return [*self._permanent, *self._session.get(session_id, [])]
@@ -154,21 +179,32 @@ class Approver:
         subjects = request.subjects or [request.action]
         return bool(allowed) and all(any(request.matches(p, s) for p in allowed) for s in subjects)
 
-    def review(self, request: ApprovalRequest) -> Verdict:
-        if self.covers(request):
-            return Verdict(True, "allowed by a pattern")
-        if self.mode == "auto":
-            log.info("auto-approved %s: %s (%s)", request.tool, request.action, request.reason)
-            return Verdict(True, "approved by --yes")
-        if self.mode == "interactive" and self.ask is not None:
-            with self._ask_lock:
-                if self.covers(request):  # allowed while we waited for another question
-                    return Verdict(True, "allowed by a pattern")
-                answer = self.ask(request)
-            return self._apply(request, answer)
-        return self._refuse(request, self._deny_message(request))
+    def review(self, request: ApprovalRequest, door: Door | None = None,
+               turn: TurnApprovals | None = None) -> Verdict:
+        """Decide ``request``: a pattern covers it, or ``door`` (the turn's) approves or refuses it."""
+        door = door or self.door
+        verdict, how = self._decide(request, door)
+        if turn is not None:
+            from ember.agent.door import ApprovalRecord
 
-    def _apply(self, request: ApprovalRequest, answer: object) -> Verdict:
+            turn.add(ApprovalRecord(request.tool, request.action, request.reason, verdict.approved, how))
+        return verdict
+
+    def _decide(self, request: ApprovalRequest, door: Door) -> tuple[Verdict, str]:
+        if self.covers(request):
+            return Verdict(True, "allowed by a pattern"), "pattern"
+        if door.auto_approve:
+            log.info("auto-approved %s: %s (%s)", request.tool, request.action, request.reason)
+            return Verdict(True, "approved by --yes"), "--yes"
+        if door.present:
+            with door.lock:  # one question at a time on that door's screen or chat
+                if self.covers(request):  # allowed while we waited for another question
+                    return Verdict(True, "allowed by a pattern"), "pattern"
+                answer = door.approve(request)
+            return self._apply(request, answer)
+        return Verdict(False, self._deny_message(request)), "no one to ask"
+
+    def _apply(self, request: ApprovalRequest, answer: object) -> tuple[Verdict, str]:
         pattern = None
         if isinstance(answer, tuple):
             answer, pattern = answer
@@ -178,11 +214,11 @@ class Approver:
             decision = Decision.DENY
         wanted = [pattern] if pattern else request.patterns
         if decision is Decision.DENY:
-            return self._refuse(
-                request,
+            return Verdict(
+                False,
                 f"The user refused: {request.tool} was not run ({request.reason}). "
                 "Do not retry it; ask the user how to proceed or find another way.",
-            )
+            ), "refused"
         refused = []
         for pat in wanted if decision is not Decision.ONCE else []:
             try:
@@ -190,13 +226,8 @@ class Approver:
             except patterns.PatternError as exc:
                 refused.append(str(exc))
         if refused:  # the call itself was approved; the too-broad pattern is not kept
-            return Verdict(True, f"approved (once: {'; '.join(refused)})")
-        return Verdict(True, f"approved ({decision.value})")
-
-    def _refuse(self, request: ApprovalRequest, message: str) -> Verdict:
-        with self._lock:
-            self.denied.append(request)
-        return Verdict(False, message)
+            return Verdict(True, f"approved (once: {'; '.join(refused)})"), "once"
+        return Verdict(True, f"approved ({decision.value})"), decision.value
 
     def _deny_message(self, request: ApprovalRequest) -> str:
         allow = ", ".join(f'"{p}"' for p in request.patterns)

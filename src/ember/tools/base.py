@@ -21,7 +21,11 @@ from ember.security.approval import ApprovalRequest, Approver
 from ember.tools.schema import ToolDefinitionError, build_parameters, signature_line
 
 if TYPE_CHECKING:
+    from ember.agent.door import Door, TurnApprovals
     from ember.config import Settings
+    from ember.memory.store import SQLiteStore
+    from ember.models.router import Router
+    from ember.tools.services import SubAgents
 
 CORE = "core"
 
@@ -44,7 +48,13 @@ class ToolResult:
 
 @dataclass
 class ToolContext:
-    """What a running tool may know about its session. One per session; tools may keep state in it."""
+    """What a running tool may know about its session, and the services it may use.
+
+    One per session; tools may keep state in ``state``. The agent sets ``door`` and
+    ``approvals`` at the start of every turn (two turns of a session never overlap), so a tool
+    asks the person of this turn and its approvals are counted in this turn. ``store``,
+    ``router`` and ``subagents`` are None where no agent runs the tool (a test, ``ember mcp``).
+    """
 
     workspace: Path
     settings: Settings | None = None
@@ -56,7 +66,11 @@ class ToolContext:
     loaded_toolsets: set[str] = field(default_factory=set)
     cwd: Path = Path()  # the shell's working directory; relative means relative to the workspace
     state: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    door: Door | None = None  # who answers this turn; None: the approver's default door
+    approvals: TurnApprovals | None = None  # what this turn asked, allowed and refused
+    store: SQLiteStore | None = None
+    router: Router | None = None
+    subagents: SubAgents | None = None
 
     def __post_init__(self) -> None:
         self.workspace = Path(os.path.abspath(Path(self.workspace).expanduser()))

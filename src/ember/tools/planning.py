@@ -2,9 +2,9 @@
 
 ``todo`` keeps a numbered list in ``ctx.state`` and, after every change, in the store's meta
 table under ``todo:<session id>``, so a resumed session (a new process, a fresh ToolContext)
-finds its list again. ``clarify`` asks the person through the ``ask_user(question, options)``
-callable a door puts in ``Agent.extras`` (the terminal chat does); where there is none (``ember
-run``, the scheduler, sub-agents) it fails with a result telling the model how to go on alone.
+finds its list again. ``clarify`` asks the person through the turn's door (``ctx.door``: the
+terminal chat, a chat platform); where no one can answer (``ember run``, the scheduler,
+sub-agents) it fails with a result telling the model how to go on alone.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _meta_key(ctx: ToolContext) -> str:
 def _load(ctx: ToolContext) -> dict[str, Any]:
     """The session's list: from ``ctx.state``, else as last stored (a resumed session)."""
     if "todo" not in ctx.state:
-        stored, store = None, ctx.extras.get("store")
+        stored, store = None, ctx.store
         if store is not None and ctx.session_id is not None:
             stored = store.get_meta(_meta_key(ctx))
         try:
@@ -39,7 +39,7 @@ def _load(ctx: ToolContext) -> dict[str, Any]:
 
 
 def _save(ctx: ToolContext, todo: dict[str, Any]) -> None:
-    store = ctx.extras.get("store")
+    store = ctx.store
     if store is not None and ctx.session_id is not None:
         store.set_meta(_meta_key(ctx), json.dumps(todo, ensure_ascii=False))
 
@@ -106,15 +106,16 @@ def clarify(ctx: ToolContext, question: str, options: list[str] | None = None) -
         question: One clear question.
         options: Suggested answers the user can pick by number; they may still answer freely.
     """
-    ask_user = ctx.extras.get("ask_user")
-    if ask_user is None:
+    door = ctx.door
+    if door is None or not door.present:
         raise ToolError(
             "No one can answer questions here: this run is not interactive. Do not call clarify again. "
             "Either proceed on the most reasonable assumption and state it in your answer, or stop and "
             "put the question in your final answer."
         )
     choices = [o.strip() for o in options or [] if o and o.strip()]
-    answer = str(ask_user(question.strip(), choices) or "").strip()
+    with door.lock:  # never over an approval question on the same screen
+        answer = str(door.ask(question.strip(), choices) or "").strip()
     if not answer:
         return "The user gave no answer. Proceed on the most reasonable assumption and say which one you made."
     if answer.isdigit() and 1 <= int(answer) <= len(choices):

@@ -45,7 +45,7 @@ def memory_search(ctx: ToolContext, query: str, k: int = 8, scope: Scope = "all"
     """
     from ember.memory.search import search
 
-    store = ctx.extras.get("store")
+    store = ctx.store
     if store is None:
         raise ToolError("memory_search needs Ember's store; it is not available in this context.")
     if not query.strip():

@@ -359,7 +359,7 @@ class ToolRegistry:
                 action = f"{found.name} {shown if len(shown) <= 300 else shown[:297] + '...'}"
                 need = ApprovalRequest(tool=found.name, reason=need, action=action)
             request = dataclasses.replace(need, tool=found.name, session_id=ctx.session_id)
-            verdict = ctx.approver.review(request)
+            verdict = ctx.approver.review(request, ctx.door, ctx.approvals)
             if not verdict.approved:
                 return ToolResult(verdict.message, is_error=True)
         if found.context_param:

@@ -86,7 +86,7 @@ def skill_manage(
         body: Markdown instructions (create, or edit to replace them).
     """
     home = _home(ctx)
-    store = ctx.extras.get("store")
+    store = ctx.store
     try:
         if action == "archive":
             where = skills.archive(home, name, store, "archived by the agent")

@@ -17,8 +17,8 @@ from ember.tools.base import ToolContext, ToolError, tool
 from ember.tools.media import IMAGE_MIME, config_section, image_header, setting
 
 if TYPE_CHECKING:
-    from ember.agent.loop import Agent
     from ember.models.base import Completion
+    from ember.models.router import Router
 
 DEFAULT_MAX_MB = 20
 MODEL_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}  # what the hosted vision models accept
@@ -66,15 +66,15 @@ def data_url(data: bytes, where: str) -> str:
     return f"data:{IMAGE_MIME[header['format']]};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _ask(ctx: ToolContext, agent: Agent, messages: list[Message]) -> Completion:
+def _ask(ctx: ToolContext, router: Router, messages: list[Message]) -> Completion:
     model = setting(config_section(ctx.settings, "vision"), "vision", "model", str, None)
     try:
         if model is None:
-            return agent.router.complete("chat", messages, cancel=ctx.cancel)
-        if model not in agent.settings.models:
-            known = ", ".join(sorted(agent.settings.models))
+            return router.complete("chat", messages, cancel=ctx.cancel)
+        if model not in router.settings.models:
+            known = ", ".join(sorted(router.settings.models))
             raise ToolError(f"[vision] model = {model!r} names no model; define [models.{model}] ({known} exist).")
-        completion = agent.router.provider_for(model).complete(messages, cancel=ctx.cancel)
+        completion = router.provider_for(model).complete(messages, cancel=ctx.cancel)
         completion.spec_name = model  # priced as this model (Router.cost_of), like a routed call
         return completion
     except ProviderError as exc:
@@ -89,15 +89,15 @@ def vision_analyze(ctx: ToolContext, image: str, question: str) -> str:
         image: Image file path (relative to the workspace) or an http(s) URL.
         question: What to find out, e.g. "What does the error dialog say?".
     """
-    agent = ctx.extras.get("agent")
-    if agent is None:
+    router = ctx.router
+    if router is None:
         raise ToolError("vision_analyze needs a running agent to reach the model.")
     max_mb = setting(config_section(ctx.settings, "vision"), "vision", "max_image_mb", (int, float), DEFAULT_MAX_MB)
     url = data_url(_image_bytes(ctx, image, int(max_mb * 1_000_000)), image)
-    completion = _ask(ctx, agent, [Message(role="user", content=question, images=[url])])
-    store = ctx.extras.get("store")
+    completion = _ask(ctx, router, [Message(role="user", content=question, images=[url])])
+    store = ctx.store
     if store is not None and ctx.session_id is not None:
-        cost = agent.router.cost_of(completion)
+        cost = router.cost_of(completion)
         store.record_usage(ctx.session_id, model=completion.model, usage=completion.usage, cost=cost, kind="vision")
     answer = completion.text.strip()
     if not answer:
