@@ -85,7 +85,7 @@ def test_everything_fails(router, fake_openai, sleeps):
     with pytest.raises(AuthError) as info:
         router.complete("chat", HI)
     assert "bad key" in str(info.value) and "backup" in str(info.value) and "also bad" in str(info.value)
-    assert router.records == []
+    assert list(router.records) == []
 
 
 def test_cost_and_usage_are_recorded(settings, fake_openai):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from ember.models.catalog import build_provider
 
 if TYPE_CHECKING:
     import httpx
+
+RECENT_RECORDS = 1000  # Router.records keeps this many of the latest calls; the totals count all
 
 
 @dataclass
@@ -99,8 +102,11 @@ class Router:
         self.on_usage = on_usage
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.records: list[UsageRecord] = []
+        # The latest calls (a bounded window: a gateway runs for months) and running totals.
+        self.records: deque[UsageRecord] = deque(maxlen=RECENT_RECORDS)
         self.last: UsageRecord | None = None
+        self._total_usage = Usage()
+        self._total_cost = 0.0
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
 
@@ -228,14 +234,11 @@ class Router:
 
     @property
     def total_usage(self) -> Usage:
-        total = Usage()
-        for record in self.records:
-            total = total + record.usage
-        return total
+        return self._total_usage
 
     @property
     def total_cost(self) -> float:
-        return sum(record.cost for record in self.records)
+        return self._total_cost
 
     def cost_of(self, completion: Completion, spec: ModelSpec | None = None) -> float:
         """USD for one call: priced by the id the server returned, else by the configured id of the
@@ -264,6 +267,8 @@ class Router:
         with self._lock:
             self.records.append(record)
             self.last = record
+            self._total_usage = self._total_usage + usage
+            self._total_cost += cost
         if self.on_usage is not None:
             self.on_usage(record.spec_name, record.model, usage, cost)
 
