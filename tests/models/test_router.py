@@ -122,7 +122,7 @@ def test_stream_does_not_fall_back_after_yielding(router, fake_openai):
         for event in router.stream("chat", HI):
             seen.append(event)
     assert seen and fake_openai.pending == 1
-    assert router.records == []
+    assert list(router.records) == []
 
 
 def test_cancel_during_backoff(settings, fake_openai):
