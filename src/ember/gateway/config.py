@@ -1,0 +1,187 @@
+"""``[gateway.*]`` of config.toml, and the environment variables that override it.
+
+Names are an interface (docs/gateway.md lists them): ``[gateway.telegram]`` with ``token``,
+``api_base`` and ``allow``; ``[gateway.slack]`` with ``token`` (the bot token), ``app_token``,
+``api_base``, ``allow`` and ``signing_secret``; ``[gateway.webhook]`` with ``secret``, ``port``
+and ``hooks``. The environment wins over the tables and is enough on its own to start a channel:
+``TELEGRAM_BOT_TOKEN``, ``EMBER_TELEGRAM_API_BASE``, ``EMBER_TELEGRAM_ALLOW``;
+``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``EMBER_SLACK_API_BASE``, ``EMBER_SLACK_ALLOW``;
+``EMBER_WEBHOOK_SECRET``, ``EMBER_WEBHOOK_PORT``. Allow lists hold platform user ids (numbers on
+Telegram, ``U0123`` on Slack), comma-separated in the environment.
+
+Every token found is added to the settings' secrets, so logs, prompts and the store mask it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ember.config import ConfigError, Settings, read_dotenv
+
+TELEGRAM_API = "https://api.telegram.org"
+SLACK_API = "https://slack.com/api"
+GATEWAY_KEYS = ("telegram", "slack", "webhook", "max_parallel", "approval_timeout", "rate_limit", "max_message_chars")
+
+
+@dataclass
+class TelegramConfig:
+    token: str
+    api_base: str = TELEGRAM_API
+    allow: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SlackConfig:
+    token: str  # the bot token, xoxb-...
+    app_token: str = ""  # xapp-..., for Socket Mode
+    api_base: str = SLACK_API
+    allow: list[str] = field(default_factory=list)
+    signing_secret: str = ""  # for the Events API over HTTP
+    events_port: int | None = None  # serve the Events API on this port instead of Socket Mode
+
+
+@dataclass
+class WebhookConfig:
+    secret: str
+    port: int = 8788
+    host: str = "127.0.0.1"
+    # name -> where the reply goes: "telegram:123", "slack:#team", "http" (the HTTP response) or
+    # "callback" (the request's X-Ember-Callback URL)
+    hooks: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GatewayConfig:
+    telegram: TelegramConfig | None = None
+    slack: SlackConfig | None = None
+    webhook: WebhookConfig | None = None
+    max_parallel: int = 4  # turns of different chats at once
+    approval_timeout: float = 300.0  # seconds an approval question waits before it counts as refused
+    rate_limit: int = 20  # messages per sender per minute
+    max_message_chars: int = 20_000  # a longer message is refused with a short reply
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name in ("telegram", "slack", "webhook") if getattr(self, name) is not None]
+
+
+def _where(name: str, key: str) -> str:
+    return f"config.toml: [gateway.{name}].{key}"
+
+
+def _str(table: Mapping[str, Any], key: str, where: str, default: str = "") -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def _ids(value: Any, where: str) -> list[str]:
+    """An allow list: a list of ids (numbers or strings), or a comma-separated string."""
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list):
+        items = [str(v).strip() for v in value if not isinstance(v, bool)]
+        if len(items) != len(value):
+            raise ConfigError(f"{where} holds user ids, got {value!r}")
+    else:
+        raise ConfigError(f"{where} must be a list of user ids, got {value!r}")
+    return [i for i in items if i]
+
+
+def _port(value: Any, where: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a port number, got {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where} must be a port number (0-65535), got {port}")
+    return port
+
+
+def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"config.toml: [gateway.{name}] must be a table")
+    return value
+
+
+def lookup_for(settings: Settings) -> dict[str, str]:
+    """The environment over ``EMBER_HOME/.env``, as ``load_settings`` reads them."""
+    return {**read_dotenv(settings.home / ".env"), **os.environ}
+
+
+def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read ``[gateway]`` and the environment; ``ConfigError`` names a bad value."""
+    env = lookup_for(settings) if env is None else env
+    raw = settings.raw.get("gateway", {})
+    if not isinstance(raw, dict):
+        raise ConfigError("config.toml: [gateway] must be a table")
+    unknown = sorted(set(raw) - set(GATEWAY_KEYS))
+    if unknown:
+        raise ConfigError(f"config.toml: [gateway] has no key {unknown[0]!r}; the keys are {', '.join(GATEWAY_KEYS)}")
+    config = GatewayConfig()
+    for key in ("max_parallel", "rate_limit", "max_message_chars"):
+        value = raw.get(key, getattr(config, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"config.toml: [gateway].{key} must be a whole number >= 1, got {value!r}")
+        setattr(config, key, value)
+    timeout = raw.get("approval_timeout", config.approval_timeout)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ConfigError(f"config.toml: [gateway].approval_timeout must be a number of seconds > 0, got {timeout!r}")
+    config.approval_timeout = float(timeout)
+
+    table = _table(raw, "telegram")
+    token = env.get("TELEGRAM_BOT_TOKEN") or _str(table, "token", _where("telegram", "token"))
+    if token:
+        allow = env.get("EMBER_TELEGRAM_ALLOW")
+        config.telegram = TelegramConfig(
+            token=token,
+            api_base=(env.get("EMBER_TELEGRAM_API_BASE") or _str(table, "api_base", _where("telegram", "api_base"),
+                                                                  TELEGRAM_API)).rstrip("/"),
+            allow=_ids(allow if allow is not None else table.get("allow", []), _where("telegram", "allow")),
+        )
+        settings.secrets.setdefault("TELEGRAM_BOT_TOKEN", token)
+
+    table = _table(raw, "slack")
+    token = env.get("SLACK_BOT_TOKEN") or _str(table, "token", _where("slack", "token"))
+    if token:
+        allow = env.get("EMBER_SLACK_ALLOW")
+        port = table.get("events_port")
+        config.slack = SlackConfig(
+            token=token,
+            app_token=env.get("SLACK_APP_TOKEN") or _str(table, "app_token", _where("slack", "app_token")),
+            api_base=(env.get("EMBER_SLACK_API_BASE") or _str(table, "api_base", _where("slack", "api_base"),
+                                                               SLACK_API)).rstrip("/"),
+            allow=_ids(allow if allow is not None else table.get("allow", []), _where("slack", "allow")),
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or _str(table, "signing_secret",
+                                                                    _where("slack", "signing_secret")),
+            events_port=_port(port, _where("slack", "events_port")) if port is not None else None,
+        )
+        if not config.slack.app_token and config.slack.events_port is None:
+            raise ConfigError("Slack needs SLACK_APP_TOKEN (xapp-..., for Socket Mode), or [gateway.slack] "
+                              "events_port and signing_secret for the Events API over HTTP; see docs/gateway.md")
+        if config.slack.events_port is not None and not config.slack.signing_secret:
+            raise ConfigError("[gateway.slack] events_port needs signing_secret (or SLACK_SIGNING_SECRET): "
+                              "every request is checked against it")
+        for name, value in (("SLACK_BOT_TOKEN", token), ("SLACK_APP_TOKEN", config.slack.app_token),
+                            ("SLACK_SIGNING_SECRET", config.slack.signing_secret)):
+            if value:
+                settings.secrets.setdefault(name, value)
+
+    table = _table(raw, "webhook")
+    secret = env.get("EMBER_WEBHOOK_SECRET") or _str(table, "secret", _where("webhook", "secret"))
+    if secret:
+        port = env.get("EMBER_WEBHOOK_PORT") or table.get("port", 8788)
+        hooks = table.get("hooks", {})
+        if not isinstance(hooks, dict) or not all(isinstance(v, str) for v in hooks.values()):
+            raise ConfigError('config.toml: [gateway.webhook].hooks maps a hook name to a target ("slack:#ci", "http")')
+        config.webhook = WebhookConfig(
+            secret=secret, port=_port(port, _where("webhook", "port")),
+            host=_str(table, "host", _where("webhook", "host"), "127.0.0.1"), hooks=dict(hooks),
+        )
+        settings.secrets.setdefault("EMBER_WEBHOOK_SECRET", secret)
+    return config
