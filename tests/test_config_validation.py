@@ -253,7 +253,7 @@ def test_every_key_config_reads_is_in_its_known_set():
     assert set(config.ROUTE_KEYS) == {*config.TASK_KINDS, "fallback"}
     source = (ROOT / "src" / "ember" / "config.py").read_text()
     # every key read from a model table (table.get("KEY") in _model_spec / _reasoning) is known
-    body = source[source.index("def _model_spec"):source.index("def _known_window")]
+    body = source[source.index("def _model_spec"):source.index("def _routes")]
     assert set(re.findall(r"""table\.get\("(\w+)\"""", body)) <= set(config.MODEL_KEYS)
 
 

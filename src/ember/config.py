@@ -18,6 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ember.models.spec import (  # noqa: F401 (re-exported: models own them)
+    HOSTED_KEY_HOSTS,
+    MIN_REASONING_BUDGET,
+    REASONING_BUDGETS,
+    REASONING_LEVELS,
+    ModelSpec,
+    context_window_for,
+    missing_key_message,
+)
+
 PROVIDERS = ("openai", "anthropic", "hermes")
 
 # Provider names that stand for one of PROVIDERS at a known endpoint: (provider, base_url, model).
@@ -41,48 +51,12 @@ KEY_ENV_HOSTS = {"api.openai.com": "OPENAI_API_KEY", "api.anthropic.com": "ANTHR
 
 TASK_KINDS = ("chat", "learning", "tools")
 
-# ``reasoning`` levels of a model table, least to most. Anthropic: adaptive thinking at that
-# effort on current models, else extended thinking with ``REASONING_BUDGETS`` tokens to think
-# (``reasoning_budget`` asks for a fixed budget on any model); OpenAI-compatible:
-# ``reasoning_effort``; hermes: ignored (a local model thinks, or not, by its chat template).
-REASONING_LEVELS = ("off", "low", "medium", "high")
-REASONING_BUDGETS = {"low": 2048, "medium": 8192, "high": 16384}
-MIN_REASONING_BUDGET = 1024  # the Anthropic API's floor for ``budget_tokens``
-
-# Hosted endpoints that always need a key; local servers (Ollama, llama.cpp, vLLM...) usually do not.
-HOSTED_KEY_HOSTS = (
-    "api.openai.com", "openrouter.ai", "api.anthropic.com", "api.groq.com", "api.together.xyz",
-    "api.deepseek.com", "api.mistral.ai", "api.fireworks.ai", "generativelanguage.googleapis.com",
-)
-
-
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and what to do."""
 
 
 class HomeError(ConfigError):
     """EMBER_HOME cannot be used (a file, unreadable, read-only); the message says what to do."""
-
-
-@dataclass
-class ModelSpec:
-    """One named model endpoint (``default``, ``cheap``, ``strong``...)."""
-
-    name: str
-    provider: str
-    model: str
-    base_url: str
-    api_key: str | None = field(default=None, repr=False)
-    context_window: int = 32_000
-    max_output_tokens: int = 4096
-    timeout: float = 120.0
-    # "chat" (Chat Completions) or "completion" (raw /completions with a Hermes/ChatML prompt).
-    hermes_endpoint: str = "chat"
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    # One of REASONING_LEVELS; what each adapter makes of it is described above REASONING_LEVELS.
-    reasoning: str = "off"
-    # Anthropic only: thinking tokens instead of the level's REASONING_BUDGETS entry.
-    reasoning_budget: int | None = None
 
 
 @dataclass
@@ -158,19 +132,6 @@ class Settings:
         values = [v for v in self.secrets.values() if v and len(v) >= 6]
         values += [m.api_key for m in self.models.values() if m.api_key and len(m.api_key) >= 6]
         return sorted(set(values), key=len, reverse=True)
-
-
-def missing_key_message(spec: ModelSpec) -> str | None:
-    """Why ``spec`` cannot work without an API key, or None when it has one or needs none."""
-    if spec.api_key:
-        return None
-    if spec.provider == "anthropic" or any(host in spec.base_url for host in HOSTED_KEY_HOSTS):
-        where = "EMBER_API_KEY" if spec.name == "default" else f"the variable named by [models.{spec.name}].api_key_env"
-        return (
-            f"no API key for model {spec.name!r} ({spec.provider} at {spec.base_url}); "
-            f"set {where} in EMBER_HOME/.env or the environment, or run `ember setup`"
-        )
-    return None
 
 
 def ember_home(env: Mapping[str, str] | None = None) -> Path:
@@ -456,7 +417,7 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
         model=model,
         base_url=_url(base_url, at("base_url")),
         api_key=api_key,
-        context_window=_known_window(model) if window is None else _number(
+        context_window=context_window_for(model) if window is None else _number(
             window, f"{where}.context_window", integer=True, low=1),
         max_output_tokens=_number(table.get("max_output_tokens", 4096), f"{where}.max_output_tokens",
                                   integer=True, low=1),
@@ -491,12 +452,6 @@ def _reasoning(table: Mapping[str, Any], where: str) -> tuple[str, int | None]:
                 'set reasoning = "low", "medium" or "high" too, or remove reasoning_budget'
             )
     return level, budget
-
-
-def _known_window(model: str) -> int:
-    from ember.models.catalog import context_window_for  # imported late: catalog imports this module
-
-    return context_window_for(model)
 
 
 def _routes(raw: Mapping[str, Any], models: Mapping[str, ModelSpec]) -> tuple[dict[str, str], list[str]]:

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ember.config import REASONING_BUDGETS, ModelSpec
 from ember.models.anthropic_wire import (
     anthropic_request,
     anthropic_tools,
@@ -34,6 +33,7 @@ from ember.models.anthropic_wire import (
 from ember.models.assembly import CompletionBuilder
 from ember.models.base import Completion, Message, StreamEvent, ToolSchema
 from ember.models.errors import bad_response, error_from_payload
+from ember.models.spec import REASONING_BUDGETS, ModelSpec
 from ember.models.transport import HttpTransport
 
 if TYPE_CHECKING:

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ember.config import ModelSpec
 from ember.models.assembly import CompletionBuilder
 from ember.models.base import Completion, Message, StreamEvent, ToolSchema
 from ember.models.errors import bad_response, error_from_payload
@@ -33,6 +32,7 @@ from ember.models.openai_wire import (
     openai_tools,
     request_options,
 )
+from ember.models.spec import ModelSpec
 from ember.models.transport import HttpTransport
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ember.config import ModelSpec, Settings
 from ember.models.base import (
     AuthError,
     BadRequestError,
@@ -50,9 +49,12 @@ from ember.models.base import (
     Usage,
 )
 from ember.models.catalog import build_provider
+from ember.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     import httpx
+
+    from ember.config import Settings
 
 RECENT_RECORDS = 1000  # Router.records keeps this many of the latest calls; the totals count all
 

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ember.config import ModelSpec
 from ember.models.base import Cancelled, ConnectError, ProviderError, TimeoutError_
 from ember.models.errors import MAX_BODY, bad_response, error_for_status, not_the_api, redact
+from ember.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     import httpx
