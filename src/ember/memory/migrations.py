@@ -259,6 +259,76 @@ def search_claims(db: sqlite3.Connection) -> None:
     _run(db, "CREATE TABLE search_claims (message_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, claimed_at REAL NOT NULL)")
 
 
+def gateway_inbox_outbox(db: sqlite3.Connection) -> None:
+    # The gateway (ember.gateway.ledger): every inbound message before any work starts, every
+    # outbound one before it is sent (marked delivered only on the platform's ack), which session
+    # each chat or thread is, the senders allowed by pairing, and one-time pairing codes.
+    _run(
+        db,
+        """CREATE TABLE gateway_inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            thread TEXT,
+            user_id TEXT NOT NULL,
+            user_name TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            payload TEXT,
+            status TEXT NOT NULL,
+            session_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            received_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX gateway_inbox_status ON gateway_inbox(status, id)",
+        """CREATE TABLE gateway_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            thread TEXT,
+            text TEXT NOT NULL,
+            buttons TEXT,
+            request_id TEXT,
+            file TEXT,
+            kind TEXT NOT NULL,
+            inbox_id INTEGER,
+            part INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at REAL NOT NULL,
+            last_error TEXT,
+            ack TEXT,
+            created_at REAL NOT NULL,
+            delivered_at REAL
+        )""",
+        "CREATE INDEX gateway_outbox_status ON gateway_outbox(status, platform, chat, id)",
+        """CREATE TABLE gateway_chats (
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            session_id TEXT NOT NULL,
+            person TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (platform, chat, thread)
+        )""",
+        """CREATE TABLE gateway_senders (
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            person TEXT NOT NULL,
+            how TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (platform, user_id)
+        )""",
+        """CREATE TABLE gateway_pairing (
+            code TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL,
+            used_by TEXT
+        )""",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -269,6 +339,7 @@ MIGRATIONS: list[Migration] = [
     search_index,
     message_reasoning_blocks,
     search_claims,
+    gateway_inbox_outbox,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

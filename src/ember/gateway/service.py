@@ -1,0 +1,364 @@
+"""``ember gateway run``: channels in, turns in per-chat order, replies out through the outbox.
+
+The gateway is one more door over the runtime's ``Agent``: no second loop, no second store.
+A message is recorded in the inbox before anything else happens (``receive``), then waits in
+its chat's queue; workers run turns of different chats side by side (``[gateway]
+max_parallel``), each with a ``ChatDoor`` so approvals and questions are asked in that chat. The
+answer is queued in the outbox in the same transaction that closes the inbox item.
+
+After a crash, ``start`` picks up what was not finished: a queued message runs; a message whose
+turn was running runs again once (tools it had already run may run again), unless its answer was
+already stored, which is then sent; a second interruption tells the person it failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ember.agent.door import Door, Unattended
+from ember.gateway.access import Access
+from ember.gateway.channel import Channel, Inbound
+from ember.gateway.config import GatewayConfig
+from ember.gateway.door import ChatDoor, Waiting
+from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
+from ember.gateway.outbox import Outbox
+from ember.gateway.queues import ChatQueues
+
+if TYPE_CHECKING:
+    from ember.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HELP = """I'm Ember. Send me a task and I'll work on it here.
+/new  start a fresh conversation
+/stop stop what I'm doing
+/help this list"""
+TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
+HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states
+HEARTBEAT_KEY = "gateway:status"
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime, config: GatewayConfig, channels: dict[str, Channel], *,
+                 clock: Callable[[], float] = time.monotonic, outbox: Outbox | None = None) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.channels = channels
+        self.clock = clock
+        self.ledger = Ledger(runtime.store)
+        self.outbox = outbox or Outbox(self.ledger, channels, redact=runtime.agent.redact)
+        self.access = Access(self.ledger, config)
+        self.queues = ChatQueues()
+        self.waiting: dict[str, Waiting] = {}  # request id or question key -> what a turn waits for
+        self.running: dict[str, threading.Event] = {}  # chat key -> the cancel of its running turn
+        self.stopping = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self.files_dir = runtime.settings.workspace_dir / "incoming"
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def chat_key(platform: str, chat: str, thread: str | None) -> str:
+        return f"{platform}:{chat}" + (f":{thread}" if thread else "")
+
+    @staticmethod
+    def question_key(platform: str, chat: str, thread: str | None, user: str) -> str:
+        return f"question:{platform}:{chat}:{thread or ''}:{user}"
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._resume()
+        self.outbox.start()
+        for number in range(self.config.max_parallel):
+            worker = threading.Thread(target=self._work, name=f"gateway-turn-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        for channel in self.channels.values():
+            channel.start(self.receive)
+        beat = threading.Thread(target=self._heartbeat, name="gateway-heartbeat", daemon=True)
+        beat.start()
+        self._workers.append(beat)
+
+    def _heartbeat(self) -> None:
+        """The channels' states in the store, for `ember gateway status` from another process."""
+        import json
+        import os
+
+        while not self.stopping.is_set():
+            states = {name: {"connected": c.status().connected, "last_error": c.status().last_error}
+                      for name, c in self.channels.items()}
+            try:
+                self.runtime.store.set_meta(HEARTBEAT_KEY, json.dumps(
+                    {"pid": os.getpid(), "at": time.time(), "channels": states}))
+            except Exception:
+                log.debug("could not write the gateway heartbeat", exc_info=True)
+            self.stopping.wait(HEARTBEAT_EVERY)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        for channel in self.channels.values():
+            try:
+                channel.stop()
+            except Exception:
+                log.exception("stopping the %s channel", channel.name)
+        for cancel in list(self.running.values()):
+            cancel.set()
+        self.queues.close()
+        for worker in self._workers:
+            worker.join(timeout)
+        self.outbox.stop()
+
+    def _resume(self) -> None:
+        for item in self.ledger.unfinished():
+            if item.status == RUNNING and self._answered(item):
+                continue
+            if item.status == RUNNING and item.attempts >= 2:
+                self.ledger.finish(item.id, item.platform, item.chat, item.thread, self.outbox.parts(
+                    item.platform, "I was restarted twice while working on your message and could not finish it. "
+                    "Send it again to retry."), status=FAILED, error="interrupted twice")
+                continue
+            self.queues.put(self.chat_key(item.platform, item.chat, item.thread), item.id)
+
+    def _answered(self, item: InboxItem) -> bool:
+        """A turn whose answer was stored before the crash: send that answer instead of running again."""
+        if not item.session_id:
+            return False
+        messages = self.runtime.store.get_messages(item.session_id)
+        users = [m for m in messages if m.message.role == "user"]
+        if not users or users[-1].message.content != item.text:
+            return False
+        last = messages[-1].message
+        if last.role != "assistant" or last.tool_calls or messages[-1].id < users[-1].id:
+            return False
+        self.ledger.finish(item.id, item.platform, item.chat, item.thread,
+                           self.outbox.parts(item.platform, last.content or "(no answer)"))
+        self.outbox.wake()
+        return True
+
+    # --- receiving (channel threads) -------------------------------------------------------------
+
+    def receive(self, message: Inbound) -> None:
+        """Record ``message`` and queue its turn; returns once it is durable (the channel then acks)."""
+        if message.press is not None:
+            self._pressed(message)
+            return
+        verdict = self.access.check(message)
+        if not verdict.allowed:
+            inbox_id = self.ledger.record(message, status=REFUSED)
+            if inbox_id is not None and verdict.reply:
+                self.outbox.queue(message.platform, message.chat, verdict.reply, kind="refusal",
+                                  thread=message.thread, inbox_id=inbox_id)
+            return
+        key = self.question_key(message.platform, message.chat, message.thread, message.user)
+        waiting = self.waiting.get(key)
+        if waiting is not None and not message.text.startswith("/stop"):
+            if self.ledger.record(message, status=ANSWER) is not None:
+                waiting.answer = message.text
+                waiting.event.set()
+            return
+        chat = self.chat_key(message.platform, message.chat, message.thread)
+        text = message.text.strip()
+        if text.split(maxsplit=1)[:1] == ["/stop"]:
+            inbox_id = self.ledger.record(message, status=DONE)
+            if inbox_id is not None:
+                cancel = self.running.get(chat)
+                if cancel is not None:
+                    cancel.set()
+                reply = "Stopping." if cancel is not None else "Nothing is running."
+                self.outbox.queue(message.platform, message.chat, reply, kind="notice", thread=message.thread,
+                                  inbox_id=inbox_id)
+            return
+        problem = self._refusal(message, verdict.person)
+        if problem is not None:
+            inbox_id = self.ledger.record(message, status=REFUSED)
+            if inbox_id is not None and problem:
+                self.outbox.queue(message.platform, message.chat, problem, kind="refusal", thread=message.thread,
+                                  inbox_id=inbox_id)
+            return
+        payload: dict = {"person": verdict.person}
+        if message.files:
+            payload["files"] = self._save_files(message)
+        if message.platform == "webhook":
+            payload["target"] = message.reply_url or "http"
+        inbox_id = self.ledger.record(message, payload=payload)
+        if inbox_id is not None:  # None: a repeat of an event already recorded
+            self.queues.put(chat, inbox_id)
+
+    def _refusal(self, message: Inbound, person: str) -> str | None:
+        """Why this allowed sender's message does not run ("" to drop it quietly), or None."""
+        slow = self.access.too_fast(f"{message.platform}:{message.user}")
+        if slow is not None:
+            return slow
+        if len(message.text) > self.config.max_message_chars:
+            return (f"That message is {len(message.text):,} characters; I take at most "
+                    f"{self.config.max_message_chars:,}. Send a shorter one, or a file.")
+        if not message.text.strip() and not message.files:
+            return ""
+        return None
+
+    def _save_files(self, message: Inbound) -> list[str]:
+        """Incoming files into the workspace (``incoming/``), so the tools (vision, read_file) reach them."""
+        saved = []
+        for number, file in enumerate(message.files):
+            name = "".join(c if c.isalnum() or c in "._-" else "_" for c in file.name)[:80] or "file"
+            target = self.files_dir / f"{message.platform}-{message.event_id.rsplit(':', 1)[-1]}-{number}-{name}"
+            try:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(file.fetch())
+            except Exception as exc:  # the message still runs; the model is told the file is missing
+                log.warning("could not fetch %s from %s: %s", file.name, message.platform, exc)
+                continue
+            saved.append(str(target.relative_to(self.runtime.settings.workspace_dir)))
+        return saved
+
+    def _pressed(self, message: Inbound) -> None:
+        press = message.press
+        assert press is not None
+        waiting = self.waiting.get(press.request_id)
+        if waiting is None:
+            return  # answered already, or timed out
+        if message.user != waiting.user or message.platform != waiting.platform:
+            log.warning("ignored an approval from %s:%s; only %s can answer it", message.platform, message.user,
+                        waiting.user)
+            return
+        waiting.answer = press.choice
+        waiting.event.set()
+
+    # --- turns (worker threads) -------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            taken = self.queues.take(timeout=0.5)
+            if taken is None:
+                continue
+            chat, inbox_id = taken
+            try:
+                item = self.ledger.inbox_item(inbox_id)
+                if item is not None and item.status in (QUEUED, RUNNING):
+                    self._run(chat, item)
+            except Exception:
+                log.exception("gateway turn for inbox item %s", inbox_id)
+            finally:
+                self.queues.done(chat)
+
+    def _session(self, item: InboxItem, fresh: bool = False) -> str:
+        session = None if fresh else self.ledger.session_for(item.platform, item.chat, item.thread)
+        if session is None:
+            session = self.runtime.agent.new_session(source=item.platform)
+            self.ledger.set_session(item.platform, item.chat, item.thread, session,
+                                    str(item.payload.get("person", "")))
+        return session
+
+    def destination(self, item: InboxItem) -> tuple[str, str, str | None]:
+        """Where replies to ``item`` go: its own chat, or a webhook's configured target chat."""
+        target = str(item.payload.get("target") or "")
+        if item.platform == "webhook" and ":" in target:
+            platform, _, name = target.partition(":")
+            channel = self.channels.get(platform)
+            if channel is not None:
+                try:
+                    return platform, channel.resolve_chat(name), None
+                except Exception as exc:
+                    log.warning("webhook target %s cannot be reached (%s); the answer is kept for the hook", target, exc)
+        return item.platform, item.chat, item.thread
+
+    def _reply(self, item: InboxItem, text: str, *, status: str = DONE, error: str | None = None) -> None:
+        platform, chat, thread = self.destination(item)
+        self.ledger.finish(item.id, platform, chat, thread, self.outbox.parts(platform, text), status=status,
+                           error=error)
+        self.outbox.wake()
+
+    def _run(self, chat: str, item: InboxItem) -> None:
+        from ember.models.base import Cancelled
+
+        command = item.text.strip().split(maxsplit=1)[:1]
+        if command == ["/help"]:
+            self._reply(item, HELP)
+            return
+        if command == ["/new"]:
+            self._session(item, fresh=True)
+            self._reply(item, "Started a fresh conversation.")
+            return
+        if self.stopping.is_set():
+            return  # picked up again after the restart
+        session = self._session(item)
+        self.ledger.start(item.id, session)
+        cancel = threading.Event()
+        self.running[chat] = cancel
+        typing = threading.Thread(target=self._typing, args=(item, cancel), daemon=True)
+        typing.start()
+        text = item.text
+        files = item.payload.get("files") or []
+        if files:
+            text = (text + "\n\n" if text else "") + "\n".join(f"[file received: {path}]" for path in files)
+        door: Door = ChatDoor(self, item, cancel) if item.platform != "webhook" else Unattended()
+        try:
+            finished = self.runtime.agent.ask(session, text, cancel=cancel, door=door)
+        except (Cancelled, KeyboardInterrupt):
+            if self.stopping.is_set():
+                return  # the gateway is stopping: the turn runs again after the restart
+            self._reply(item, "Stopped.")
+        except Exception as exc:  # the model endpoint failed, the step limit...: say so in the chat
+            message = self.runtime.agent.redact(str(exc).strip() or type(exc).__name__)
+            log.warning("turn failed for inbox item %s: %s", item.id, message)
+            self._reply(item, f"Sorry, that failed: {message}", status=FAILED, error=message)
+        else:
+            self._reply(item, finished.answer.strip() or "(I finished without an answer.)")
+        finally:
+            cancel.set()
+            self.running.pop(chat, None)
+
+    def _typing(self, item: InboxItem, done: threading.Event) -> None:
+        channel = self.channels.get(item.platform)
+        while channel is not None and not done.is_set():
+            try:
+                channel.typing(item.chat, item.thread)
+            except Exception:
+                pass
+            done.wait(TYPING_EVERY)
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        return gateway_status(self.ledger, list(self.channels), self.channels)
+
+
+def running_gateway(ledger: Ledger, stale_after: float = HEARTBEAT_EVERY * 4) -> dict | None:
+    """The running gateway's last heartbeat (pid, time, channel states), or None when none runs."""
+    import json
+
+    raw = ledger.store.get_meta(HEARTBEAT_KEY)
+    try:
+        beat = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(beat, dict) or time.time() - float(beat.get("at", 0)) > stale_after:
+        return None
+    return beat
+
+
+def gateway_status(ledger: Ledger, configured: list[str], channels: dict[str, Channel] | None = None) -> dict:
+    """What ``ember gateway status`` shows: channels, queue depths, undelivered items, last errors."""
+    counts = ledger.outbox_counts()
+    errors = ledger.last_errors()
+    beat = running_gateway(ledger) if channels is None else None
+    live = {name: {"connected": c.status().connected, "last_error": c.status().last_error}
+            for name, c in (channels or {}).items()} or (beat or {}).get("channels", {})
+    rows = []
+    for name in configured:
+        state = live.get(name, {})
+        rows.append({
+            "name": name,
+            "connected": bool(state.get("connected")),
+            "last_error": state.get("last_error") or errors.get(name),
+            "undelivered": counts.get(name, {}).get("pending", 0),
+            "failed": counts.get(name, {}).get("failed", 0),
+        })
+    return {"running": channels is not None or beat is not None, "pid": (beat or {}).get("pid"),
+            "channels": rows, "queues": ledger.queue_depths(), "outbox": counts}
+
