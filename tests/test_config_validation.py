@@ -1,4 +1,4 @@
-"""Every value config.py reads is type- and range-checked, and a misspelt key is an error, not ignored."""
+"""Every value ember.config reads is type- and range-checked, and a misspelt key is an error, not ignored."""
 
 import re
 from pathlib import Path
@@ -101,7 +101,7 @@ def test_a_wrong_value_is_a_clear_error(ember_home, text, message):
 
 
 def test_no_message_says_a_int():
-    source = (ROOT / "src" / "ember" / "config.py").read_text()
+    source = "".join(path.read_text() for path in (ROOT / "src" / "ember" / "config").glob("*.py"))
     assert "must be a {" not in source and "a int" not in source
 
 
@@ -227,10 +227,10 @@ at = "09:00"
 
 
 def _tables_read_elsewhere() -> set[str]:
-    """Top-level tables that modules other than config.py read from ``settings.raw``."""
+    """Top-level tables that modules other than ember.config read from ``settings.raw``."""
     names: set[str] = set()
     for path in (ROOT / "src" / "ember").rglob("*.py"):
-        if path.name == "config.py" and path.parent.name == "ember":
+        if path.parent == ROOT / "src" / "ember" / "config":
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             names.update(re.findall(r"""\braw\b[^"'\n]*?\.get\(\s*["'](\w+)["']""", line))
@@ -251,7 +251,7 @@ def test_every_key_config_reads_is_in_its_known_set():
     assert set(config.AGENT_KEYS) == set(vars(config.AgentSettings()))
     assert set(config.TOOLS_KEYS) == set(vars(config.ToolSettings()))
     assert set(config.ROUTE_KEYS) == {*config.TASK_KINDS, "fallback"}
-    source = (ROOT / "src" / "ember" / "config.py").read_text()
+    source = (ROOT / "src" / "ember" / "config" / "load.py").read_text()
     # every key read from a model table (table.get("KEY") in _model_spec / _reasoning) is known
     body = source[source.index("def _model_spec"):source.index("def _routes")]
     assert set(re.findall(r"""table\.get\("(\w+)\"""", body)) <= set(config.MODEL_KEYS)
