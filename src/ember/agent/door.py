@@ -18,10 +18,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from ember.security.approval import ApprovalRequest
+# A turn's record of approvals is the approver's to fill; it is importable from here too.
+from ember.security.approval import ApprovalRecord, ApprovalRequest, TurnApprovals
+
+__all__ = ["Answer", "ApprovalRecord", "Attended", "Door", "TurnApprovals", "Unattended"]
 
 # What a person answers an approval with: a Decision (or its string: once, session, always,
 # deny), or (decision, pattern) when they edited the suggested pattern.
@@ -84,34 +86,3 @@ class Attended:
     def notify(self, text: str) -> None:
         if self.on_notice is not None:
             self.on_notice(text)
-
-
-@dataclass
-class ApprovalRecord:
-    """One approval question of a turn and how it ended."""
-
-    tool: str
-    action: str
-    reason: str
-    approved: bool
-    how: str  # "pattern", "--yes", "once", "session", "always", "refused", "no one to ask"
-
-
-@dataclass
-class TurnApprovals:
-    """Every approval of one turn, in order. Belongs to that turn alone."""
-
-    records: list[ApprovalRecord] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, record: ApprovalRecord) -> None:
-        with self._lock:  # a turn's sub-agents may ask from several threads
-            self.records.append(record)
-
-    @property
-    def refused(self) -> list[ApprovalRecord]:
-        return [r for r in self.records if not r.approved]
-
-    @property
-    def granted(self) -> list[ApprovalRecord]:
-        return [r for r in self.records if r.approved]

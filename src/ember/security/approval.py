@@ -23,13 +23,13 @@ from ember.security import patterns
 from ember.security.dangerous import ESCAPE, WARN, Danger, check_command, check_write, find_dangers
 
 if TYPE_CHECKING:
-    from ember.agent.door import Door, TurnApprovals
+    from ember.agent.door import Door
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ESCAPE", "WARN", "ApprovalRequest", "Approver", "Danger", "Decision", "Verdict",
-    "check_command", "check_write", "command_approval", "find_dangers",
+    "ESCAPE", "WARN", "ApprovalRecord", "ApprovalRequest", "Approver", "Danger", "Decision", "TurnApprovals",
+    "Verdict", "check_command", "check_write", "command_approval", "find_dangers",
 ]
 
 
@@ -72,6 +72,37 @@ class Verdict:
     message: str = ""
 
 
+@dataclass
+class ApprovalRecord:
+    """One approval question of a turn and how it ended."""
+
+    tool: str
+    action: str
+    reason: str
+    approved: bool
+    how: str  # "pattern", "--yes", "once", "session", "always", "refused", "no one to ask"
+
+
+@dataclass
+class TurnApprovals:
+    """Every approval of one turn, in order. Belongs to that turn alone."""
+
+    records: list[ApprovalRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: ApprovalRecord) -> None:
+        with self._lock:  # a turn's sub-agents may ask from several threads
+            self.records.append(record)
+
+    @property
+    def refused(self) -> list[ApprovalRecord]:
+        return [r for r in self.records if not r.approved]
+
+    @property
+    def granted(self) -> list[ApprovalRecord]:
+        return [r for r in self.records if r.approved]
+
+
 def command_approval(
     tool: str, command: str, *, workspace: Path | None, cwd: Path | None, note: str = ""
 ) -> ApprovalRequest | None:
@@ -93,6 +124,33 @@ def command_approval(
 
 Ask = Callable[[ApprovalRequest], "Decision | str | tuple[Decision | str, str]"]
 Mode = Literal["auto", "interactive", "deny"]
+
+
+@dataclass
+class _ModeDoor:
+    """The door ``Approver.mode`` and ``ask`` make, for a caller that passes none (a ``Door``):
+    a person answers through ``approver`` when there is one; else no one is there, and
+    ``auto_approve`` (``--yes``) says whether everything is granted. Questions get no answer."""
+
+    approver: Ask | None = None
+    auto_approve: bool = False
+    present: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, mode: Mode, ask: Ask | None) -> _ModeDoor:
+        if ask is not None:
+            return cls(approver=ask, present=True)
+        return cls(auto_approve=mode == "auto")
+
+    def approve(self, request: ApprovalRequest) -> Decision | str | tuple[Decision | str, str]:
+        return self.approver(request) if self.approver is not None else "deny"
+
+    def ask(self, question: str, options: list[str]) -> str | None:
+        return None
+
+    def notify(self, text: str) -> None:
+        return None
 
 
 class Approver:
@@ -117,15 +175,10 @@ class Approver:
     ) -> None:
         if mode not in ("auto", "interactive", "deny"):
             raise ValueError(f"unknown approval mode {mode!r}; use auto, interactive or deny")
-        from ember.agent.door import Attended, Unattended
-
         self.mode: Mode = mode
         self.persist = persist
         self.workspace = workspace
-        self.door: Door = (
-            Attended(approver=ask) if mode == "interactive" and ask is not None
-            else Unattended(auto_approve=mode == "auto")
-        )
+        self.door: Door = _ModeDoor.of(mode, ask if mode == "interactive" else None)
         self._permanent: list[str] = []
         for pattern in dict.fromkeys(p for p in allowed if p):
             why = patterns.problem(pattern)
@@ -143,9 +196,7 @@ class Approver:
 
     @ask.setter
     def ask(self, callback: Ask | None) -> None:
-        from ember.agent.door import Attended, Unattended
-
-        self.door = Attended(approver=callback) if callback is not None else Unattended(auto_approve=self.mode == "auto")
+        self.door = _ModeDoor.of(self.mode, callback)
 
     def allow(self, pattern: str, *, session_id: str | None = None, permanent: bool = False) -> None:
         """Allow ``pattern`` for one session, or for good (``persist`` is called).
@@ -185,8 +236,6 @@ class Approver:
         door = door or self.door
         verdict, how = self._decide(request, door)
         if turn is not None:
-            from ember.agent.door import ApprovalRecord
-
             turn.add(ApprovalRecord(request.tool, request.action, request.reason, verdict.approved, how))
         return verdict
 
