@@ -52,6 +52,7 @@ class ChatDoor:
         self.item = item
         self.cancel = cancel
         self.lock = threading.Lock()
+        self.reply_to = f"{item.platform}:{item.chat}"  # where a job set up in this chat delivers
 
     def _wait(self, waiting: Waiting, request_id: str) -> str | None:
         timeout = self.gateway.config.approval_timeout

@@ -57,6 +57,9 @@ class Gateway:
         self.running: dict[str, threading.Event] = {}  # chat key -> the cancel of its running turn
         self.stopping = threading.Event()
         self._workers: list[threading.Thread] = []
+        from ember.scheduler.runner import Scheduler
+
+        self.scheduler = Scheduler(runtime, self.outbox)  # jobs run inside the gateway
         self.files_dir = runtime.settings.workspace_dir / "incoming"
 
     # --- keys -----------------------------------------------------------------------------------
@@ -83,6 +86,7 @@ class Gateway:
         beat = threading.Thread(target=self._heartbeat, name="gateway-heartbeat", daemon=True)
         beat.start()
         self._workers.append(beat)
+        self.scheduler.start()
 
     def _heartbeat(self) -> None:
         """The channels' states in the store, for `ember gateway status` from another process."""
@@ -109,6 +113,7 @@ class Gateway:
         for cancel in list(self.running.values()):
             cancel.set()
         self.queues.close()
+        self.scheduler.stop()
         for worker in self._workers:
             worker.join(timeout)
         self.outbox.stop()

@@ -329,6 +329,52 @@ def gateway_inbox_outbox(db: sqlite3.Connection) -> None:
     )
 
 
+def cron_jobs_and_runs(db: sqlite3.Connection) -> None:
+    # Scheduled jobs (ember.scheduler.jobs) and each run of them. A run is claimed by inserting its
+    # (job, due time, attempt) row: two processes ticking at once cannot both run it.
+    _run(
+        db,
+        """CREATE TABLE cron_jobs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            schedule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            expr TEXT NOT NULL DEFAULT '',
+            at REAL,
+            tz TEXT NOT NULL DEFAULT '',
+            task TEXT NOT NULL,
+            deliver TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            missed TEXT NOT NULL DEFAULT 'once',
+            retries INTEGER NOT NULL DEFAULT 1,
+            timeout REAL NOT NULL DEFAULT 600,
+            next_at REAL,
+            last_at REAL,
+            created_by TEXT NOT NULL DEFAULT 'cli',
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX cron_jobs_due ON cron_jobs(enabled, next_at)",
+        """CREATE TABLE cron_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            due_at REAL NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 1,
+            status TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            started_at REAL,
+            finished_at REAL,
+            session_id TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            error TEXT,
+            outbox_ids TEXT,
+            UNIQUE (job_id, due_at, attempt)
+        )""",
+        "CREATE INDEX cron_runs_job ON cron_runs(job_id, id)",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -340,6 +386,7 @@ MIGRATIONS: list[Migration] = [
     message_reasoning_blocks,
     search_claims,
     gateway_inbox_outbox,
+    cron_jobs_and_runs,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

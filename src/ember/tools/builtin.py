@@ -55,6 +55,8 @@ BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("memory", "search past conversations and lessons; read and update the user profile",
      ("ember.tools.recall", "ember.tools.profile"), ("memory_search", "user_profile")),
     ("skills", "view and manage reusable skills", ("ember.tools.skills",), ("skill_view", "skill_manage")),
+    ("schedule", "run a task later or on a schedule, results delivered to a chat", ("ember.tools.schedule",),
+     ("schedule_job", "list_jobs", "cancel_job")),
 ]
 
 # What every tool of a toolset needs, checked with find_spec before the toolset is imported.

@@ -1,0 +1,1 @@
+from tests.e2e.conftest import ember, fake  # noqa: F401 - the shared fixtures
