@@ -46,17 +46,19 @@ class SlackChannel:
 
     name = "slack"
     max_text = MAX_TEXT
+    reconnect_delay = 0.5  # seconds before the first reconnect after an error; doubles up to the max
+    max_reconnect_delay = 30.0
 
     def __init__(self, config: SlackConfig, state: KeyValue, files_dir: Path,
                  client: httpx.Client | None = None) -> None:
         from ember.models.transport import load_httpx
 
-        httpx = load_httpx()
+        http = load_httpx()
         self.config = config
         self.state = state
         self.files_dir = files_dir  # incoming files are kept here once fetched
         self._own_client = client is None
-        self.client: httpx.Client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        self.client: httpx.Client = client or http.Client(timeout=http.Timeout(30.0, connect=10.0))
         self.api = SlackAPI(config.token, config.api_base, self.client)
         self.bot_user = state.get_meta(_BOT_USER_KEY) or ""
         self._status = ChannelStatus()
@@ -87,7 +89,8 @@ class SlackChannel:
 
             if not self.config.app_token:
                 raise SendError("slack: Socket Mode needs the app token (SLACK_APP_TOKEN, xapp-...)", permanent=True)
-            self._socket = SocketModeClient(self.api, self.config.app_token, self._handle, self._set_state)
+            self._socket = SocketModeClient(self.api, self.config.app_token, self._handle, self._set_state,
+                                            first_delay=self.reconnect_delay, max_delay=self.max_reconnect_delay)
             self._socket.start()
 
     @property

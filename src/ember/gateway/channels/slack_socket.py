@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,16 @@ from ember.gateway.channels.slack_api import SlackAPI
 
 log = logging.getLogger("ember.gateway.slack")
 
+_TICKET = re.compile(r"ticket=[^&\s]+")
+
+
+class _TicketMasked(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The websockets library's logger, minus the one-use ticket in the URL it logs at DEBUG."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, _TICKET.sub("ticket=...", text), **kwargs)
 
 
 class SocketModeError(Exception):
@@ -104,7 +115,7 @@ class SocketModeClient:
         if not isinstance(url, str) or not url.startswith(("wss://", "ws://")):
             raise SendError("slack apps.connections.open: no websocket URL in the answer")
         with connect(url, open_timeout=10, close_timeout=2, max_size=None,
-                     logger=logging.getLogger("ember.gateway.slack.websocket")) as socket:
+                     logger=_TicketMasked(logging.getLogger("ember.gateway.slack.websocket"), {})) as socket:
             with self._lock:
                 self._socket = socket
                 self.connections += 1
