@@ -1,8 +1,10 @@
-"""Bounded capture of a command's output: its first and last bytes, and how much there was.
+"""Long text made short for a model: the head and tail kept, the middle cut with a note.
 
 A command may print gigabytes; the model needs the start (what happened) and the end (how it
-finished), plus an honest note of what was cut. ``shell``, ``run_code`` and ``ssh_run`` all keep
-their output this way, so the model sees one format everywhere.
+finished), plus an honest note of what was cut. ``HeadTail`` keeps a command's first and last
+bytes while it runs (``shell``, ``run_code``, ``ssh_run`` and the sandbox), ``truncate_middle``
+cuts any tool result that is too long, so the model sees one format everywhere. Nothing here
+imports the rest of Ember: tools and security both use it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ import os
 import threading
 from typing import IO
 
-from ember.tools.base import truncate_middle
+
+def truncate_middle(text: str, limit: int, hint: str = "") -> str:
+    """Keep the head and tail of ``text`` within ``limit`` chars, saying what was cut and how to get it."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    keep = max(limit - 300, limit // 2)
+    head, tail = keep * 2 // 3, keep - keep * 2 // 3
+    newline = text.rfind("\n", head // 2, head)  # end the head on a line boundary when one is near
+    head = newline + 1 if newline > 0 else head
+    cut = len(text) - head - tail
+    note = f"[... {cut:,} characters cut from the middle ({len(text):,} in all). {hint}".rstrip() + " ...]"
+    return f"{text[:head]}\n{note}\n{text[len(text) - tail:]}"
 
 
 class HeadTail:

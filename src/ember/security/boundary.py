@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,12 @@ CREDENTIAL_PATHS = (
 )
 # Emptied and writable inside: caches that hold tokens, and that tools expect to write.
 SCRATCH_PATHS = (".cache", ".npm")
+# How to get a sandbox where there is none (doctor and run_code say it).
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap; "
+    "Arch: pacman -S bubblewrap), or set [sandbox] mode = \"docker\" in config.toml, or, to run code "
+    "on this machine without isolation, mode = \"none\""
+)
 
 
 def _real(path: Path | str) -> Path:
@@ -147,9 +154,33 @@ def sandbox_problem(mode: str) -> str | None:
     """
     if mode == "none":
         return '[sandbox] mode = "none" in config.toml'
-    from ember.security.sandbox import bwrap_problem
-
     return bwrap_problem()
+
+
+# Whether bubblewrap works, by the path of the bwrap found: probed once per process.
+_bwrap_probe: dict[str, str | None] = {}
+
+
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run here (not installed, no user namespaces...), or None when it works."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return "bubblewrap (bwrap) is not installed"
+    if path not in _bwrap_probe:
+        try:
+            probe = subprocess.run(
+                [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+                 "--die-with-parent", "--cap-drop", "ALL", "true"],
+                capture_output=True, text=True, timeout=10,
+            )
+            _bwrap_probe[path] = None if probe.returncode == 0 else (
+                f"bwrap is installed but cannot create a sandbox here: {probe.stderr.strip()} "
+                "(it needs unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
+                "or a setuid bwrap)"
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _bwrap_probe[path] = f"bwrap failed to start: {exc}"
+    return _bwrap_probe[path]
 
 
 @dataclass(frozen=True)

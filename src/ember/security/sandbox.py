@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ember.tools.output import HeadTail
+from ember.security.boundary import INSTALL_HINT, bwrap_problem
+from ember.textio import HeadTail
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,6 @@ MODES = ("auto", "bwrap", "docker", "none")
 WORKDIR = "/tmp/work"  # where the scratch dir appears inside bwrap and docker
 MAX_TIMEOUT = 600.0
 KILL_GRACE = 1.0
-INSTALL_HINT = (
-    "install bubblewrap (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap; "
-    "Arch: pacman -S bubblewrap), or set [sandbox] mode = \"docker\" in config.toml, or, to run code "
-    "on this machine without isolation, mode = \"none\""
-)
 
 
 class SandboxError(Exception):
@@ -120,31 +116,6 @@ class SandboxResult:
 
 
 # --- choosing a mode ----------------------------------------------------------------------------
-
-_bwrap_probe: dict[str, str | None] = {}
-
-
-def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot run here (not installed, no user namespaces...), or None when it works."""
-    path = shutil.which("bwrap")
-    if path is None:
-        return "bubblewrap (bwrap) is not installed"
-    if path not in _bwrap_probe:
-        try:
-            probe = subprocess.run(
-                [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
-                 "--die-with-parent", "--cap-drop", "ALL", "true"],
-                capture_output=True, text=True, timeout=10,
-            )
-            _bwrap_probe[path] = None if probe.returncode == 0 else (
-                f"bwrap is installed but cannot create a sandbox here: {probe.stderr.strip()} "
-                "(it needs unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
-                "or a setuid bwrap)"
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            _bwrap_probe[path] = f"bwrap failed to start: {exc}"
-    return _bwrap_probe[path]
-
 
 def resolve_mode(settings: SandboxSettings) -> str:
     """The mode that will run code: ``auto`` becomes ``bwrap``, or ``SandboxError`` explains the way out."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ember.models.base import ToolSchema
 from ember.security.approval import ApprovalRequest, Approver
+from ember.textio import truncate_middle
 from ember.tools.schema import ToolDefinitionError, build_parameters, signature_line
 
 if TYPE_CHECKING:
@@ -244,16 +245,3 @@ def tool(
         )
 
     return build(func) if func is not None else build
-
-
-def truncate_middle(text: str, limit: int, hint: str = "") -> str:
-    """Keep the head and tail of ``text`` within ``limit`` chars, saying what was cut and how to get it."""
-    if limit <= 0 or len(text) <= limit:
-        return text
-    keep = max(limit - 300, limit // 2)
-    head, tail = keep * 2 // 3, keep - keep * 2 // 3
-    newline = text.rfind("\n", head // 2, head)  # end the head on a line boundary when one is near
-    head = newline + 1 if newline > 0 else head
-    cut = len(text) - head - tail
-    note = f"[... {cut:,} characters cut from the middle ({len(text):,} in all). {hint}".rstrip() + " ...]"
-    return f"{text[:head]}\n{note}\n{text[len(text) - tail:]}"

@@ -25,8 +25,8 @@ from typing import Any
 from ember.models.base import Cancelled
 from ember.security.approval import ApprovalRequest
 from ember.security.boundary import Boundary, CommandPlan, plan_command, sandbox_problem
+from ember.textio import HeadTail
 from ember.tools.base import ToolContext, ToolError, ToolResult, tool
-from ember.tools.output import HeadTail
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 3600.0

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ember.textio import HeadTail
 from ember.tools.base import ToolError
-from ember.tools.output import HeadTail
 from ember.tools.ssh_client import load_asyncssh, opening
 
 
