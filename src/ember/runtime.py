@@ -73,10 +73,13 @@ def prepare_home(home: Path) -> None:
 
 
 def open_store(settings: Settings) -> SQLiteStore:
+    """The home's database; everything written to it has the configured keys and real-looking
+    secrets masked (placeholders stay readable)."""
     from ember.memory.store import SQLiteStore
+    from ember.security.redact import Redactor
 
     prepare_home(settings.home)
-    return SQLiteStore(settings.db_path)
+    return SQLiteStore(settings.db_path, redactor=Redactor(settings.secret_values(), placeholders=False))
 
 
 def prepare_workspace(settings: Settings) -> Path | None:
@@ -127,6 +130,8 @@ def build_runtime(
 
     own_store = store is None
     store = store or open_store(settings)
+    for secret in settings.secret_values():  # a store opened elsewhere learns the keys this agent has
+        store.redactor.add(secret)
     try:
         created = prepare_workspace(settings)
     except BaseException:

@@ -45,3 +45,37 @@ def test_longest_secret_first_and_logging_filter(caplog):
     with caplog.at_level(logging.INFO, logger="ember.test.redact"):
         logger.info("calling with %s", "secret1")
     assert caplog.records[-1].getMessage() == "calling with [REDACTED]"
+
+
+def test_placeholders_stay_visible_for_what_is_stored():
+    stored = Redactor(["my-own-secret-value"], placeholders=False)
+    text = ("set OPENAI_API_KEY=${OPENAI_API_KEY} or sk-... or <your-token>; "
+            "mine is my-own-secret-value and sk_live_8dKLzdocJ2isAjIhKtJ0RlgL")
+    assert stored.redact(text) == ("set OPENAI_API_KEY=${OPENAI_API_KEY} or sk-... or <your-token>; "
+                                   "mine is [REDACTED] and [REDACTED]")
+    assert stored.redact("password=hunter22x") == "password=[REDACTED]"  # weak, but a person's password
+    assert Redactor().redact("use <your-token> and sk-proj-xxxxxxxxxxxxxxxxxxxx") != \
+        "use <your-token> and sk-proj-xxxxxxxxxxxxxxxxxxxx"  # logs and tool output mask placeholders too
+
+
+def test_a_known_value_is_caught_reversed_and_base64_encoded():
+    import base64
+
+    key = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
+    redactor = Redactor([key])
+    for before in ("", "A", "AB", "EMBER_API_KEY=", "X="):
+        env = f"{before}{key}\nOTHER=1\n"
+        for shown in (base64.b64encode(env.encode()).decode(), base64.urlsafe_b64encode(env.encode()).decode(),
+                      env[::-1]):
+            masked = redactor.redact(shown)
+            assert "[REDACTED]" in masked, shown
+            assert key not in masked and key[::-1] not in masked
+    assert redactor.redact("nothing to see: c2stbGl2 ZS1h") == "nothing to see: c2stbGl2 ZS1h"
+
+
+def test_redaction_is_idempotent():
+    redactor = Redactor(["my-own-secret-value"], placeholders=False)
+    for text in ("password is hunter2hunter2", "token=ghp_16C7e42F292c6912E7710c838347Ae178B4a x",
+                 "key my-own-secret-value, api_key: 'abc123def456'", "https://u:Xk9fPq2LmZr7Tw@h/x"):
+        once = redactor.redact(text)
+        assert redactor.redact(once) == once

@@ -230,6 +230,9 @@ class Agent:
         ctx = self.tool_context(session_id, cancel)
         ctx.door, ctx.approvals = door, approvals
         ctx.subagents = AgentSubAgents(self, self.depth, door, approvals)
+        # From here on the message is the one stored (secrets masked), for the model, the title,
+        # the lessons it is matched with and the learning loop alike.
+        user_message = self.store.redact(user_message)
         message_id = self.store.add_message(
             session_id, Message(role="user", content=user_message, images=list(images or [])),
             title=self._title(session_id, user_message),
@@ -263,7 +266,7 @@ class Agent:
                 yield ModelCalled(step=step, model=completion.model, usage=completion.usage, cost=cost)
                 if not completion.tool_calls:
                     finished = TurnFinished(
-                        answer=completion.text,
+                        answer=self.store.redact(completion.text),  # the answer as stored
                         session_id=session_id,
                         model=model_name,
                         usage=total,
@@ -325,13 +328,14 @@ class Agent:
             except ProviderError as exc:
                 yield Notice(self.redact(f"could not compact the session ({exc}); dropping the oldest turns instead"))
             else:
-                if result.text.strip():
-                    self.store.add_summary(session_id, result.text.strip(), plan.upto_id)
+                summary_text = self.store.redact(result.text.strip())  # as the store keeps it
+                if summary_text:
+                    self.store.add_summary(session_id, summary_text, plan.upto_id)
                     self.store.record_usage(
                         session_id, model=result.model, usage=result.usage,
                         cost=self.router.cost_of(result), kind="learning",
                     )
-                    yield Compacted(summary=result.text.strip(), folded_messages=len(plan.folded))
+                    yield Compacted(summary=summary_text, folded_messages=len(plan.folded))
                     entries, summary = self._history(session_id)
                     messages = self.context.build(request, [m for _, m in entries], index, summary)
         budget = spec.context_window - spec.max_output_tokens
@@ -420,7 +424,8 @@ class Agent:
                 ),
             )
             seconds = time.monotonic() - started
-            calls_made.append({"name": call.name, "arguments": call.arguments, "is_error": result.is_error})
+            calls_made.append({"name": call.name, "arguments": self.store.redact_value(call.arguments),
+                               "is_error": result.is_error})
             yield ToolFinished(call=call, content=content, is_error=result.is_error, seconds=seconds)
 
     def _notify(self, session_id: str, user_message: str, finished: TurnFinished) -> None:

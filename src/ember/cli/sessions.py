@@ -67,6 +67,18 @@ def _message_json(stored: StoredMessage) -> dict[str, Any]:
     return data
 
 
+def _read_session(store, ref: str) -> tuple[SessionInfo, list[StoredMessage]]:
+    """The session ``ref`` names and its messages, secrets masked once more on the way out: what
+    an older Ember stored before it redacted everything is shown and exported masked too."""
+    from dataclasses import replace
+
+    from ember.memory.records import redact_message
+
+    info = find_session(store, ref)
+    messages = [replace(m, message=redact_message(m.message, store.redact)) for m in store.get_messages(info.id)]
+    return replace(info, title=store.redact(info.title) if info.title else info.title), messages
+
+
 def find_session(store, ref: str) -> SessionInfo:
     """The session ``ref`` names (an id or a unique prefix); ``CliError`` (exit code 2) otherwise."""
     from ember.memory.records import AmbiguousSessionError
@@ -109,8 +121,7 @@ def list_sessions(limit: int, as_json: bool) -> None:
 def show(ref: str, as_json: bool) -> None:
     """Show a session's messages."""
     store = _store()
-    info = find_session(store, ref)
-    messages = store.get_messages(info.id)
+    info, messages = _read_session(store, ref)
     if as_json:
         click.echo(json.dumps({**_session_json(info), "messages": [_message_json(m) for m in messages]}))
         return
@@ -145,8 +156,7 @@ def show(ref: str, as_json: bool) -> None:
 def export(ref: str, fmt: str, output: str | None) -> None:
     """Export a session as Markdown, JSON or JSONL."""
     store = _store()
-    info = find_session(store, ref)
-    messages = store.get_messages(info.id)
+    info, messages = _read_session(store, ref)
     if fmt == "jsonl":
         text = "".join(json.dumps(_message_json(m), ensure_ascii=False) + "\n" for m in messages)
     elif fmt == "json":

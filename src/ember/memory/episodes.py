@@ -8,7 +8,10 @@ follow the outcome, including a correction that arrives one turn later.
 
 A turn that ended without an answer (the step limit, a provider failure, a cancel) is an episode
 too, with no answer and its ``error``: the failures are what there is most to learn from. The
-``errors`` column holds the failed tool calls, then that turn error (redacted before it gets here).
+``errors`` column holds the failed tool calls, then that turn error.
+
+What an episode keeps (task, answer, steps, errors) passes through the store's redactor when it is
+recorded, like every message: no key reaches this table, whoever records an episode.
 
 These functions use the store's own connection and lock (package-internal ``_read``/``_write``)
 so that episodes commit like every other row and share its crash safety.
@@ -111,9 +114,11 @@ def steps_of_turn(messages: list[StoredMessage]) -> list[Step]:
 
 
 def record(store: SQLiteStore, episode: Episode) -> int:
-    """Store ``episode`` and return its id."""
+    """Store ``episode`` and return its id; its texts are redacted in place, as stored."""
     if episode.outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, not {episode.outcome!r}")
+    episode.task, episode.answer, episode.error = (store.redact(t) for t in (episode.task, episode.answer, episode.error))
+    episode.steps = [Step(s.tool, store.redact_value(s.arguments), s.ok, store.redact(s.result)) for s in episode.steps]
     now = time.time()
     with store._write() as db:
         cursor = db.execute(
@@ -164,7 +169,7 @@ def previous_attempt(store: SQLiteStore, task: str, before_id: int) -> Episode |
     """The latest episode before ``before_id`` for the same request (same text; any session):
     when it failed and this one worked, the pair is a failure followed by a fix."""
     rows = store._read("SELECT * FROM episodes WHERE task = ? AND id < ? ORDER BY id DESC LIMIT 1",
-                       (task[:TASK_CHARS], before_id))
+                       (store.redact(task)[:TASK_CHARS], before_id))
     return _from_row(rows[0]) if rows else None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ember.models.base import Message, ToolCall, Usage
@@ -137,6 +137,47 @@ def message_columns(message: Message) -> dict[str, Any]:
         "is_error": 1 if message.is_error else 0,
         "images": json.dumps(message.images) if message.images else None,
     }
+
+
+# --- secrets out of what is stored ----------------------------------------------------------------
+
+
+def redact_value(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON-like: tool-call arguments, an episode's steps) with every string in it
+    passed through ``redact``; keys are kept, so the shape stays valid JSON."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item, redact) for item in value]
+    return value
+
+
+def redact_message(message: Message, redact: Callable[[str], str]) -> Message:
+    """A copy of ``message`` with ``redact`` applied to all a person or a model reads of it: its
+    text, reasoning, tool calls (arguments, raw arguments, errors) and image URLs (not data URLs).
+
+    Reasoning blocks that held a secret are dropped: they are signed, a masked copy would be
+    refused, and without them the provider's adapter finishes that tool loop without thinking.
+    """
+    calls = [
+        replace(call, arguments=redact_value(call.arguments, redact),
+                raw_arguments=redact(call.raw_arguments) if call.raw_arguments else call.raw_arguments,
+                error=redact(call.error) if call.error else call.error)
+        for call in message.tool_calls
+    ]
+    blocks = message.reasoning_blocks
+    if blocks and redact_value(blocks, redact) != blocks:
+        blocks = []
+    return replace(
+        message,
+        content=redact(message.content),
+        reasoning=redact(message.reasoning) if message.reasoning else message.reasoning,
+        tool_calls=calls,
+        images=[url if url.startswith("data:") else redact(url) for url in message.images],
+        reasoning_blocks=blocks,
+    )
 
 
 def message_from_row(row: Any) -> Message:

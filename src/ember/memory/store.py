@@ -9,6 +9,11 @@ A database that is corrupt, belongs to another program or comes from a newer Emb
 open with an error saying what to do; it is never recreated or overwritten, because it may hold
 the only copy of someone's history. The rest of Ember sees the ``Store`` protocol only, so that
 a PostgreSQL backend can take this one's place.
+
+Nothing secret is written: every text the store keeps (messages with their reasoning and tool
+calls, titles, summaries, approved command patterns) passes through its ``redact`` on the way in,
+so no caller can forget it. It masks the values it was told are secret (``runtime.open_store``
+gives it the configured keys) and every secret-shaped string that is not visibly a placeholder.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ember.memory.migrations import applied_migrations, open_database, store_error
 from ember.memory.records import (
@@ -36,10 +41,15 @@ from ember.memory.records import (
     StoreError,
     UsageTotals,
     message_columns,
+    redact_message,
+    redact_value,
     session_from_row,
     stored_message_from_row,
 )
 from ember.models.base import Message, Usage
+
+if TYPE_CHECKING:
+    from ember.security.redact import Redactor
 
 __all__ = [
     "AmbiguousSessionError", "CorruptDatabaseError", "ForeignDatabaseError", "NewerSchemaError",
@@ -83,6 +93,8 @@ class Store(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def integrity_problems(self) -> list[str]: ...
+    def redact(self, text: str) -> str: ...
+    def redact_value(self, value: Any) -> Any: ...
     def rebuild_search_index(self) -> None: ...
     def schema_version(self) -> list[str]: ...
     def close(self) -> None: ...
@@ -152,9 +164,18 @@ def _make_private(path: Path) -> None:
 
 
 class SQLiteStore:
-    """The ``Store`` on one SQLite file; see the module docstring for the guarantees."""
+    """The ``Store`` on one SQLite file; see the module docstring for the guarantees.
 
-    def __init__(self, path: Path | str):
+    ``redactor`` masks secrets in every text written (default: secret shapes only, placeholders
+    kept); ``runtime.open_store`` passes one that also knows the configured keys.
+    """
+
+    def __init__(self, path: Path | str, *, redactor: Redactor | None = None):
+        if redactor is None:
+            from ember.security.redact import Redactor
+
+            redactor = Redactor(placeholders=False)
+        self.redactor = redactor
         self.path = Path(path)
         self._lock = threading.RLock()
         created = _create_private(self.path)
@@ -198,6 +219,14 @@ class SQLiteStore:
             except sqlite3.Error as e:
                 raise store_error(self.path, e) from e
 
+    def redact(self, text: str) -> str:
+        """``text`` as the store would keep it: known secrets and real-looking keys masked."""
+        return self.redactor.redact(text)
+
+    def redact_value(self, value: Any) -> Any:
+        """``value`` (JSON-like) with every string in it as the store would keep it."""
+        return redact_value(value, self.redactor.redact)
+
     def _require_session(self, db: sqlite3.Connection, session_id: str | None) -> None:
         if session_id is not None and not db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
             raise StoreError(f"no session {session_id!r}")
@@ -209,6 +238,7 @@ class SQLiteStore:
     ) -> SessionInfo:
         """Start a session whose id (``YYYYMMDD-HHMMSS-xxxxxx``, UTC) sorts by creation time."""
         now = time.time()
+        title = self.redact(title) if title else title
         with self._write() as db:
             while True:
                 sid = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(3)
@@ -260,7 +290,7 @@ class SQLiteStore:
                 raise StoreError(f"no session {session_id!r}")
 
     def set_session_title(self, session_id: str, title: str) -> None:
-        self._set_session(session_id, "title", title)
+        self._set_session(session_id, "title", self.redact(title))
 
     def set_session_model(self, session_id: str, model: str) -> None:
         self._set_session(session_id, "model", model)
@@ -276,7 +306,10 @@ class SQLiteStore:
         ``usage`` is kept with the message for display; cost accounting goes through ``record_usage``.
         ``title`` becomes the session's title in the same transaction, unless it has one already
         (the agent passes one with a session's first message; see ``records.session_title``).
+        Secrets are masked in everything kept (``records.redact_message``).
         """
+        message = redact_message(message, self.redactor.redact)
+        title = self.redact(title) if title else title
         cols = message_columns(message)
         cols["reasoning_blocks"] = _reasoning_blocks_column(message)
         cols.update(
@@ -326,6 +359,7 @@ class SQLiteStore:
 
     def add_summary(self, session_id: str, summary: str, upto_message_id: int) -> int:
         """Record a compaction summary of the messages up to ``upto_message_id``; they are kept."""
+        summary = self.redact(summary)
         with self._write() as db:
             self._require_session(db, session_id)
             cursor = db.execute(
@@ -374,6 +408,7 @@ class SQLiteStore:
     # settings the user granted, and small key/value state
 
     def add_allowed_command(self, pattern: str) -> None:
+        pattern = self.redact(pattern)  # a pattern with a key in it is kept masked, and asks again
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO allowed_commands VALUES (?, ?)", (pattern, time.time()))
 
