@@ -13,7 +13,8 @@ Connections still open at exit are closed by an ``atexit`` hook, so stdio server
 their own process group) are never orphaned.
 
 Secrets named in ``env``/``headers`` are resolved only here, and scrubbed (with anything shaped
-like a key) from every message this module produces, including the server's stderr lines.
+like a key) from every message this module produces and from the server's log: its command line
+and everything it writes to stderr (``server_log.py``).
 """
 
 from __future__ import annotations
@@ -23,17 +24,19 @@ import atexit
 import contextlib
 import logging
 import os
+import shlex
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from ember.mcp import INSTALL_HINT, McpServerError
 from ember.mcp.config import ServerConfig, resolve
 from ember.mcp.loop_thread import LoopThread
 from ember.mcp.server_info import ServerInfo, server_info
+from ember.mcp.server_log import ServerLog
 from ember.security.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -219,8 +222,13 @@ class McpConnection:
                 cwd=self._cwd(),
             )
             errlog = self._open_errlog()
-            stack.callback(errlog.close)  # runs after the client (and the server process) has stopped
-            transport = stdio_client(params, errlog=errlog)
+            if errlog is None:
+                errlog_stream = open(os.devnull, "w")  # noqa: SIM115 - closed with the session
+                stack.callback(errlog_stream.close)
+            else:
+                errlog_stream = errlog.stream
+                stack.callback(errlog.close)  # runs after the client (and the server process) has stopped
+            transport = stdio_client(params, errlog=errlog_stream)
         info = Implementation(name="ember", version=__version__)
         return Client(transport, client_info=info, cache=None)
 
@@ -234,16 +242,15 @@ class McpConnection:
             return str(self._workspace) if self._workspace.is_dir() else None
         return None
 
-    def _open_errlog(self) -> IO[str]:
-        """The server's stderr goes to EMBER_HOME/logs/mcp-NAME.log, never to the user's terminal."""
+    def _open_errlog(self) -> ServerLog | None:
+        """The server's stderr goes to EMBER_HOME/logs/mcp-NAME.log, never to the user's terminal,
+        redacted like everything else this connection reports (the resolved secrets, key shapes)."""
         if self.log_path is None:
-            return open(os.devnull, "w")  # noqa: SIM115 - closed with the session
-        self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        errlog = os.fdopen(fd, "a", encoding="utf-8")
-        errlog.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.config.command}\n")
-        errlog.flush()
-        self._errlog_start = errlog.tell()
+            return None
+        command = shlex.join([self.config.command or "", *self.config.args])
+        errlog = ServerLog(self.log_path, self.redact.redact,
+                           f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {command}")
+        self._errlog_start = errlog.start
         return errlog
 
     def _scrub(self, secrets: list[str]) -> None:
@@ -306,10 +313,10 @@ class McpConnection:
         with self._lock:
             if generation != self._generation and self._client is not None:
                 return f"MCP server {self.name!r} stopped during {what} and was restarted; call it again if still needed."
+            self._close_session()  # first: the server's last stderr lines are in its log once it is closed
             tail = self._stderr_tail(3)
             reason = detail[0].lower() + detail[1:] if detail else "the connection closed"
             reason += f"; its last stderr lines: {tail}" if tail else ""
-            self._close_session()
             if self._restarts_left <= 0:
                 self.close()
                 self._failure = self._explain(
