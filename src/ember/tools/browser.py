@@ -35,7 +35,7 @@ SETTLE_MS = 2000  # longest wait for requests an action started to finish
 _KEYS = {"executable", "headless", "timeout", "width", "height", "args", "screenshot_dir", "snapshot_chars",
          "idle_timeout"}
 _starting = threading.Lock()
-REQUIRES = (needs_extra("playwright", "browser"),)  # also in builtin.TOOLSET_REQUIRES
+REQUIRES = (needs_extra("playwright", "browser"),)  # also in catalog.TOOLSET_REQUIRES
 
 
 def browser_settings(settings: Settings | None) -> BrowserSettings:

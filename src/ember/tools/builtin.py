@@ -1,9 +1,9 @@
-"""The toolsets Ember ships, and third-party toolsets from the ``ember.tools`` entry-point group.
+"""The registry of the toolsets Ember ships, and of third-party toolsets from the ``ember.tools``
+entry-point group.
 
-A built-in toolset is one line of ``BUILTIN_TOOLSETS``: its name, the description the model sees
-while it is not loaded, the modules that hold its tools, and the tools' names (so the prompt's
-index needs no import). Modules are imported only when the toolset is loaded or one of its tools
-is called, so a heavy dependency (a browser, an SSH client) costs nothing until it is used.
+The built-in toolsets are listed in ``catalog.py`` (``BUILTIN_TOOLSETS``, ``TOOLSET_REQUIRES``).
+Modules are imported only when the toolset is loaded or one of its tools is called, so a heavy
+dependency (a browser, an SSH client) costs nothing until it is used.
 
 A plugin package declares, in its pyproject.toml::
 
@@ -11,10 +11,6 @@ A plugin package declares, in its pyproject.toml::
     weather = "ember_weather.tools"        # a module with TOOLS = [...] or module-level @tool functions
 
 The entry-point name is the toolset name; the distribution's summary is its description.
-
-A toolset all of whose tools need an optional package names it in ``TOOLSET_REQUIRES`` too (each
-tool also declares it with ``@tool(requires=...)``), so that, without the package, the toolset is
-left out of the prompt's index without importing its module.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ember.tools.base import needs_extra
+from ember.tools.catalog import BUILTIN_TOOLSETS, TOOLSET_REQUIRES
 from ember.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
@@ -32,39 +28,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ember.tools"
 
-# (name, description for the model, modules, tool names). Later toolsets append one line here.
-BUILTIN_TOOLSETS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
-    ("core", "files and shell in the workspace", ("ember.tools.files", "ember.tools.shell"),
-     ("read_file", "write_file", "edit_file", "list_dir", "search_files", "shell")),
-    ("files", "patch, move, delete; read PDFs and images", ("ember.tools.files_extra",),
-     ("apply_patch", "move_file", "delete_file", "read_pdf", "image_info")),
-    ("processes", "background processes", ("ember.tools.processes",),
-     ("process_start", "process_output", "process_kill", "process_list")),
-    ("ssh", "remote terminal on named SSH hosts", ("ember.tools.ssh",), ("ssh_run", "ssh_upload", "ssh_download")),
-    ("code", "run Python, JavaScript or shell code in a sandbox", ("ember.tools.code",), ("run_code",)),
-    ("web", "search the web and extract pages as text", ("ember.tools.web",), ("web_search", "web_extract")),
-    ("http", "call HTTP APIs with named credentials", ("ember.tools.http",), ("http_request",)),
-    ("browser", "drive a real browser: open, read, click, type, screenshot", ("ember.tools.browser",),
-     ("browser_open", "browser_snapshot", "browser_click", "browser_type", "browser_select", "browser_press",
-      "browser_scroll", "browser_back", "browser_screenshot", "browser_close")),
-    ("media", "look at images, speak text, generate images",
-     ("ember.tools.vision", "ember.tools.speech", "ember.tools.images"),
-     ("vision_analyze", "text_to_speech", "image_generate")),
-    ("planning", "a task list, and questions to the user", ("ember.tools.planning",), ("todo", "clarify")),
-    ("delegate", "hand sub-tasks to sub-agents", ("ember.tools.delegate",), ("delegate",)),
-    ("memory", "search past conversations and lessons; read and update the user profile",
-     ("ember.tools.recall", "ember.tools.profile"), ("memory_search", "user_profile")),
-    ("skills", "view and manage reusable skills", ("ember.tools.skills",), ("skill_view", "skill_manage")),
-    ("schedule", "run a task later or on a schedule, results delivered to a chat", ("ember.tools.schedule",),
-     ("schedule_job", "list_jobs", "cancel_job")),
-]
-
-# What every tool of a toolset needs, checked with find_spec before the toolset is imported.
-TOOLSET_REQUIRES: dict[str, tuple[str, ...]] = {
-    "ssh": (needs_extra("asyncssh", "ssh"),),
-    "browser": (needs_extra("playwright", "browser"),),
-}
-
+__all__ = ["BUILTIN_TOOLSETS", "ENTRY_POINT_GROUP", "TOOLSET_REQUIRES", "builtin_registry", "discover_entry_points"]
 
 def builtin_registry(settings: Settings | None = None, *, plugins: bool = True) -> ToolRegistry:
     """A registry with the built-in toolsets (not yet imported) and, lazily, installed plugins."""

@@ -20,7 +20,7 @@ from ember.tools.base import ToolContext, ToolError, ToolResult, needs_extra, to
 from ember.tools.ssh_hosts import SshHost, SshSettings, ssh_settings
 
 MAX_TIMEOUT = 3600.0
-REQUIRES = (needs_extra("asyncssh", "ssh"),)  # also in builtin.TOOLSET_REQUIRES
+REQUIRES = (needs_extra("asyncssh", "ssh"),)  # also in catalog.TOOLSET_REQUIRES
 MORE_HINT = "Redirect the remote output to a file (CMD > out.txt 2>&1), then ssh_download it or grep it."
 
 
