@@ -8,7 +8,7 @@ its markers as plain text instead of producing tags that do not nest.
 
 What survives: bold, italic, strikethrough, spoilers (``||x||``), inline code, fenced code blocks
 (with their language), links, block quotes; headings become bold lines, list bullets ``•``,
-tables keep their columns in a ``<pre>`` block. The channel falls back to plain text when
+tables keep their columns in a ``<pre>`` block, an image becomes a link to it. The channel falls back to plain text when
 Telegram still refuses the result, so a message is never lost to formatting.
 """
 
@@ -27,7 +27,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")
-_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^\s)>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_LINK = re.compile(r"!?\[([^\]\n]+)\]\(\s*<?([^\s)>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _AUTOLINK = re.compile(r"<((?:https?|tg|mailto):[^\s<>]+)>")
 _SAFE_URL = re.compile(r"^(?:https?://|tg://|mailto:)", re.IGNORECASE)
 _SLOT = re.compile(r"\x00(\d+)\x00")
@@ -91,7 +91,7 @@ def _inline(text: str, slots: _Slots, links: bool = True) -> str:
     escaped = _escape(text)
     styled = escaped
     for pattern, tag in _EMPHASIS:
-        styled = pattern.sub(lambda m, tag=tag: f"<{tag}>{m.group(1)}</{tag}>", styled)
+        styled = pattern.sub(rf"<{tag}>\1</{tag}>", styled)
     return styled if _nests(styled) else escaped
 
 

@@ -1,0 +1,548 @@
+"""Telegram, through the Bot API's JSON over HTTP (docs/gateway-telegram.md).
+
+No Telegram SDK: the Bot API is a small, documented set of JSON methods (``getUpdates``,
+``sendMessage``, ``sendPhoto``, ``getFile``...), and speaking it with the ``httpx`` client every
+other part of Ember uses keeps one HTTP stack to configure and test, adds no dependency, and keeps
+the import cheap (the gateway imports a channel only when it is configured).
+
+Receiving is long polling (``getUpdates``) in a background thread. The update offset is kept in
+the store (``telegram:offset``) and advanced only after ``on_inbound`` returned, so a restart
+neither replays nor skips a message; a repeat after a crash between the two carries the same
+``event_id`` (``telegram:<update_id>``) and the gateway drops it. Network errors and 5xx back
+off and retry; a refused token (401) stops polling with an error that says what to do.
+
+The bot token is part of every URL (``/bot<token>/<method>``), and httpx logs request URLs: a
+filter on httpx's and httpcore's loggers masks it, and the channel's own errors never hold it.
+
+Webhook mode (Telegram pushing updates to a public HTTPS URL) is future work; polling needs no
+public address and works behind NAT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ember.gateway.channel import (
+    ButtonPress,
+    ChannelStatus,
+    Inbound,
+    InboundFile,
+    KeyValue,
+    Outbound,
+    SendError,
+)
+from ember.gateway.channels.markdown_html import to_telegram_html
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ember.gateway.config import TelegramConfig
+
+log = logging.getLogger("ember.gateway.telegram")
+
+OFFSET_KEY = "telegram:offset"
+MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
+MAX_PHOTO, MAX_UPLOAD = 10 * 1024 * 1024, 50 * 1024 * 1024
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+ALLOWED_UPDATES = ["message", "callback_query"]
+TOKEN_HELP = ("Telegram refused the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in EMBER_HOME/.env "
+              "(BotFather's /mybots > API Token shows it; a token revoked with /revoke stops working), "
+              "then restart the gateway")
+CONFLICT_HELP = ("another program is reading this bot's updates (a second gateway or bot using the same token), "
+                 "or a webhook is set (remove it with deleteWebhook, see docs/gateway-telegram.md)")
+
+
+class TelegramFileError(OSError):
+    """A file that came with a message could not be downloaded."""
+
+
+class _Failure(Exception):
+    """A Bot API call that failed: ``code`` is Telegram's error_code (0: no answer at all)."""
+
+    def __init__(self, method: str, code: int, description: str, retry_after: float | None = None,
+                 migrate_to: int | None = None) -> None:
+        super().__init__(f"Telegram {method}: {description}")
+        self.method, self.code, self.description = method, code, description
+        self.retry_after, self.migrate_to = retry_after, migrate_to
+
+
+# --- keeping the token out of logs -------------------------------------------------------------
+
+_BOT_PATH = re.compile(r"(/(?:file/)?bot)\d+:[\w-]+")
+
+
+def redact_token(text: str, token: str | None = None) -> str:
+    """``text`` with the bot token (and any ``/bot<id>:<secret>`` path) masked."""
+    if token and token in text:
+        text = text.replace(token, "[REDACTED]")
+    return _BOT_PATH.sub(r"\1[REDACTED]", text)
+
+
+class _TokenFilter(logging.Filter):
+    """Masks bot tokens in the records of the loggers it is attached to (httpx logs each URL)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report
+            return True
+        clean = message
+        for token in list(self.tokens):
+            clean = redact_token(clean, token)
+        clean = redact_token(clean)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_FILTER = _TokenFilter()
+_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+
+
+def _guard_logs(token: str) -> None:
+    _FILTER.tokens.add(token)
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+# --- the channel -------------------------------------------------------------------------------
+
+class TelegramChannel:
+    """The ``Channel`` for one Telegram bot; see the module docstring.
+
+    ``client`` (injected by tests or shared) carries sends and downloads; the long poll has its
+    own connection, which ``stop()`` cuts so the thread ends at once. ``poll_timeout`` is the
+    long poll's length in seconds, ``timeout`` each other call's, ``backoff`` the first wait after
+    a failed poll (doubling up to a minute).
+    """
+
+    name = "telegram"
+    max_text = MAX_TEXT
+
+    def __init__(self, config: TelegramConfig, state: KeyValue, files_dir: Path,
+                 client: httpx.Client | None = None, *, poll_timeout: int = 30, timeout: float = 30.0,
+                 backoff: float = 1.0) -> None:
+        self.config = config
+        self.state = state
+        self.files_dir = Path(files_dir)  # the gateway keeps fetched files there; Telegram's stay until then
+        self.poll_timeout = poll_timeout
+        self.timeout = timeout
+        self.backoff = backoff
+        self._token = config.token
+        self._base = config.api_base.rstrip("/")
+        self._client = client
+        self._owns_client = client is None
+        self._poller: httpx.Client | None = None
+        self._poll_socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = ChannelStatus()
+        self._me: dict[str, Any] | None = None
+        _guard_logs(self._token)
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _http(self) -> Any:
+        import sys
+
+        if "httpx" not in sys.modules:  # skip httpx's optional CLI import (see models/transport.py)
+            sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+        import httpx
+
+        return httpx
+
+    def _send_client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                httpx = self._http()
+                self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)))
+            return self._client
+
+    def _redact(self, text: str) -> str:
+        return redact_token(text, self._token)
+
+    def _call(self, method: str, params: dict[str, Any], *, files: dict[str, Any] | None = None,
+              timeout: float | None = None, client: httpx.Client | None = None,
+              extensions: dict[str, Any] | None = None) -> Any:
+        """One Bot API method: its ``result``, or ``_Failure``."""
+        httpx = self._http()
+        url = f"{self._base}/bot{self._token}/{method}"
+        client = client or self._send_client()
+        wait = httpx.Timeout(timeout or self.timeout, connect=min(timeout or self.timeout, 15.0))
+        try:
+            if files:
+                data = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in params.items()}
+                response = client.post(url, data=data, files=files, timeout=wait, extensions=extensions)
+            else:
+                response = client.post(url, json=params, timeout=wait, extensions=extensions)
+        except httpx.TimeoutException:
+            raise _Failure(method, 0, f"no answer within {timeout or self.timeout:g} s") from None
+        except (httpx.TransportError, OSError) as exc:
+            reason = self._redact(str(exc)) or type(exc).__name__
+            raise _Failure(method, 0, f"could not reach {self._base} ({reason})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("ok") is True:
+            return body.get("result")
+        if isinstance(body, dict) and "error_code" in body:
+            parameters = body.get("parameters") or {}
+            raise _Failure(method, int(body["error_code"]), self._redact(str(body.get("description", ""))),
+                           retry_after=parameters.get("retry_after"), migrate_to=parameters.get("migrate_to_chat_id"))
+        raise _Failure(method, response.status_code,
+                       f"HTTP {response.status_code} without a Bot API answer (is {self._base} the Bot API?)")
+
+    def _set_status(self, connected: bool, error: str | None) -> None:
+        with self._lock:
+            self._status = ChannelStatus(connected=connected, last_error=self._redact(error) if error else None)
+
+    def status(self) -> ChannelStatus:
+        with self._lock:
+            return ChannelStatus(self._status.connected, self._status.last_error)
+
+    # --- receiving -------------------------------------------------------------------------------
+
+    def start(self, on_inbound: Callable[[Inbound], None]) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._poll_socket = None
+        httpx = self._http()
+        # One connection, for the poll alone: stop() can then cut exactly the request that waits.
+        self._poller = httpx.Client(limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        self._thread = threading.Thread(target=self._poll, args=(on_inbound,), name="telegram-poll", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            sock = self._poll_socket
+        if sock is not None:
+            _shutdown(sock)  # wakes the thread blocked in the long poll
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+            self._status.connected = False
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember the poll connection's socket, for ``stop()``."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._lock:
+                    self._poll_socket = sock
+                if self._stopping.is_set():  # stop() came while this connection was being made
+                    _shutdown(sock)
+
+    def _poll(self, on_inbound: Callable[[Inbound], None]) -> None:
+        stored = self.state.get_meta(OFFSET_KEY)
+        offset = int(stored) if stored and stored.lstrip("-").isdigit() else None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if self._me is None:
+                    self._me = self._call("getMe", {}, client=self._poller, extensions={"trace": self._trace})
+                params: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ALLOWED_UPDATES}
+                if offset is not None:
+                    params["offset"] = offset
+                updates = self._call("getUpdates", params, timeout=self.poll_timeout + 15, client=self._poller,
+                                     extensions={"trace": self._trace})
+            except _Failure as failure:
+                if self._stopping.is_set():
+                    break
+                if failure.code in (401, 404):  # 404: Telegram's answer to a malformed token
+                    self._set_status(False, TOKEN_HELP)
+                    log.error("telegram: %s; polling stopped", TOKEN_HELP)
+                    return
+                failures += 1
+                delay = min(self.backoff * 2 ** (failures - 1), 60.0)
+                if failure.code == 429 and failure.retry_after:
+                    delay = float(failure.retry_after)
+                reason = f"{failure.description}: {CONFLICT_HELP}" if failure.code == 409 else failure.description
+                self._set_status(False, f"getUpdates failed ({reason}); retrying in {delay:g} s")
+                log.warning("telegram: getUpdates failed (%s); retrying in %g s", reason, delay)
+                self._stopping.wait(delay)
+                continue
+            failures = 0
+            self._set_status(True, None)
+            for update in updates or []:
+                if self._stopping.is_set():
+                    return
+                next_offset = self._deliver(update, on_inbound)
+                if next_offset is None:  # not recorded: wait, then poll again from the same offset
+                    self._stopping.wait(self.backoff)
+                    break
+                offset = next_offset
+
+    def _deliver(self, update: dict[str, Any], on_inbound: Callable[[Inbound], None]) -> int | None:
+        """Hand one update to the gateway, then advance the offset; the new offset, or None."""
+        update_id = int(update["update_id"])
+        try:
+            inbound = self._inbound(update)
+        except Exception:  # a shape we do not understand: skip it rather than stop receiving
+            log.exception("telegram: skipping update %s that could not be read", update_id)
+            inbound = None
+        try:
+            if inbound is not None:
+                on_inbound(inbound)
+            self.state.set_meta(OFFSET_KEY, str(update_id + 1))
+        except Exception as exc:
+            self._set_status(True, f"could not record update {update_id}: {exc}")
+            log.exception("telegram: could not record update %s; it will be received again", update_id)
+            return None
+        if "callback_query" in update:
+            try:  # stops the button's spinner; best effort
+                self._call("answerCallbackQuery", {"callback_query_id": update["callback_query"]["id"]})
+            except _Failure as failure:
+                log.debug("telegram: answerCallbackQuery failed: %s", failure.description)
+        return update_id + 1
+
+    def _inbound(self, update: dict[str, Any]) -> Inbound | None:
+        event_id = f"telegram:{update['update_id']}"
+        if "callback_query" in update:
+            query = update["callback_query"]
+            press = self._press(str(query.get("data") or ""))
+            if press is None:
+                return None
+            message = query.get("message") or {}
+            sender = query["from"]
+            chat = (message.get("chat") or {}).get("id", sender["id"])
+            thread = message.get("message_thread_id") if message.get("is_topic_message") else None
+            return Inbound(platform="telegram", chat=str(chat), user=str(sender["id"]), event_id=event_id,
+                           user_name=_display_name(sender), press=press,
+                           thread=str(thread) if thread is not None else None)
+        message = update.get("message")
+        if not message or "from" not in message:
+            return None
+        text = message.get("text") or message.get("caption") or ""
+        files = self._files(message)
+        if not text and not files:
+            return None  # stickers, joins, pins...: nothing to answer
+        chat = message["chat"]
+        if chat.get("type") != "private":
+            if not self._addressed(message, text):
+                return None  # group talk not meant for the bot (as Slack's channel skips unmentioned messages)
+            text = self._without_mention(text)
+        thread = message.get("message_thread_id") if message.get("is_topic_message") else None
+        return Inbound(platform="telegram", chat=str(chat["id"]), user=str(message["from"]["id"]),
+                       event_id=event_id, text=text, user_name=_display_name(message["from"]), direct=True,
+                       files=files, thread=str(thread) if thread is not None else None)
+
+    def _addressed(self, message: dict[str, Any], text: str) -> bool:
+        """In a group: the bot was mentioned, replied to, or sent a command."""
+        me = self._me or {}
+        reply = message.get("reply_to_message") or {}
+        if me.get("id") is not None and (reply.get("from") or {}).get("id") == me.get("id"):
+            return True
+        for entity in message.get("entities") or message.get("caption_entities") or []:
+            if entity.get("type") == "text_mention" and (entity.get("user") or {}).get("id") == me.get("id"):
+                return True
+        username = me.get("username")
+        if username and re.search(rf"@{re.escape(username)}\b", text, re.IGNORECASE):
+            return True
+        return bool(re.match(r"/\w+(\s|$)", text))
+
+    def _without_mention(self, text: str) -> str:
+        username = (self._me or {}).get("username")
+        if not username:
+            return text
+        return re.sub(rf"\s*@{re.escape(username)}\b", "", text, flags=re.IGNORECASE).strip()
+
+    def _files(self, message: dict[str, Any]) -> list[InboundFile]:
+        found: list[tuple[dict[str, Any], str, str]] = []
+        if message.get("photo"):
+            largest = max(message["photo"], key=lambda p: (p.get("width", 0) * p.get("height", 0),
+                                                            p.get("file_size", 0)))
+            found.append((largest, f"photo-{largest.get('file_unique_id', 'file')}.jpg", "image/jpeg"))
+        for kind, suffix, mime in (("document", "", "application/octet-stream"), ("voice", ".ogg", "audio/ogg"),
+                                   ("audio", ".mp3", "audio/mpeg"), ("video", ".mp4", "video/mp4")):
+            item = message.get(kind)
+            if item:
+                name = item.get("file_name") or f"{kind}-{item.get('file_unique_id', 'file')}{suffix}"
+                found.append((item, name, item.get("mime_type") or mime))
+        return [InboundFile(name=name, mime=mime, size=item.get("file_size"),
+                            fetch=partial(self._fetch, item["file_id"], name))
+                for item, name, mime in found]
+
+    def _fetch(self, file_id: str, name: str) -> bytes:
+        """Download a file: ``getFile`` names its path, the file route serves it (up to 20 MB)."""
+        try:
+            info = self._call("getFile", {"file_id": file_id})
+            url = f"{self._base}/file/bot{self._token}/{str(info['file_path']).lstrip('/')}"
+            response = self._send_client().get(url, timeout=max(self.timeout, 60.0))
+        except _Failure as failure:
+            raise TelegramFileError(f"could not download {name} from Telegram: {failure.description}") from None
+        except Exception as exc:
+            raise TelegramFileError(f"could not download {name} from Telegram: {self._redact(str(exc))}") from None
+        if response.status_code != 200:
+            raise TelegramFileError(f"could not download {name} from Telegram: HTTP {response.status_code}")
+        return bytes(response.content)
+
+    def _press(self, data: str) -> ButtonPress | None:
+        if data.startswith("#"):  # a long request id kept in the store
+            stored = self.state.get_meta(f"telegram:button:{data[1:]}")
+            if stored is None:
+                return None
+            request_id, choice = json.loads(stored)
+            return ButtonPress(request_id, choice)
+        if ":" not in data:
+            return None
+        request_id, _, choice = data.rpartition(":")
+        return ButtonPress(request_id, choice)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def _callback_data(self, request_id: str, choice: str) -> str:
+        data = f"{request_id}:{choice}"
+        if len(data.encode()) <= MAX_CALLBACK_DATA and ":" not in choice and not data.startswith("#"):
+            return data
+        key = hashlib.sha256(data.encode()).hexdigest()[:32]
+        self.state.set_meta(f"telegram:button:{key}", json.dumps([request_id, choice]))
+        return "#" + key
+
+    def _chat_id(self, chat: str) -> int | str:
+        chat = chat.strip()
+        return int(chat) if re.fullmatch(r"-?\d+", chat) else chat
+
+    def send(self, item: Outbound) -> str:
+        params: dict[str, Any] = {"chat_id": self._chat_id(item.chat)}
+        if item.thread and item.thread.isdigit():
+            params["message_thread_id"] = int(item.thread)
+        if item.buttons:
+            row = [{"text": b.label, "callback_data": self._callback_data(item.request_id or "", b.value)}
+                   for b in item.buttons]
+            params["reply_markup"] = {"inline_keyboard": [row]}
+        try:
+            if item.file:
+                return self._send_file(item, params)
+            return self._send_text(item.text, params)
+        except _Failure as failure:
+            raise self._send_error(failure) from None
+
+    def _formatted(self, method: str, params: dict[str, Any], field_name: str, text: str,
+                   files: dict[str, Any] | None = None) -> str:
+        """Send ``text`` as HTML; as plain text when Telegram cannot parse the HTML."""
+        try:
+            result = self._call(method, {**params, field_name: to_telegram_html(text), "parse_mode": "HTML"},
+                                files=files, timeout=self.timeout if not files else max(self.timeout, 120.0))
+        except _Failure as failure:
+            if failure.code != 400 or "can't parse entities" not in failure.description:
+                raise
+            log.warning("telegram: %s refused the formatting (%s); sending plain text", method, failure.description)
+            result = self._call(method, {**params, field_name: text}, files=files,
+                                timeout=self.timeout if not files else max(self.timeout, 120.0))
+        return str(result["message_id"])
+
+    def _send_text(self, text: str, params: dict[str, Any]) -> str:
+        try:
+            return self._formatted("sendMessage", params, "text", text)
+        except _Failure as failure:
+            if not failure.migrate_to:
+                raise
+            # A group that became a supergroup: Telegram names its new id.
+            return self._formatted("sendMessage", {**params, "chat_id": failure.migrate_to}, "text", text)
+
+    def _send_file(self, item: Outbound, params: dict[str, Any]) -> str:
+        path = Path(item.file or "")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SendError(f"cannot send {path.name}: {exc.strerror or exc}", permanent=True) from None
+        if len(data) > MAX_UPLOAD:
+            raise SendError(f"{path.name} is {len(data) / 1e6:.0f} MB; Telegram bots can send files up to 50 MB",
+                            permanent=True)
+        first_id: str | None = None
+        text = item.text.strip()
+        if len(text) > MAX_CAPTION:  # too long for a caption: the text goes first, on its own
+            first_id = self._send_text(text, params)
+            params, text = {k: v for k, v in params.items() if k != "reply_markup"}, ""
+        method, field_name = "sendDocument", "document"
+        if path.suffix.lower() in PHOTO_SUFFIXES and len(data) <= MAX_PHOTO:
+            method, field_name = "sendPhoto", "photo"
+        files = {field_name: (path.name, data)}
+        try:
+            if text:
+                message_id = self._formatted(method, params, "caption", text, files)
+            else:
+                message_id = str(self._call(method, params, files=files, timeout=max(self.timeout, 120.0))["message_id"])
+        except _Failure as failure:
+            if method != "sendPhoto" or failure.code != 400 or "chat not found" in failure.description:
+                raise
+            # Telegram refuses some images as photos (size, dimensions): send the file as it is.
+            files = {"document": (path.name, data)}
+            if text:
+                message_id = self._formatted("sendDocument", params, "caption", text, files)
+            else:
+                message_id = str(self._call("sendDocument", params, files=files,
+                                            timeout=max(self.timeout, 120.0))["message_id"])
+        return first_id or message_id
+
+    def _send_error(self, failure: _Failure) -> SendError:
+        description = failure.description
+        if failure.code == 0 or failure.code >= 500:
+            return SendError(f"Telegram {failure.method}: {description}")
+        if failure.code == 429:
+            retry = float(failure.retry_after) if failure.retry_after is not None else None
+            return SendError(f"Telegram {failure.method}: {description}", retry_after=retry)
+        if failure.code == 401:
+            self._set_status(self.status().connected, TOKEN_HELP)
+            return SendError(TOKEN_HELP, permanent=True)
+        if failure.code == 403:
+            description += " (the user blocked the bot or it was removed from the chat; it can only answer " \
+                           "after they start it again)"
+        return SendError(f"Telegram {failure.method}: {description}", permanent=True)
+
+    def typing(self, chat: str, thread: str | None = None) -> None:
+        params: dict[str, Any] = {"chat_id": self._chat_id(chat), "action": "typing"}
+        if thread and thread.isdigit():
+            params["message_thread_id"] = int(thread)
+        try:
+            self._call("sendChatAction", params, timeout=min(self.timeout, 10.0))
+        except Exception as exc:  # best effort: a missing "typing..." must never fail a turn
+            log.debug("telegram: sendChatAction failed: %s", self._redact(str(exc)))
+
+    def resolve_chat(self, name: str) -> str:
+        value = name.strip()
+        if re.fullmatch(r"-?\d+", value) or re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            return value
+        raise ValueError(
+            f"Telegram chats are named by their numeric id (123456789 for a person, -100... for a group) "
+            f"or a public @channelusername, not {name!r}; docs/gateway-telegram.md shows how to find an id"
+        )
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # closed already
+        pass
+
+
+def _display_name(user: dict[str, Any]) -> str:
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    return name or (f"@{user['username']}" if user.get("username") else str(user.get("id", "")))
