@@ -26,6 +26,7 @@ Use it as a context manager::
         fake.mention("C0TEAM", "U1", "status?")                   # "<@UBOT> status?" in a channel
         fake.user_says("D0USER1", "U1", "see file", files=[fake.add_file("a.txt", b"hi")])
         fake.press("C0TEAM", "U1", "req-1", "once")               # a button press (block_actions)
+        fake.command("D1", "U1", "new")                           # the slash command /ember new
         fake.click(fake.posted[-1], "U1", "deny")                 # press a button of a posted message
         fake.wait_posted(1)                                       # what the bot posted, once it did
         fake.posted[0]["text"], fake.posted[0]["thread_ts"], fake.posted[0]["blocks"]
@@ -113,6 +114,7 @@ class FakeSlack:
         self.users: dict[str, str] = {}  # id -> name
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._envelopes: list[_Envelope] = []
+        self._by_id: dict[str, _Envelope] = {}
         self._tickets: set[str] = set()
         self._sockets: dict[int, Any] = {}  # connection number -> open ServerConnection
         self._pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> {"name", "length", "data"}
@@ -261,11 +263,23 @@ class FakeSlack:
         self.push("interactive", payload)
         return payload
 
+    def command(self, channel: str, user: str, text: str = "", command: str = "/ember") -> dict[str, Any]:
+        """A slash command (``/ember new``) typed in ``channel``."""
+        self._know(channel, user)
+        payload = {"token": "verification-token", "team_id": self.team, "channel_id": channel,
+                   "channel_name": self.channels[channel]["name"], "user_id": user,
+                   "user_name": self.users[user], "command": command, "text": text, "api_app_id": "A0FAKE",
+                   "response_url": f"{self.url}/commands/{next(self._ids)}",
+                   "trigger_id": f"{next(self._ids)}.trigger"}
+        self.push("slash_commands", payload)
+        return payload
+
     def push(self, kind: str, payload: dict[str, Any]) -> str:
         """Queue one envelope of ``kind`` (events_api, interactive, slash_commands); its id."""
         envelope = _Envelope(str(uuid.uuid4()), kind, payload)
         with self.changed:
             self._envelopes.append(envelope)
+            self._by_id[envelope.envelope_id] = envelope
             self.changed.notify_all()
         return envelope.envelope_id
 
@@ -284,7 +298,8 @@ class FakeSlack:
     def deliveries(self, envelope_id: str) -> int:
         """How many times an envelope was sent."""
         with self.lock:
-            return next((e.attempts for e in self._envelopes if e.envelope_id == envelope_id), 0)
+            envelope = self._by_id.get(envelope_id)
+            return envelope.attempts if envelope is not None else 0
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
@@ -418,10 +433,10 @@ class FakeSlack:
         except (ValueError, AttributeError):
             return
         with self.changed:
-            for envelope in self._envelopes:
-                if envelope.envelope_id == envelope_id:
-                    envelope.acked = True
-            self.changed.notify_all()
+            envelope = self._by_id.get(str(envelope_id))
+            if envelope is not None:
+                envelope.acked = True
+                self.changed.notify_all()
 
     # --- the Events API over HTTP -----------------------------------------------------------------
 
@@ -448,6 +463,8 @@ class FakeSlack:
                 if envelope.type == "interactive":
                     body = urlencode({"payload": json.dumps(envelope.payload)})
                     content_type = "application/x-www-form-urlencoded"
+                elif envelope.type == "slash_commands":
+                    body, content_type = urlencode(envelope.payload), "application/x-www-form-urlencoded"
                 else:
                     body, content_type = json.dumps(envelope.payload), "application/json"
                 stamp = str(int(time.time()))
@@ -622,6 +639,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass

@@ -170,6 +170,19 @@ def test_buttons_are_sent_as_blocks_and_a_press_comes_back(fake: FakeSlack, runn
     assert inbox.wait(2)[1].press.choice == "deny"  # type: ignore[union-attr]
 
 
+def test_the_slash_command_stands_for_the_gateway_commands(fake: FakeSlack, running: SlackChannel,
+                                                         inbox: Inbox) -> None:
+    fake.command("D0USER1", "U1", "new")
+    fake.command("C0TEAM", "U1", "")
+    fake.command("D0USER1", "U1", "stop")
+    fake.command("D0USER1", "U1", "what is on my calendar?")
+    items = inbox.wait(4)
+    assert [i.text for i in items] == ["/new", "/help", "/stop", "what is on my calendar?"]
+    assert (items[1].chat, items[1].user, items[1].thread) == ("C0TEAM", "U1", None)
+    assert len({i.event_id for i in items}) == 4
+    fake.wait_acked(4)
+
+
 def test_an_envelope_is_acknowledged_only_after_it_was_recorded(fake: FakeSlack, running: SlackChannel,
                                                                inbox: Inbox) -> None:
     seen_unacked: list[bool] = []
@@ -233,17 +246,23 @@ def test_a_burst_keeps_its_order_and_is_all_acknowledged(fake: FakeSlack, runnin
         assert numbers == sorted(numbers)
 
 
-def test_an_incoming_file_is_downloaded_with_the_bot_token(fake: FakeSlack, running: SlackChannel, inbox: Inbox,
-                                                          tmp_path: Path) -> None:
+def test_an_incoming_file_is_downloaded_with_the_bot_token(fake: FakeSlack, running: SlackChannel,
+                                                          inbox: Inbox) -> None:
     file = fake.add_file("notes.txt", b"line one\n", "text/plain")
     fake.user_says("D0USER1", "U1", "have a look", files=[file])
     [got] = inbox.wait(1)
     [incoming] = got.files
     assert (incoming.name, incoming.mime, incoming.size) == ("notes.txt", "text/plain", 9)
+    assert incoming.fetch() == b"line one\n"  # the fake answers a sign-in page without the bot token
+    fake.fail("download", status=503)
+    with pytest.raises(SendError) as raised:
+        incoming.fetch()
+    assert not raised.value.permanent
     assert incoming.fetch() == b"line one\n"
-    fake.fail("download", status=500)
-    assert incoming.fetch() == b"line one\n"  # kept in files_dir after the first fetch
-    assert list((tmp_path / "files").iterdir())
+    elsewhere = {**file, "url_private_download": file["url_private_download"].replace("127.0.0.1", "localhost")}
+    fake.user_says("D0USER1", "U1", "a link to another host", files=[elsewhere])
+    with pytest.raises(SendError, match="sign-in page"):  # the token goes to Slack's own host only
+        inbox.wait(2)[1].files[0].fetch()
 
 
 def test_a_wrong_app_token_is_reported_and_retried(fake: FakeSlack, make: Callable[..., SlackChannel],
@@ -345,9 +364,10 @@ def test_events_api_end_to_end_with_the_fake_delivering(fake: FakeSlack, http_ch
     inbox.fail_next = 1  # the first try answers 500: the fake retries, as Slack does
     fake.mention("C0TEAM", "U1", "hi over http")
     fake.press("C0TEAM", "U1", "req-1", "deny")
-    items = inbox.wait(2)
-    assert items[0].text == "hi over http" and items[1].press is not None
-    fake.wait_acked(2)
+    fake.command("C0TEAM", "U1", "new")
+    items = inbox.wait(3)
+    assert items[0].text == "hi over http" and items[1].press is not None and items[2].text == "/new"
+    fake.wait_acked(3)
 
 
 # --- sending and its failures ---------------------------------------------------------------------------

@@ -23,7 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from ember.gateway.channel import ChannelStatus, Inbound, KeyValue, Outbound, SendError
 from ember.gateway.channels.slack_api import SlackAPI
-from ember.gateway.channels.slack_events import inbound_from_event, inbound_from_interaction
+from ember.gateway.channels.slack_events import (
+    inbound_from_command,
+    inbound_from_event,
+    inbound_from_interaction,
+)
 from ember.gateway.channels.slack_format import question_blocks, to_mrkdwn
 
 if TYPE_CHECKING:
@@ -56,7 +60,7 @@ class SlackChannel:
         http = load_httpx()
         self.config = config
         self.state = state
-        self.files_dir = files_dir  # incoming files are kept here once fetched
+        self.files_dir = files_dir  # where the gateway keeps fetched files; Slack's stay on Slack until then
         self._own_client = client is None
         self.client: httpx.Client = client or http.Client(timeout=http.Timeout(30.0, connect=10.0))
         self.api = SlackAPI(config.token, config.api_base, self.client)
@@ -118,6 +122,8 @@ class SlackChannel:
             self._set_state(False, str(exc))
             log.warning("slack: %s", exc)
             return
+        if (self._status.last_error or "").startswith("slack auth.test"):
+            self._set_state(self._status.connected, None)
         user = str(answer.get("user_id") or "")
         if user and user != self.bot_user:
             self.bot_user = user
@@ -131,6 +137,8 @@ class SlackChannel:
             inbound = inbound_from_event(payload, self.bot_user, self._fetcher)
         elif kind == "interactive":
             inbound = inbound_from_interaction(payload)
+        elif kind == "slash_commands":
+            inbound = inbound_from_command(payload)
         else:
             return
         if inbound is None or self._on_inbound is None:
@@ -141,19 +149,7 @@ class SlackChannel:
 
     def _fetcher(self, file: dict[str, Any]) -> Callable[[], bytes]:
         url = str(file["url_private_download"])
-        file_id = re.sub(r"[^A-Za-z0-9]", "", str(file.get("id") or "")) or None
-
-        def fetch() -> bytes:
-            cached = self.files_dir / f"slack-{file_id}" if file_id else None
-            if cached is not None and cached.is_file():
-                return cached.read_bytes()
-            data = self.api.download(url)
-            if cached is not None:
-                self.files_dir.mkdir(parents=True, exist_ok=True)
-                cached.write_bytes(data)
-            return data
-
-        return fetch
+        return lambda: self.api.download(url)
 
     def _user_name(self, user: str) -> str:
         """A display name for logs and status (``users.info``, cached); "" when Slack won't say."""

@@ -1,7 +1,8 @@
 """Slack payloads as ``Inbound`` messages; the same for Socket Mode and the Events API over HTTP.
 
-Taken: ``message`` events in a DM (``channel_type: im``), ``app_mention`` in channels, and
-``block_actions`` (a press of one of our buttons). Left alone: messages from bots (ours
+Taken: ``message`` events in a DM (``channel_type: im``), ``app_mention`` in channels,
+``block_actions`` (a press of one of our buttons), and the ``/ember`` slash command (Slack keeps
+a message that starts with ``/`` for itself, so ``/ember new`` stands for the gateway's ``/new``). Left alone: messages from bots (ours
 included), edits, deletions and other subtypes, channel messages that do not mention the bot
 (those arrive as ``app_mention`` when they do), and anything else.
 """
@@ -76,3 +77,20 @@ def inbound_from_interaction(payload: dict[str, Any]) -> Inbound | None:
             direct=True, press=ButtonPress(request_id=request_id, choice=str(action.get("value") or "")),
         )
     return None
+
+
+COMMAND_WORDS = frozenset({"new", "stop", "help"})
+
+
+def inbound_from_command(payload: dict[str, Any]) -> Inbound | None:
+    """A slash command (``/ember new``) as an ``Inbound``: ``new``, ``stop``, ``help`` (or
+    nothing) become the gateway's ``/new``, ``/stop``, ``/help``; other words are a message."""
+    user, channel = str(payload.get("user_id") or ""), str(payload.get("channel_id") or "")
+    if not user or not channel:
+        return None
+    words = str(payload.get("text") or "").strip()
+    first = words.split(maxsplit=1)[0].lower().lstrip("/") if words else "help"
+    text = f"/{first}" if first in COMMAND_WORDS else from_slack(words)
+    stamp = payload.get("trigger_id") or f"{channel}:{user}:{words}"
+    return Inbound(platform="slack", chat=channel, user=user, event_id=f"slack:command:{stamp}", text=text,
+                   user_name=str(payload.get("user_name") or ""), direct=True)

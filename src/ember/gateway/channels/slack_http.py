@@ -3,8 +3,8 @@
 Every request is checked against the app's signing secret before anything else is read from
 it: ``X-Slack-Signature`` must be ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` and
 ``X-Slack-Request-Timestamp`` within five minutes of now; anything else gets 401 and goes no
-further. ``url_verification`` is answered with its challenge; ``event_callback`` JSON and
-interactive form posts (``payload=...``) go to the handler, and 200 is answered only after the
+further. ``url_verification`` is answered with its challenge; ``event_callback`` JSON,
+interactive form posts (``payload=...``) and slash commands go to the handler, and 200 is answered only after the
 handler returned (the message is recorded). A handler that fails answers 500, and Slack retries.
 """
 
@@ -56,6 +56,7 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - our own log line instead
@@ -105,10 +106,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _parse(content_type: str, body: bytes) -> tuple[str, dict[str, Any] | None]:
-    """(envelope kind, payload) of a verified body: JSON events, or a form with ``payload=``."""
+    """(envelope kind, payload) of a verified body: JSON events, a form with ``payload=`` (a
+    button press), or a slash command's form (``command=/ember&text=new&...``)."""
     try:
         if "application/x-www-form-urlencoded" in content_type:
-            form = parse_qs(body.decode("utf-8"))
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            if "command" in form and "payload" not in form:
+                return "slash_commands", {key: values[0] for key, values in form.items()}
             value = json.loads(form["payload"][0]) if "payload" in form else None
             return "interactive", value if isinstance(value, dict) else None
         value = json.loads(body)
