@@ -235,6 +235,17 @@ def test_a_dropped_socket_reconnects_and_the_unacked_event_comes_again(fake: Fak
     assert inbox.wait(3)[2].text == "back"
 
 
+def test_a_payload_that_cannot_be_read_is_skipped_not_redelivered_forever(fake: FakeSlack, running: SlackChannel,
+                                                                        inbox: Inbox) -> None:
+    fake.push("events_api", {"type": "event_callback", "event_id": "Ev9", "event": {"type": "message",
+                             "channel": "D0USER1", "user": "U1", "ts": "1.2", "channel_type": "im",
+                             "files": 5, "text": "files that are not a list"}})
+    fake.user_says("D0USER1", "U1", "next")
+    assert inbox.wait(1)[0].text == "next"
+    fake.wait_acked(2)
+    assert fake.connections == 1
+
+
 def test_a_burst_keeps_its_order_and_is_all_acknowledged(fake: FakeSlack, running: SlackChannel,
                                                         inbox: Inbox) -> None:
     for n in range(200):

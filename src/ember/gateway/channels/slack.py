@@ -130,7 +130,17 @@ class SlackChannel:
             self.state.set_meta(_BOT_USER_KEY, user)
 
     def _handle(self, kind: str, payload: dict[str, Any]) -> None:
-        """One envelope's payload; returns once ``on_inbound`` has (the message is recorded)."""
+        """One envelope's payload; returns once ``on_inbound`` has (the message is recorded). A
+        payload we cannot read is logged and skipped: sending it again would not help."""
+        try:
+            inbound = self._inbound(kind, payload)
+        except Exception:
+            log.exception("slack: a %s payload could not be read; skipped", kind)
+            return
+        if inbound is not None and self._on_inbound is not None:
+            self._on_inbound(inbound)  # raises when not recorded: no ack, Slack sends it again
+
+    def _inbound(self, kind: str, payload: dict[str, Any]) -> Inbound | None:
         if kind == "events_api":
             if not self.bot_user:
                 self._identify()
@@ -140,12 +150,10 @@ class SlackChannel:
         elif kind == "slash_commands":
             inbound = inbound_from_command(payload)
         else:
-            return
-        if inbound is None or self._on_inbound is None:
-            return
-        if not inbound.user_name:
+            return None
+        if inbound is not None and not inbound.user_name:
             inbound.user_name = self._user_name(inbound.user)
-        self._on_inbound(inbound)
+        return inbound
 
     def _fetcher(self, file: dict[str, Any]) -> Callable[[], bytes]:
         url = str(file["url_private_download"])
@@ -158,7 +166,10 @@ class SlackChannel:
                 return self._names[user]
         try:
             answer = self.api.call("users.info", {"user": user}, timeout=3.0)
-        except SendError:
+        except SendError as exc:
+            if exc.permanent:  # missing_scope, user_not_found: asking again will not help
+                with self._lock:
+                    self._names[user] = ""
             return ""
         info = answer.get("user") or {}
         profile = info.get("profile") or {}
