@@ -47,93 +47,38 @@ Thread-safe and quick enough for thousands of messages. From a shell, for subpro
     python -m tests.fakes.telegram_server --port 8902     # prints api_base and token
 
 and drive it over HTTP: ``POST /_fake/user_says`` ``{"chat": 42, "user": 42, "text": "hi"}``
-(also ``press``), ``GET /_fake/sent``.
+(also ``press``), ``GET /_fake/sent``. The HTTP side and Telegram's HTML parser are in
+``tests.fakes.telegram_wire``.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["FakeTelegram", "SentMessage", "parse_html", "EntityError"]
+from tests.fakes.telegram_wire import (
+    DEFAULT_ERRORS,
+    Answer,
+    Call,
+    EntityError,
+    Fault,
+    Handler,
+    Server,
+    decoded,
+    entities,
+    parse_html,
+)
+
+__all__ = ["Call", "EntityError", "FakeTelegram", "SentMessage", "parse_html"]
 
 TOKEN = "123456789:AAFakeTokenForEmberTests_0123456789x"
 MAX_TEXT, MAX_CAPTION, MAX_DOWNLOAD = 4096, 1024, 20 * 1024 * 1024
-UPDATE_TYPES = ("message", "edited_message", "channel_post", "callback_query")
 ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
            "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
-DEFAULT_ERRORS = {
-    400: "Bad Request: chat not found",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-
-# --- Telegram's HTML ---------------------------------------------------------------------------
-
-_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
-         "tg-spoiler", "tg-emoji", "blockquote"}
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>")
-_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
-
-
-class EntityError(ValueError):
-    """Telegram's "can't parse entities" reason."""
-
-
-def parse_html(text: str) -> str:
-    """The text a person sees for ``parse_mode: "HTML"`` ``text``, or ``EntityError`` as Telegram refuses it."""
-    out: list[str] = []
-    stack: list[str] = []
-    pos = 0
-    while pos < len(text):
-        char = text[pos]
-        offset = len(text[:pos].encode())
-        if char == "<":
-            match = _TAG.match(text, pos)
-            if not match:
-                raise EntityError(f'Unsupported start tag "" at byte offset {offset}')
-            closing, name = match.group(1), match.group(2).lower()
-            if name not in _TAGS:
-                raise EntityError(f'Unsupported start tag "{name}" at byte offset {offset}')
-            if closing:
-                if not stack:
-                    raise EntityError(f'Unexpected end tag at byte offset {offset}')
-                if stack[-1] != name:
-                    raise EntityError(f'Unmatched end tag at byte offset {offset}, expected "</{stack[-1]}>", '
-                                      f'found "</{name}>"')
-                stack.pop()
-            else:
-                if name == "span" and "tg-spoiler" not in match.group(3):
-                    raise EntityError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-                stack.append(name)
-            pos = match.end()
-        elif char == "&":
-            match = _ENTITY.match(text, pos)
-            if not match:
-                raise EntityError(f"Unsupported HTML entity at byte offset {offset}")
-            out.append(html.unescape(match.group(0)))
-            pos = match.end()
-        elif char == ">":
-            raise EntityError(f"Unexpected end of name token at byte offset {offset}")
-        else:
-            out.append(char)
-            pos += 1
-    if stack:
-        raise EntityError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out)
 
 
 # --- what the fake records ---------------------------------------------------------------------
@@ -161,79 +106,6 @@ class SentMessage:
         return [(b.get("text", ""), b.get("callback_data", "")) for row in rows for b in row]
 
 
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict, repr=False)
-
-
-@dataclass
-class _Fault:
-    what: int | str
-    description: str
-    retry_after: int | None
-
-
-class _Answer(Exception):
-    """A Bot API error answer."""
-
-    def __init__(self, code: int, description: str = "", parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description or DEFAULT_ERRORS.get(code, "Error")
-        self.parameters = parameters
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _entities(text: str) -> list[dict[str, Any]]:
-    """Mentions and bot commands, with UTF-16 offsets as Telegram gives them."""
-    found = []
-    for match in re.finditer(r"(?<![\w@/])(@\w{5,32}|/\w{1,32}(?:@\w{5,32})?)", text):
-        kind = "mention" if match.group(1).startswith("@") else "bot_command"
-        if kind == "bot_command" and match.start() != 0:
-            continue
-        found.append({"type": kind, "offset": _utf16_len(text[: match.start()]), "length": _utf16_len(match.group(1))})
-    return found
-
-
-def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
-    boundary = re.search(r'boundary="?([^";]+)"?', content_type)
-    fields: dict[str, str] = {}
-    files: dict[str, tuple[str, bytes, str]] = {}
-    if not boundary:
-        return fields, files
-    for part in body.split(b"--" + boundary.group(1).encode())[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, data = part[2:].partition(b"\r\n\r\n")
-        data = data[:-2] if data.endswith(b"\r\n") else data
-        headers = head.decode("utf-8", "replace")
-        name = re.search(r'name="([^"]*)"', headers)
-        filename = re.search(r'filename="([^"]*)"', headers)
-        mime = re.search(r"(?im)^content-type:\s*(\S+)", headers)
-        if not name:
-            continue
-        if filename:
-            files[name.group(1)] = (filename.group(1), data, mime.group(1) if mime else "application/octet-stream")
-        else:
-            fields[name.group(1)] = data.decode("utf-8", "replace")
-    return fields, files
-
-
-def _decoded(value: Any) -> Any:
-    """A form field that holds JSON (reply_markup, allowed_updates) as the object it names."""
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 # --- the server --------------------------------------------------------------------------------
 
 class FakeTelegram:
@@ -255,7 +127,7 @@ class FakeTelegram:
         self._cond = threading.Condition()
         self._updates: deque[dict[str, Any]] = deque()
         self._messages: dict[int, dict[str, Any]] = {}  # message_id -> Message, both directions
-        self._faults: dict[str, deque[_Fault]] = {}
+        self._faults: dict[str, deque[Fault]] = {}
         self._queries: dict[str, bool] = {}  # callback query id -> answered
         self._next_update = 700_000_000
         self._next_message = 1
@@ -263,12 +135,12 @@ class FakeTelegram:
         self._poll_generation = 0
         self.waiting = 0  # getUpdates calls waiting now
         self._port = port
-        self._server: _Server | None = None
+        self._server: Server | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> FakeTelegram:
-        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server = Server(("127.0.0.1", self._port), Handler)
         self._server.fake = self
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
@@ -311,15 +183,15 @@ class FakeTelegram:
                                        "date": int(time.time())}
             if text:
                 message["text"] = text
-                if entities := _entities(text):
-                    message["entities"] = entities
+                if found := entities(text):
+                    message["entities"] = found
             if reply_to is not None and reply_to in self._messages:
                 message["reply_to_message"] = self._messages[reply_to]
             if thread is not None:
                 message["message_thread_id"], message["is_topic_message"] = thread, True
             message.update(extra)
-            if "caption" in message and (entities := _entities(message["caption"])):
-                message["caption_entities"] = entities
+            if "caption" in message and (found := entities(message["caption"])):
+                message["caption_entities"] = found
             self._messages[message["message_id"]] = message
             return self._queue({"message": message})
 
@@ -386,7 +258,7 @@ class FakeTelegram:
         """The next ``times`` calls of ``method`` fail: an HTTP error code, ``"hang"`` or ``"drop"``."""
         if what == 429 and description is None:
             description = f"Too Many Requests: retry after {retry_after or 1}"
-        fault = _Fault(what, description or DEFAULT_ERRORS.get(what, "Error") if isinstance(what, int) else "",
+        fault = Fault(what, description or DEFAULT_ERRORS.get(what, "Error") if isinstance(what, int) else "",
                        retry_after or (1 if what == 429 else None))
         with self._cond:
             self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
@@ -429,7 +301,11 @@ class FakeTelegram:
         self._next_message += 1
         return self._next_message
 
-    def take_fault(self, method: str) -> _Fault | None:
+    def record_call(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+
+    def take_fault(self, method: str) -> Fault | None:
         with self._cond:
             for key in (method.lower(), "*"):
                 if self._faults.get(key):
@@ -437,10 +313,10 @@ class FakeTelegram:
         return None
 
     def call(self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes, str]]) -> Any:
-        """Answer one Bot API method (without the lock); raises ``_Answer`` for an error."""
+        """Answer one Bot API method (without the lock); raises ``Answer`` for an error."""
         handler = getattr(self, "_m_" + method.lower(), None)
         if handler is None:
-            raise _Answer(404, "Not Found")
+            raise Answer(404, "Not Found")
         return handler(params, files)
 
     def _m_getme(self, params: dict[str, Any], files: Any) -> Any:
@@ -460,7 +336,7 @@ class FakeTelegram:
             generation = self._poll_generation
             self._cond.notify_all()
             if self.webhook_url:
-                raise _Answer(409, "Conflict: can't use getUpdates method while webhook is active; "
+                raise Answer(409, "Conflict: can't use getUpdates method while webhook is active; "
                                    "use deleteWebhook to delete the webhook first")
             if offset < 0:
                 while len(self._updates) > -offset:
@@ -475,7 +351,7 @@ class FakeTelegram:
             try:
                 while not self._updates and not self.stopped.is_set():
                     if generation != self._poll_generation:
-                        raise _Answer(409)
+                        raise Answer(409)
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -483,32 +359,33 @@ class FakeTelegram:
             finally:
                 self.waiting -= 1
             if generation != self._poll_generation and not self._updates:
-                raise _Answer(409)
+                raise Answer(409)
             return list(self._updates)[:limit]
 
     def _chat(self, params: dict[str, Any]) -> str:
         chat = str(params.get("chat_id", "")).strip()
         if not re.fullmatch(r"-?\d+|@\w{5,32}", chat):
-            raise _Answer(400, "Bad Request: chat not found")
+            raise Answer(400, "Bad Request: chat not found")
         return chat
 
     def _visible(self, text: str, mode: str | None, limit: int, too_long: str) -> str:
         try:
             visible = parse_html(text) if (mode or "").lower() == "html" else text
         except EntityError as exc:
-            raise _Answer(400, f"Bad Request: can't parse entities: {exc}") from None
+            raise Answer(400, f"Bad Request: can't parse entities: {exc}") from None
         if len(visible) > limit:  # characters after parsing, as Telegram counts (TDLib's utf8_length)
-            raise _Answer(400, too_long)
+            raise Answer(400, too_long)
         return visible
 
     def _record(self, method: str, params: dict[str, Any], text: str, visible: str, **more: Any) -> Any:
         chat = self._chat(params)
-        markup = _decoded(params.get("reply_markup"))
+        markup = decoded(params.get("reply_markup"))
         thread = int(params["message_thread_id"]) if params.get("message_thread_id") else None
         with self._cond:
             sent = SentMessage(method, chat, self._new_message_id(), text, params.get("parse_mode"), visible,
                                markup if isinstance(markup, dict) else None, thread, **more)
-            message: dict[str, Any] = {"message_id": sent.message_id, "from": self.me, "date": int(time.time()),
+            bot = {k: self.me[k] for k in ("id", "is_bot", "first_name", "username")}
+            message: dict[str, Any] = {"message_id": sent.message_id, "from": bot, "date": int(time.time()),
                                        "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat,
                                                 "type": "private" if not chat.startswith("-") else "supergroup"}}
             if method == "sendMessage":
@@ -525,7 +402,7 @@ class FakeTelegram:
     def _m_sendmessage(self, params: dict[str, Any], files: Any) -> Any:
         text = str(params.get("text") or "")
         if not text.strip():
-            raise _Answer(400, "Bad Request: message text is empty")
+            raise Answer(400, "Bad Request: message text is empty")
         self._chat(params)
         visible = self._visible(text, params.get("parse_mode"), MAX_TEXT, "Bad Request: message is too long")
         return self._record("sendMessage", params, text, visible)
@@ -537,10 +414,10 @@ class FakeTelegram:
         visible = self._visible(caption, params.get("parse_mode"), MAX_CAPTION,
                                 "Bad Request: message caption is too long")
         if field_name not in files:
-            raise _Answer(400, f"Bad Request: there is no {field_name} in the request")
+            raise Answer(400, f"Bad Request: there is no {field_name} in the request")
         name, data, mime = files[field_name]
         if not data:
-            raise _Answer(400, "Bad Request: file must be non-empty")
+            raise Answer(400, "Bad Request: file must be non-empty")
         message = self._record(method, params, caption, visible, file_name=name, mime=mime, file=data)
         file_id, unique = self.add_file(data, field_name + "s", "")
         entry = {"file_id": file_id, "file_unique_id": unique, "file_size": len(data)}
@@ -557,7 +434,7 @@ class FakeTelegram:
         chat = self._chat(params)
         action = str(params.get("action") or "")
         if action not in ACTIONS:
-            raise _Answer(400, "Bad Request: wrong parameter action in request")
+            raise Answer(400, "Bad Request: wrong parameter action in request")
         with self._cond:
             self.actions.append((chat, action))
         return True
@@ -566,7 +443,7 @@ class FakeTelegram:
         query_id = str(params.get("callback_query_id") or "")
         with self._cond:
             if self._queries.get(query_id, True):
-                raise _Answer(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+                raise Answer(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
             self._queries[query_id] = True
             self.answered.append(dict(params))
         return True
@@ -574,10 +451,10 @@ class FakeTelegram:
     def _m_getfile(self, params: dict[str, Any], files: Any) -> Any:
         file_id = str(params.get("file_id") or "")
         if file_id not in self.files:
-            raise _Answer(400, "Bad Request: invalid file_id")
+            raise Answer(400, "Bad Request: invalid file_id")
         path, data = self.files[file_id]
         if len(data) > MAX_DOWNLOAD:
-            raise _Answer(400, "Bad Request: file is too big")
+            raise Answer(400, "Bad Request: file is too big")
         return {"file_id": file_id, "file_unique_id": "AQAD" + file_id[-6:], "file_size": len(data),
                 "file_path": path}
 
@@ -588,122 +465,6 @@ class FakeTelegram:
                     self.downloads.append(path)
                 return data
         return None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeTelegram
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is normal
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            self.close_connection = True
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._reply(status, json.dumps(payload).encode())
-
-    def _dispatch(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        url = urlsplit(self.path)
-        path = unquote(url.path)
-        if path.startswith("/_fake/"):
-            self._control(path.removeprefix("/_fake/"), body)
-            return
-        route = re.fullmatch(r"/(file/)?bot([^/]+)/(.+)", path)
-        if not route:
-            self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-            return
-        if route.group(2) != fake.token:
-            self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-            return
-        if route.group(1):
-            data = fake.download(route.group(3))
-            if data is None:
-                self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-            else:
-                self._reply(200, data, "application/octet-stream")
-            return
-        method = route.group(3)
-        params: dict[str, Any] = dict(parse_qsl(url.query))
-        files: dict[str, tuple[str, bytes, str]] = {}
-        content_type = self.headers.get("content-type", "")
-        try:
-            if content_type.startswith("application/json") and body:
-                params.update(json.loads(body))
-            elif content_type.startswith("multipart/form-data"):
-                fields, files = _multipart(content_type, body)
-                params.update(fields)
-            elif body:
-                params.update(parse_qsl(body.decode()))
-        except ValueError:
-            self._json(400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON object"})
-            return
-        params = {k: _decoded(v) for k, v in params.items()}
-        with fake._cond:
-            fake.calls.append(Call(method, params, files))
-        fault = fake.take_fault(method)
-        if fault is not None and fault.what in ("hang", "drop"):
-            if fault.what == "hang":
-                fake.stopped.wait(30)
-            self.close_connection = True
-            return
-        try:
-            if fault is not None:
-                assert isinstance(fault.what, int)
-                extra = {"retry_after": fault.retry_after} if fault.retry_after else None
-                raise _Answer(fault.what, fault.description, extra)
-            result = fake.call(method, params, files)
-        except _Answer as answer:
-            payload: dict[str, Any] = {"ok": False, "error_code": answer.code, "description": answer.description}
-            if answer.parameters:
-                payload["parameters"] = answer.parameters
-            self._json(answer.code, payload)
-            return
-        self._json(200, {"ok": True, "result": result})
-
-    def _control(self, action: str, body: bytes) -> None:
-        fake = self.server.fake
-        try:
-            args = json.loads(body) if body else {}
-            if action == "sent":
-                result: Any = [{**asdict(s), "file": None} for s in list(fake.sent)]
-            elif action in ("user_says", "press"):
-                result = getattr(fake, action)(**args)
-            else:
-                raise ValueError(f"no control action {action!r}")
-        except (TypeError, ValueError, AssertionError) as exc:
-            self._json(400, {"ok": False, "error_code": 400, "description": str(exc)})
-            return
-        self._json(200, {"ok": True, "result": result})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,33 +14,27 @@ off and retry; a refused token (401) stops polling with an error that says what 
 The bot token is part of every URL (``/bot<token>/<method>``), and httpx logs request URLs: a
 filter on httpx's and httpcore's loggers masks it, and the channel's own errors never hold it.
 
+Updates become ``Inbound`` messages in ``telegram_updates.py``; replies are converted from
+Markdown to Telegram's HTML in ``markdown_html.py``.
+
 Webhook mode (Telegram pushing updates to a public HTTPS URL) is future work; polling needs no
 public address and works behind NAT.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 import socket
 import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.gateway.channel import (
-    ButtonPress,
-    ChannelStatus,
-    Inbound,
-    InboundFile,
-    KeyValue,
-    Outbound,
-    SendError,
-)
+from ember.gateway.channel import ChannelStatus, Inbound, KeyValue, Outbound, SendError
 from ember.gateway.channels.markdown_html import to_telegram_html
+from ember.gateway.channels.telegram_updates import callback_data, inbound_from_update
 
 if TYPE_CHECKING:
     import httpx
@@ -50,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ember.gateway.telegram")
 
 OFFSET_KEY = "telegram:offset"
-MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
+MAX_TEXT, MAX_CAPTION = 4096, 1024
 MAX_PHOTO, MAX_UPLOAD = 10 * 1024 * 1024, 50 * 1024 * 1024
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -251,8 +245,10 @@ class TelegramChannel:
     def _trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: remember the poll connection's socket, for ``stop()``."""
         if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            stream = info.get("return_value")
-            sock = stream.get_extra_info("socket") if stream is not None else None
+            try:
+                sock = info["return_value"].get_extra_info("socket")
+            except Exception:  # another httpcore: stop() then waits for the poll to end instead
+                return
             if isinstance(sock, socket.socket):
                 with self._lock:
                     self._poll_socket = sock
@@ -303,7 +299,7 @@ class TelegramChannel:
         """Hand one update to the gateway, then advance the offset; the new offset, or None."""
         update_id = int(update["update_id"])
         try:
-            inbound = self._inbound(update)
+            inbound = inbound_from_update(update, self._me or {}, self.state, self._fetch)
         except Exception:  # a shape we do not understand: skip it rather than stop receiving
             log.exception("telegram: skipping update %s that could not be read", update_id)
             inbound = None
@@ -322,73 +318,6 @@ class TelegramChannel:
                 log.debug("telegram: answerCallbackQuery failed: %s", failure.description)
         return update_id + 1
 
-    def _inbound(self, update: dict[str, Any]) -> Inbound | None:
-        event_id = f"telegram:{update['update_id']}"
-        if "callback_query" in update:
-            query = update["callback_query"]
-            press = self._press(str(query.get("data") or ""))
-            if press is None:
-                return None
-            message = query.get("message") or {}
-            sender = query["from"]
-            chat = (message.get("chat") or {}).get("id", sender["id"])
-            thread = message.get("message_thread_id") if message.get("is_topic_message") else None
-            return Inbound(platform="telegram", chat=str(chat), user=str(sender["id"]), event_id=event_id,
-                           user_name=_display_name(sender), press=press,
-                           thread=str(thread) if thread is not None else None)
-        message = update.get("message")
-        if not message or "from" not in message:
-            return None
-        text = message.get("text") or message.get("caption") or ""
-        files = self._files(message)
-        if not text and not files:
-            return None  # stickers, joins, pins...: nothing to answer
-        chat = message["chat"]
-        if chat.get("type") != "private":
-            if not self._addressed(message, text):
-                return None  # group talk not meant for the bot (as Slack's channel skips unmentioned messages)
-            text = self._without_mention(text)
-        thread = message.get("message_thread_id") if message.get("is_topic_message") else None
-        return Inbound(platform="telegram", chat=str(chat["id"]), user=str(message["from"]["id"]),
-                       event_id=event_id, text=text, user_name=_display_name(message["from"]), direct=True,
-                       files=files, thread=str(thread) if thread is not None else None)
-
-    def _addressed(self, message: dict[str, Any], text: str) -> bool:
-        """In a group: the bot was mentioned, replied to, or sent a command."""
-        me = self._me or {}
-        reply = message.get("reply_to_message") or {}
-        if me.get("id") is not None and (reply.get("from") or {}).get("id") == me.get("id"):
-            return True
-        for entity in message.get("entities") or message.get("caption_entities") or []:
-            if entity.get("type") == "text_mention" and (entity.get("user") or {}).get("id") == me.get("id"):
-                return True
-        username = me.get("username")
-        if username and re.search(rf"@{re.escape(username)}\b", text, re.IGNORECASE):
-            return True
-        return bool(re.match(r"/\w+(\s|$)", text))
-
-    def _without_mention(self, text: str) -> str:
-        username = (self._me or {}).get("username")
-        if not username:
-            return text
-        return re.sub(rf"\s*@{re.escape(username)}\b", "", text, flags=re.IGNORECASE).strip()
-
-    def _files(self, message: dict[str, Any]) -> list[InboundFile]:
-        found: list[tuple[dict[str, Any], str, str]] = []
-        if message.get("photo"):
-            largest = max(message["photo"], key=lambda p: (p.get("width", 0) * p.get("height", 0),
-                                                            p.get("file_size", 0)))
-            found.append((largest, f"photo-{largest.get('file_unique_id', 'file')}.jpg", "image/jpeg"))
-        for kind, suffix, mime in (("document", "", "application/octet-stream"), ("voice", ".ogg", "audio/ogg"),
-                                   ("audio", ".mp3", "audio/mpeg"), ("video", ".mp4", "video/mp4")):
-            item = message.get(kind)
-            if item:
-                name = item.get("file_name") or f"{kind}-{item.get('file_unique_id', 'file')}{suffix}"
-                found.append((item, name, item.get("mime_type") or mime))
-        return [InboundFile(name=name, mime=mime, size=item.get("file_size"),
-                            fetch=partial(self._fetch, item["file_id"], name))
-                for item, name, mime in found]
-
     def _fetch(self, file_id: str, name: str) -> bytes:
         """Download a file: ``getFile`` names its path, the file route serves it (up to 20 MB)."""
         try:
@@ -403,27 +332,7 @@ class TelegramChannel:
             raise TelegramFileError(f"could not download {name} from Telegram: HTTP {response.status_code}")
         return bytes(response.content)
 
-    def _press(self, data: str) -> ButtonPress | None:
-        if data.startswith("#"):  # a long request id kept in the store
-            stored = self.state.get_meta(f"telegram:button:{data[1:]}")
-            if stored is None:
-                return None
-            request_id, choice = json.loads(stored)
-            return ButtonPress(request_id, choice)
-        if ":" not in data:
-            return None
-        request_id, _, choice = data.rpartition(":")
-        return ButtonPress(request_id, choice)
-
     # --- sending ---------------------------------------------------------------------------------
-
-    def _callback_data(self, request_id: str, choice: str) -> str:
-        data = f"{request_id}:{choice}"
-        if len(data.encode()) <= MAX_CALLBACK_DATA and ":" not in choice and not data.startswith("#"):
-            return data
-        key = hashlib.sha256(data.encode()).hexdigest()[:32]
-        self.state.set_meta(f"telegram:button:{key}", json.dumps([request_id, choice]))
-        return "#" + key
 
     def _chat_id(self, chat: str) -> int | str:
         chat = chat.strip()
@@ -434,7 +343,7 @@ class TelegramChannel:
         if item.thread and item.thread.isdigit():
             params["message_thread_id"] = int(item.thread)
         if item.buttons:
-            row = [{"text": b.label, "callback_data": self._callback_data(item.request_id or "", b.value)}
+            row = [{"text": b.label, "callback_data": callback_data(self.state, item.request_id or "", b.value)}
                    for b in item.buttons]
             params["reply_markup"] = {"inline_keyboard": [row]}
         try:
@@ -542,7 +451,3 @@ def _shutdown(sock: socket.socket) -> None:
     except OSError:  # closed already
         pass
 
-
-def _display_name(user: dict[str, Any]) -> str:
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
-    return name or (f"@{user['username']}" if user.get("username") else str(user.get("id", "")))
