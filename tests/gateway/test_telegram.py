@@ -225,6 +225,13 @@ def test_an_update_not_recorded_comes_again(fake, make, store):
     assert attempts == [message.event_id, message.event_id]
 
 
+def test_connected_while_a_long_poll_waits(fake, make):
+    channel = make()
+    channel.start(Inbox())
+    fake.wait_polling()
+    assert channel.status().connected and channel.status().last_error is None
+
+
 def test_stop_is_prompt_during_a_long_poll(fake, make):
     channel = make(poll_timeout=50)
     channel.start(Inbox())

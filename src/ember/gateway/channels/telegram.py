@@ -261,8 +261,9 @@ class TelegramChannel:
         failures = 0
         while not self._stopping.is_set():
             try:
-                if self._me is None:
+                if self._me is None:  # at start and after a failure: a quick call says we are connected
                     self._me = self._call("getMe", {}, client=self._poller, extensions={"trace": self._trace})
+                    self._set_status(True, None)
                 params: dict[str, Any] = {"timeout": self.poll_timeout, "allowed_updates": ALLOWED_UPDATES}
                 if offset is not None:
                     params["offset"] = offset
@@ -276,6 +277,7 @@ class TelegramChannel:
                     log.error("telegram: %s; polling stopped", TOKEN_HELP)
                     return
                 failures += 1
+                self._me = None
                 delay = min(self.backoff * 2 ** (failures - 1), 60.0)
                 if failure.code == 429 and failure.retry_after:
                     delay = float(failure.retry_after)
