@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
     from rich.console import Console
 
     from ember.agent.door import Door
@@ -130,7 +131,7 @@ class ChatSession:
         self.interactive = interactive
         self.waits = waits or UserWaits()
         self.session_id = ""
-        self.prompt_session = None
+        self.prompt_session: PromptSession[str] | None = None
         self.lines_read = 0  # lines that held something (a message or a command)
 
     # --- input ---------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ class CliError(click.ClickException):
     def __init__(self, message: str, hint: str | None = None, exit_code: int = EXIT_CONFIG) -> None:
         super().__init__(message)
         self.hint = hint
-        self.exit_code = exit_code
+        # click annotates exit_code as a ClassVar, yet reads it from the instance: each error has its own.
+        self.exit_code = exit_code  # type: ignore[misc]
 
     def show(self, file: object = None) -> None:
         error(self.format_message(), self.hint)

@@ -61,7 +61,9 @@ def cli(ctx: click.Context) -> None:
     EMBER_PROVIDER, EMBER_BASE_URL, EMBER_API_KEY, EMBER_MODEL or `ember setup`.
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(cli.get_command(ctx, "chat"))
+        chat = cli.get_command(ctx, "chat")
+        assert chat is not None  # a subcommand of this group
+        ctx.invoke(chat)
 
 
 def main() -> None:

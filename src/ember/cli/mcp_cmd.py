@@ -130,9 +130,9 @@ def add(
     for key, value in (("env", _pairs(env, "env")), ("headers", _pairs(headers, "header"))):
         if value:
             table[key] = value
-    for key, value in (("cwd", cwd), ("timeout", timeout), ("description", description)):
-        if value is not None:
-            table[key] = value
+    for key, option in (("cwd", cwd), ("timeout", timeout), ("description", description)):
+        if option is not None:
+            table[key] = option
     for key, value in {**table.get("env", {}), **table.get("headers", {})}.items():
         if _SECRET_KEY.search(key) and "${" not in value:
             click.echo(f"warning: {key} is written to config.toml as is; for a secret put it in .env "

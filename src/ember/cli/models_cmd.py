@@ -7,6 +7,7 @@ everything is shown: a script sees the failure, a person sees which endpoint and
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -21,7 +22,7 @@ def models(as_json: bool, offline: bool) -> int:
     from ember.models.catalog import build_provider
 
     settings = load_settings()
-    configured = []
+    configured: list[dict[str, Any]] = []
     listed: dict[str, dict] = {}
     for name, spec in settings.models.items():
         routes = [kind for kind in ("chat", "tools", "learning") if settings.model_for(kind) is spec]

@@ -247,8 +247,8 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
         default.api_key = lookup["EMBER_API_KEY"]
     elif "api_key" not in model_table and "api_key_env" not in model_table:
         # A well-known key goes only to its own host, never to a local server or a third party.
-        var = well_known_key_env(default.base_url)
-        default.api_key = (lookup.get(var) or None) if var else None
+        key_var = well_known_key_env(default.base_url)
+        default.api_key = (lookup.get(key_var) or None) if key_var else None
 
     models = {"default": default}
     for name, table in as_table(raw.get("models", {}), "[models]").items():

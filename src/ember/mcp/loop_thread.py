@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from ember.mcp import McpServerError
 
@@ -28,7 +28,7 @@ class LoopThread:
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
 
-    def run(self, coroutine: Awaitable[T], limit: float, cancel: threading.Event | None = None) -> T:
+    def run(self, coroutine: Coroutine[Any, Any, T], limit: float, cancel: threading.Event | None = None) -> T:
         """Run ``coroutine`` on the loop and wait for its result (or its exception).
 
         Raises ``Cancelled`` when ``cancel`` is set, and ``McpServerError`` after ``limit``
@@ -36,7 +36,7 @@ class LoopThread:
         """
         from ember.models.base import Cancelled
 
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         deadline = time.monotonic() + limit
         try:
             while True:

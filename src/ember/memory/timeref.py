@@ -183,11 +183,11 @@ def _spans(text: str, ref: datetime, past: bool = False) -> list[tuple[int, int,
             today = _day(ref)
             if m.group("rel") == "next":
                 delta = (target - today.weekday()) % 7 or 7
-                day = today + timedelta(days=delta)
+                weekday = today + timedelta(days=delta)
             else:
                 delta = (today.weekday() - target) % 7 or 7
-                day = today - timedelta(days=delta)
-            add(m.start(), m.end(), day, day + timedelta(days=1))
+                weekday = today - timedelta(days=delta)
+            add(m.start(), m.end(), weekday, weekday + timedelta(days=1))
     for m in _RELATIVE.finditer(low):
         if free(m.start(), m.end()):
             add(m.start(), m.end(), *_relative(m.group(1), ref))

@@ -114,7 +114,7 @@ class AnthropicProvider:
             body["stop_sequences"] = [opts["stop"]] if isinstance(opts["stop"], str) else list(opts["stop"])
         if thinking:
             body["thinking"] = thinking
-        if thinking_on and thinking.get("type") == "adaptive" and "thinking" not in opts:
+        if thinking_on and isinstance(thinking, dict) and thinking.get("type") == "adaptive" and "thinking" not in opts:
             body["output_config"] = {"effort": self.spec.reasoning}  # how hard adaptive thinking tries
         body.update(opts.get("extra_body") or {})
         if stream:

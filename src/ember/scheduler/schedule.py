@@ -168,11 +168,11 @@ def parse(text: str, now: float, default_tz: str = "") -> Schedule:
             raise ScheduleError("every N hours takes N from 1 to 23")
         return Schedule(original, "cron", expr=f"0 */{amount} * * *", tz=tz)
     if match := re.fullmatch(r"(?:every month|monthly) on the (\d{1,2})(?:st|nd|rd|th)?(?:(?: at)? (.+))?", body):
-        day = int(match.group(1))
-        if not 1 <= day <= 31:
+        day_of_month = int(match.group(1))
+        if not 1 <= day_of_month <= 31:
             raise ScheduleError("a day of the month is 1 to 31")
         hour, minute = _clock(match.group(2) or "09:00")
-        return Schedule(original, "cron", expr=f"{minute} {hour} {day} * *", tz=tz)
+        return Schedule(original, "cron", expr=f"{minute} {hour} {day_of_month} * *", tz=tz)
     if match := re.fullmatch(r"daily(?: at (.+))?", body):
         hour, minute = _clock(match.group(1) or "09:00")
         return Schedule(original, "cron", expr=f"{minute} {hour} * * *", tz=tz)

@@ -258,7 +258,7 @@ class Approver:
         if isinstance(answer, tuple):
             answer, pattern = answer
         try:
-            decision = Decision(answer)
+            decision = Decision(answer) if isinstance(answer, str) else Decision.DENY
         except ValueError:
             decision = Decision.DENY
         wanted = [pattern] if pattern else request.patterns

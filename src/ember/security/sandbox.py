@@ -82,7 +82,8 @@ def sandbox_settings(raw: Mapping[str, Any] | None) -> SandboxSettings:
         value = table.get(key, default)
         if value is default:
             return value
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        wrong_type = not isinstance(value, kind) or isinstance(value, bool) and kind is not bool
+        if wrong_type:
             raise ConfigError(f"config.toml: [sandbox].{key} has the wrong type: {value!r}")
         if positive and value <= 0:
             raise ConfigError(f"config.toml: [sandbox].{key} must be greater than 0, got {value!r}")

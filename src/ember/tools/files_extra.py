@@ -199,8 +199,8 @@ def _patch_approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest |
 def _old_text(ctx: ToolContext, source: Path | None, dest: Path | None, pending: dict[Path, str | None]) -> str:
     """What a file's hunks apply to: nothing for a new file, else its text (as patched so far)."""
     if source is None:
-        if pending.get(dest) is not None or (dest is not None and dest.exists() and dest.stat().st_size):
-            raise ToolError(f"The patch creates {ctx.shown(dest)}, which already exists. No file was changed.")  # type: ignore[arg-type]
+        if dest is not None and (pending.get(dest) is not None or (dest.exists() and dest.stat().st_size)):
+            raise ToolError(f"The patch creates {ctx.shown(dest)}, which already exists. No file was changed.")
         return ""
     if pending.get(source) is not None:
         return pending[source]  # type: ignore[return-value]

@@ -125,9 +125,9 @@ def http_settings(settings: Settings | None) -> HttpSettings:
     for name, entry in section(settings, "http", "credentials").items():
         where = f"[http.credentials.{name}]"
         expect(entry, dict, where)
-        unknown = set(entry) - {"header", "value", "hosts"}
-        if unknown:
-            raise config_error(f"{where} has unknown keys {sorted(unknown)}; use header, value and hosts")
+        unknown_keys = set(entry) - {"header", "value", "hosts"}
+        if unknown_keys:
+            raise config_error(f"{where} has unknown keys {sorted(unknown_keys)}; use header, value and hosts")
         if "value" not in entry:
             raise config_error(f'{where}.value is missing; e.g. value = "Bearer ${{API_TOKEN}}"')
         hosts = expect(entry.get("hosts", []), list, f"{where}.hosts")
@@ -345,7 +345,9 @@ def http_request(
         content = body.encode()
         if not any(k.lower() == "content-type" for k in sent):
             sent["Content-Type"] = "text/plain; charset=utf-8"
-    chosen, value, secrets = None, None, []
+    chosen: Credential | None = None
+    value: str | None = None
+    secrets: list[str] = []
     if credential:
         chosen = config.credentials.get(credential)
         if chosen is None:

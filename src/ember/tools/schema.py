@@ -44,7 +44,7 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         indent = len(line) - len(line.lstrip())
         if indent == 0 and stripped:
             header = _SECTION.match(stripped)
-            in_args = bool(header) and header.group(1) in ("Args", "Arguments", "Parameters")
+            in_args = header is not None and header.group(1) in ("Args", "Arguments", "Parameters")
             current = None
             continue
         if not in_args or not stripped:

@@ -37,7 +37,8 @@ class _PgidReader:
     """Takes the marker line off the front of the output, then passes everything on."""
 
     def __init__(self, output: HeadTail) -> None:
-        self.output, self.pending, self.pgid, self.done = output, bytearray(), None, False
+        self.output, self.pending, self.done = output, bytearray(), False
+        self.pgid: int | None = None
 
     def add(self, chunk: bytes) -> None:
         if self.done:
