@@ -26,10 +26,11 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ember.security.normalize import fold, spaced_lines, squash, variants
 from ember.security.redact import MIN_SECRET_LENGTH
 from ember.security.secret_patterns import MASK, PLACEHOLDER, find_secrets, mask
 
-__all__ = ["FoundSecret", "ScanResult", "UnsafeContent", "check", "scan"]
+__all__ = ["FoundSecret", "ScanResult", "UnsafeContent", "check", "instruction_problems", "refusals", "scan"]
 
 
 class UnsafeContent(ValueError):
@@ -68,25 +69,109 @@ class ScanResult:
 _INJECTION: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
     (name, hints, re.compile(pattern, re.I | re.S | re.M))
     for name, hints, pattern in [
-        ("an instruction to ignore earlier instructions", ("ignore", "disregard", "forget", "override", "bypass"),
-         r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}?(?:"
+        ("an instruction to ignore earlier instructions",
+         ("ignor", "disregard", "forget", "override", "bypass", "attention", "void", "cancel", "obsolete", "longer",
+          "supersede", "revoke", "null", "real", "true", "actual", "suspended", "disabled", "lifted", "removed",
+          "oubli", "vergiss", "olvid", "dimentica"),
+         r"\b(?:ignore|disregard|forget|override|bypass|pay no attention to)\b.{0,40}?(?:"
          r"\b(?:previous|prior|above|earlier|preceding|all|system|original|your|these|those)\b.{0,30}?"
          r"\b(?:instructions?|prompts?|rules|directives|guidelines|guardrails)\b"
          r"|\b(?:instructions?|prompts?|rules)\b.{0,10}?\b(?:above|before)\b"
-         r"|\beverything\b.{0,10}?\b(?:above|before|you were told)\b)"),
+         r"|\beverything\b.{0,10}?\b(?:above|before|you were told)\b)"
+         r"|\b(?:previous|prior|earlier|above|original|old|system)\s+(?:instructions|rules|prompts?|guidelines)\s+"
+         r"(?:are|is|were|have been)\s+(?:now\s+)?(?:void|cancel+ed|obsolete|revoked|superseded|null|lifted|"
+         r"no longer (?:valid|apply|in effect|active|binding))"
+         r"|\byour (?:real|true|actual|new) (?:instructions|task|orders|goal|purpose) (?:is|are)\b"
+         r"|\b(?:safety|security|content) (?:rules|restrictions|filters|guidelines|policies) (?:are |have been )?"
+         r"(?:now )?(?:suspended|disabled|lifted|off|removed|deactivated)\b"
+         # the same in French, German, Spanish, Italian, Portuguese
+         r"|\b(?:ignor(?:ez|e|iere|ieren|a|ar|are|ate)|oubliez|oublie|vergiss|vergessen sie|olvida|olvide|dimentica)\b"
+         r".{0,40}?\b(?:instructions|consignes|anweisungen|regeln|instrucciones|reglas|istruzioni|regole|"
+         r"instru[cç][õo]es|regras)\b"),
         ("a request to reveal the system prompt", ("system prompt", "instructions"),
          r"\b(?:reveal|print|show|repeat|output|leak|dump)\b.{0,30}?\b(?:system prompt|hidden instructions|"
          r"initial instructions|your instructions)\b"),
         ("a role override", ("you are", "from now on", "mode"), r"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must)\b|"
          r"\b(?:enter|enable|activate)\b.{0,20}\b(?:developer|jailbreak|god|DAN) mode\b"),
-        ("a forged instruction marker", ("<|", "system", "new instructions", "[inst]", "admin"),
+        ("a forged instruction marker", ("<|", "system", "new instructions", "[inst]", "admin", "developer", "operator"),
          r"<\|(?:im_start|im_end|system|endoftext)\|>|</?system>|\bnew instructions\s*:|"
+         r"\b(?:system|admin|developer|operator)\s+(?:override|notice|update|instruction|directive)s?\s*:|"
          r"(?-i:^\s*\[(?:SYSTEM|INST|ADMIN)\]|^\s*(?:SYSTEM|ADMIN)\s*:)|"
          r"^\s*#{1,6}\s*(?:system prompt|system message|new instructions)\s*$"),
         ("an instruction to hide something from the user", ("user",),
          r"\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|show)\b.{0,20}?\b(?:the )?user\b|"
          r"\bwithout (?:telling|informing|asking) the user\b"),
+        ("an instruction to trust tool output or web pages", ("treat", "consider", "regard", "trust", "follow", "obey",
+                                                              "comply", "execute", "carry out", "act on", "run",
+                                                              "authority", "come from", "comes from", "are from",
+                                                              "count as", "speak", "must be", "should be", "://"),
+         r"\b(?:treat|consider|regard|handle)\b[^.\n]{0,80}?\b(?:tools?|web\s?pages?|websites?|pages?|e-?mails?|"
+         r"documents?|search results?|outputs?|results?|fetched|retrieved|external|third-party|mcp)\b[^.\n]{0,60}?"
+         r"\bas\s+(?:if\s+(?:it|they)\s+(?:came|come|were)\s+(?:from|by)\s+|(?:coming|sent|written|issued)\s+"
+         r"(?:from|by)\s+|from\s+|being\s+from\s+)?(?:the\s+|a\s+|your\s+)?"
+         r"(?:user|me|owner|operator|system|admin\w*|trusted|authoritative|instructions?|commands?|orders?)\b"
+         r"|\b(?:follow|obey|execute|carry out|comply with|act on)\b[^.\n]{0,20}?\b(?:any|all|every|whatever)?\s*"
+         r"(?:instructions?|commands?|directives?|orders?)\s+(?:you\s+(?:find|see|encounter|read)\s+|"
+         r"(?:that\s+)?(?:are\s+)?(?:found|embedded|hidden|contained|written|given|appearing)\s+)?(?:in|from|inside|within|on)"
+         r"\s+(?:the\s+|any\s+|all\s+)?(?:tool\s+(?:results?|outputs?)|web\s?pages?|websites?|search results|"
+         r"e-?mails?|fetched|retrieved|external content|third-party content|pages you (?:read|visit|fetch))"
+         r"|\b(?:execute|run|obey|follow|act on)\b[^.\n]{0,20}?\b(?:the\s+)?(?:commands?|instructions?|code)\s+(?:in|from)\s+"
+         r"(?:the\s+|any\s+)?(?:\w+\s+){0,2}?(?:tool\s+(?:results?|outputs?)|web\s?pages?|e-?mails?|fetched|retrieved)\b"
+         r"|\b(?:instructions?|text|messages?|content|commands?)\b[^.\n]{0,40}?\b(?:in|from|inside|within)\s+"
+         r"(?:the\s+|any\s+)?(?:\w+\s+)?(?:tool\s+(?:results?|outputs?)|web\s?pages?|websites?|e-?mails?|documents?|"
+         r"search results|fetched|retrieved)\b[^.\n]{0,60}?\b(?:comes? from|are from|(?:have|has|with) the same authority|"
+         r"carr(?:y|ies) the authority|count as|speaks? for|must be (?:followed|obeyed|executed)|"
+         r"should be (?:followed|obeyed|executed))"
+         r"|\b(?:obey|execute)\b[^.\n]{0,40}?\b(?:text|content|instructions?|tags?)\b[^.\n]{0,40}?\b(?:in|inside|within)\b"
+         r"[^.\n]{0,30}?\b(?:documents?|web\s?pages?|e-?mails?|tool (?:results?|outputs?)|files?)\b"
+         r"|\b(?:fetch|load|download|read|get|open|retrieve)\b[^\n]{0,20}?(?:https?|ftp)://\S+[^\n]{0,40}?"
+         r"\b(?:follow|obey|execute|run|apply)\s+(?:it|them|its instructions|the instructions there|what it says)\b"
+         r"|\b(?:real|new|updated|latest) instructions (?:are|live|can be found) (?:at|in|on) (?:https?|ftp)://"
+         r"|(?<!not )(?<!n't )(?<!never )\b(?:fully |always |completely )?trust\s+(?:all\s+|any\s+|the\s+)?"
+         r"(?:tool\s+(?:results?|outputs?)|web\s?pages?|websites?|search results|fetched|retrieved|external content)\b"),
+        ("an instruction to skip approvals or the sandbox", ("approv", "sandbox", "permission", "consent", "safety",
+                                                             "guardrail", "say yes", "confirmation", "as if",
+                                                             "as though", "allow", "permit", "authori"),
+         r"\b(?:skip|bypass|ignore|disable|turn off|circumvent|get around|escape|leave)\b[^.\n]{0,30}?"
+         r"\b(?:approvals?|approval (?:prompts?|questions?|checks?)|permission (?:prompts?|checks?)|sandbox(?:ing)?|"
+         r"safety (?:checks?|rules)|guardrails)\b"
+         r"|\b(?:without|never|don't|do not|no need to)\s+(?:ask(?:ing)?|wait(?:ing)?|request(?:ing)?|seek(?:ing)?)\s+"
+         r"(?:the user\s+|me\s+|anyone\s+|them\s+)?(?:for\s+)?(?:approvals?|permission|consent)\b"
+         r"|\bauto-?approve\b|\bapprove (?:every|all|any)(?:thing| (?:commands?|tool calls?|actions?|requests?))\b"
+         r"|\balways (?:approve|say yes to)\b|\b(?:assume|consider) (?:that )?(?:i|the user) (?:ha(?:ve|s) )?"
+         r"(?:approved?|agreed?|said yes|consented?)\b|\boutside_sandbox\b"
+         r"|\byou (?:have|got) (?:my |full |the user's )?permission to (?:run|do|execute) (?:anything|everything|any)"
+         r"|\b(?:skip|bypass|disable|ignore)\s+(?:all|every|any)\s+(?:confirmation|approval|permission)\s+"
+         r"(?:prompts?|questions?|checks?|requests?)"
+         r"|\b(?:act|behave|proceed)\s+as\s+(?:if|though)\b[^.\n]{0,40}?\b(?:approv\w*|permission|consent\w*|"
+         r"granted|allowed)\b"
+         r"|\b(?:allow|permit|authori[sz]e)\w*\s+you\s+to\s+(?:run|execute|do|use)\s+(?:any|every|all|anything|everything)"),
     ]
+]
+_IGNORE_PREVIOUS = _INJECTION[0][0]
+
+# The "ignore previous instructions" family with every space and sign taken out ("i g n o r e  p r e v i o u s").
+_SQUASHED = re.compile(r"(?:ignore|disregard|forget|override|bypass)(?:all|any|of)*(?:(?:your|my|these|those|the)?"
+                       r"(?:previous|prior|above|earlier|preceding|system|original|former)|your|these|those)"
+                       r"(?:instruction|prompt|rule|directive|guideline|guardrail)")
+
+# Key phrases of a line written letter by letter, once squashed to its letters ("d o n o t t e l l").
+_SPACED_PHRASES: list[tuple[str, re.Pattern[str]]] = [
+    (_IGNORE_PREVIOUS, _SQUASHED),
+    ("an instruction to hide something from the user", re.compile(r"(?:donot|dont|never)(?:tell|inform|mention|reveal|"
+                                                                  r"show)[a-z]{0,20}?user")),
+    ("a role override", re.compile(r"fromnowonyou(?:are|will|must)|youarenow|youarenolonger|(?:developer|jailbreak|god|"
+                                   r"dan)mode")),
+    ("an instruction to trust tool output or web pages", re.compile(
+        r"(?:treat|consider|regard)[a-z]{0,80}?(?:tool|web|page|result|output|email|document)[a-z]{0,60}?as[a-z]{0,20}?"
+        r"(?:user|trusted|authoritative|instruction|command)")),
+    ("an instruction to print or send private keys or credentials", re.compile(
+        r"(?:cat|print|send|include|upload|paste|post|dump|output|echo)[a-z]{0,60}?(?:idrsa|ided25519|idecdsa|"
+        r"awscredentials|etcshadow|netrc|gitcredentials|privatekey)")),
+    ("an instruction to skip approvals or the sandbox", re.compile(
+        r"approve(?:every|all|any)(?:thing|command|tool|action|request)|autoapprove|withoutasking(?:for)?(?:approval|"
+        r"permission)|skip[a-z]{0,20}approval|bypass[a-z]{0,20}sandbox")),
+    ("a command that pipes a download into a shell", re.compile(r"(?:curl|wget)[a-z]{0,160}?(?:bash|sh|zsh)$")),
 ]
 
 # --- exfiltration --------------------------------------------------------------------------------
@@ -111,15 +196,61 @@ _SHIPS_SECRETS = (
     rf"|\b(?:cat|env|printenv)\b[^\n|]{{0,80}}\|\s*(?:curl|wget|nc|ncat)\b"
 )
 
-_EXFIL: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
+class _InSentence:
+    """A pattern that matches when one sentence holds both ``first`` and ``then`` (in any order)."""
+
+    def __init__(self, first: str, then: str) -> None:
+        self.first, self.then = re.compile(first, re.I), re.compile(then, re.I)
+
+    def search(self, text: str) -> bool:
+        for match in self.first.finditer(text):
+            start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+            ends = [i for i in (text.find(".", match.end()), text.find("\n", match.end())) if i >= 0]
+            if self.then.search(text, start, min(ends) if ends else len(text)):
+                return True
+        return False
+
+
+_EXFIL: list[tuple[str, tuple[str, ...], re.Pattern[str] | _InSentence]] = [
     ("an auto-loading image URL that carries data", ("](",),
      re.compile(r"!\[[^\]]*\]\(\s*<?https?://[^)\s>]*\?[^)\s>]*=", re.I)),
     ("an instruction to send data to a URL", ("//",),
      re.compile(r"\b(?:send|post|upload|forward|exfiltrate|leak|transmit|submit)\b[^\n]{0,80}?"
                 r"\b(?:to|at|into)\s+<?(?:https?://|//)", re.I)),
+    ("an instruction to send data to an address", ("@", "ftp:", "ws:", "wss:"),
+     re.compile(r"\b(?:send|post|upload|forward|e-?mail|mail|exfiltrate|leak|transmit|copy|sync)\b[^\n]{0,40}?"
+                r"\b(?:chat|conversations?|transcripts?|logs?|history|all (?:the )?files|every file|the workspace|keys|"
+                r"credentials|secrets|tokens|passwords|cookies|environment|env)\b[^\n]{0,40}?\b(?:to|at|into)\s+<?"
+                r"(?:(?:s?ftp|wss?)://|[\w.+-]+@[\w-]+\.[\w.-]+)", re.I)),
+    ("an instruction to put private data in every answer", ("reply", "replies", "answer", "response", "message", "turn"),
+     _InSentence(r"\b(?:every|each|all|any)\s+(?:reply|replies|answer|answers|response|responses|message|messages|turn)\b",
+                 r"\bprintenv\b|\boutput of `?(?:env|set)\b|\.bash_history|\.zsh_history|/etc/passwd|"
+                 r"\bcontents? of (?:the |your |my )?(?:~/|\.env\b|\.ssh|/etc/)|\benvironment variables\b|\bcookies\b|"
+                 r"\b(?:api|access|secret|session) (?:keys?|tokens?)\b|\bpasswords\b")),
+    ("an instruction to take cookies or saved passwords", ("cookie", "keychain", "saved password"),
+     re.compile(r"\b(?:cookies|session tokens?|saved passwords|browser passwords|keychain)\b[^.\n]{0,60}?"
+                r"\b(?:upload|send|post|exfiltrate|forward|e-?mail)\b|\b(?:upload|send|post|exfiltrate|forward|e-?mail|"
+                r"steal|copy)\b[^.\n]{0,40}?\b(?:cookies|session tokens?|saved passwords|browser passwords|keychain)\b",
+                re.I)),
+    ("an encoded PowerShell command", ("powershell", "pwsh"),
+     re.compile(r"\b(?:powershell|pwsh)(?:\.exe)?\b[^\n]{0,40}?\s-e(?:nc(?:odedcommand)?|c)?\s+[A-Za-z0-9+/=]{20,}", re.I)),
     ("a command that ships secrets or files over the network", ("curl", "wget", "nc", "invoke-"),
      re.compile(_SHIPS_SECRETS, re.I)),
     ("a request-catcher URL", ("://",), re.compile(r"https?://[^\s/]*(?:" + "|".join(map(re.escape, _CATCHER_HOSTS)) + r")", re.I)),
+    ("a command that pipes a download into a shell", ("curl", "wget", "iwr", "irm", "invoke-", "downloadstring"),
+     re.compile(r"\b(?:curl|wget|iwr|irm|invoke-webrequest|invoke-restmethod)\b[^\n|;]{0,200}\|\s*(?:sudo\s+(?:-\S+\s+)*)?"
+                r"(?:env\s+\S*\s*)?(?:(?:ba|z|da|k|c|tc|fi|a)?sh|python[23]?|perl|ruby|node|php|iex|invoke-expression|"
+                r"powershell|pwsh|source)\b"
+                r"|\b(?:(?:ba|z)?sh|source|\.)\s+<\(\s*(?:curl|wget)\b"
+                r"|\b(?:(?:ba|z)?sh\s+-c|eval)\s+\\?[\"']?\$\(\s*(?:curl|wget)\b"
+                r"|\b(?:iex|invoke-expression)\b[^\n]{0,40}?(?:iwr|irm|invoke-webrequest|invoke-restmethod|downloadstring)",
+                re.I)),
+    ("an instruction to print or send private keys or credentials", ("id_", "credentials", "shadow", "netrc", "private",
+                                                                   ".git-credentials", "pgpass", "kube", "gnupg"),
+     re.compile(r"\b(?:cat|type|print|dump|include|paste|attach|send|upload|post|output|append|leak|exfiltrate|reveal|"
+                r"echo|base64|xxd|show me|display|email|mail)\b[^\n]{0,60}?(?:"
+                r"\bid_(?:rsa|ed25519|ecdsa|dsa)\b(?!\.pub)|\.aws/credentials|/etc/shadow|\.netrc\b|\.git-credentials|"
+                r"\.pgpass|\.kube/config|\.gnupg/|\bprivate (?:ssh )?keys?\b)", re.I)),
 ]
 
 # --- hidden text ---------------------------------------------------------------------------------
@@ -212,27 +343,45 @@ def _redact_secrets(text: str, known: Iterable[str]) -> tuple[str, list[str], li
 def scan(text: str, *, secrets: Iterable[str] = (), code: bool = False) -> ScanResult:
     """Scan ``text`` for injected instructions, hidden text, exfiltration and secrets.
 
+    Every reading of the text is scanned (``ember.security.normalize``): look-alike letters
+    folded, letter-by-letter words joined, base64 / hex / URL-encoded / rot13 payloads decoded.
+    A problem that only a decoded reading shows says how it was hidden.
+
     ``secrets`` are exact values to redact (the user's configured keys). ``code=True`` is for
     scripts shipped inside a skill: URLs and network commands are normal there, so only
     injected instructions, hidden Unicode and secrets count.
     """
-    problems: list[str] = []
-    plain = text.isascii()
-    normalized = text if plain else unicodedata.normalize("NFKC", text)
-    lower = normalized.lower()
-    for name, hints, pattern in _INJECTION:
-        if any(hint in lower for hint in hints) and pattern.search(normalized):
-            problems.append(name)
-    if not plain:
-        problems += _hidden_unicode(text)
-    if not code:
-        if _INVISIBLE_MARKUP.search(normalized):
-            problems.append("invisible text (hidden by its styling)")
-        for name, hints, pattern in _EXFIL:
-            if any(hint in lower for hint in hints) and pattern.search(normalized):
-                problems.append(name)
+    problems = refusals(text, code=code)
     cleaned, redacted, real = _redact_secrets(text, secrets)
     return ScanResult(text=cleaned, problems=problems, redacted=redacted, secrets=real)
+
+
+def refusals(text: str, *, code: bool = False) -> list[str]:
+    """Why ``scan`` would refuse ``text`` (empty when it would not), without looking for secrets."""
+    problems = instruction_problems(text, code=code)
+    return problems + _hidden_unicode(text) if not text.isascii() else problems
+
+
+def instruction_problems(text: str, *, code: bool = False) -> list[str]:
+    """What ``scan`` refuses in ``text`` other than hidden Unicode: injected instructions, and
+    (unless ``code``) invisible markup and exfiltration, in every reading of the text."""
+    found: dict[str, str] = {}
+    for how, reading in variants(text if text.isascii() else unicodedata.normalize("NFKC", text)):
+        lower = reading.lower()
+        hits = [name for name, hints, pattern in _INJECTION if any(h in lower for h in hints) and pattern.search(reading)]
+        if _IGNORE_PREVIOUS not in hits and _SQUASHED.search(squash(reading)):
+            found.setdefault(_IGNORE_PREVIOUS, how or "with its letters split apart")
+        if not code:
+            if _INVISIBLE_MARKUP.search(reading):
+                hits.append("invisible text (hidden by its styling)")
+            hits += [name for name, hints, pattern in _EXFIL if any(h in lower for h in hints) and pattern.search(reading)]
+        for name in hits:
+            found.setdefault(name, how)
+    for line in spaced_lines(fold(text)):
+        for name, pattern in _SPACED_PHRASES:
+            if pattern.search(line):
+                found.setdefault(name, "with its letters split apart")
+    return [f"{name} (hidden {how})" if how else name for name, how in found.items()]
 
 
 def check(text: str, what: str, *, secrets: Iterable[str] = (), code: bool = False) -> str:
