@@ -173,6 +173,27 @@ def check_endpoint(spec) -> Check:
     return Check(label, True, f"answered in {time.monotonic() - started:.2f}s")
 
 
+def check_memory_scan(settings) -> Check:
+    """Skills and USER.md lines the scan leaves out of the prompt (placed or edited by hand, or written
+    before the scan knew better), with why."""
+    from ember.memory import profile, skills
+
+    try:
+        refused = [info for info in skills.list_skills(settings.home) if info.refused]
+        _, left_out = profile.screened(settings.home)
+    except OSError as exc:
+        return Check("memory scan", True, f"skipped: {exc}")
+    found = [f"skill {info.name}: it contains {info.refused}" for info in refused]
+    found += [f"USER.md line {line!r}: {why}" for line, why in left_out]
+    if not found:
+        return Check("memory scan", True, "skills and USER.md are clean")
+    fixes = [f"inspect with `ember skills show {refused[0].name}`, then fix or `ember skills remove "
+             f"{refused[0].name}`"] if refused else []
+    if left_out:
+        fixes.append(f"edit {profile.path_in(settings.home)}")
+    return Check("memory scan", False, "left out of the prompt: " + "; ".join(found), "; ".join(fixes))
+
+
 MCP_LIMIT = 10.0  # seconds doctor gives each MCP server to start, and to answer each request
 
 
@@ -258,6 +279,7 @@ def doctor(as_json: bool, offline: bool) -> int:
         checks.append(check_database(settings))
         checks.append(check_workspace(settings))
         checks.append(check_sandbox(settings))
+        checks.append(check_memory_scan(settings))
         checks.extend(check_plain_keys(settings))
         check = check_offline if offline else check_endpoint
         checks.extend(check(spec) for spec in settings.models.values())

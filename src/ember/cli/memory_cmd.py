@@ -1,4 +1,4 @@
-"""``ember memory show|search|import|index|forget|export``: what Ember remembers, for people and scripts.
+"""``ember memory show|search|import|index|forget|export|lessons|learned|undo``: what Ember remembers.
 
 The search and import forms are also the benchmark interface (benchmarks/locomo.py); their
 JSON shapes are kept stable: ``{"qid": ..., "hits": [{"id": ..., "score": ...}]}``.
@@ -379,3 +379,6 @@ def export(fmt: str, session: str | None, output: str | None) -> None:
 from ember.cli.lessons_cmd import lessons  # noqa: E402  (`ember memory lessons`, from the learning loop)
 
 memory.add_command(lessons)
+from ember.cli.learned_cmd import learned, undo  # noqa: E402  (what the model added, and taking it back)
+memory.add_command(learned)
+memory.add_command(undo)

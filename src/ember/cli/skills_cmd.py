@@ -56,7 +56,7 @@ def list_skills(archived: bool, as_json: bool) -> None:
         record = counts.get(info.name)
         rows.append({
             "name": info.name, "description": info.description, "path": str(info.path), "archived": info.archived,
-            "problem": info.problem, "origin": record.origin if record else "local",
+            "problem": info.problem, "refused": info.refused, "origin": record.origin if record else "local",
             "uses": record.uses if record else 0, "successes": record.successes if record else 0,
             "last_used": record.last_used if record else None,
         })
@@ -72,9 +72,16 @@ def list_skills(archived: bool, as_json: bool) -> None:
     click.echo(f"{'name':<{width}}  uses  ok  last used   origin     description")
     for r in rows:
         text = f"BROKEN: {r['problem']}" if r["problem"] else r["description"]
-        text = text if len(text) <= 70 else text[:69] + "…"
+        if r["refused"]:
+            text = f"LEFT OUT: {r['refused']}"  # said in full: the reason is the point
+        elif len(text) > 70:
+            text = text[:69] + "…"
         click.echo(f"{r['name']:<{width}}  {r['uses']:>4}  {r['successes']:>2}  {_when(r['last_used']):<10}  "
                    f"{r['origin']:<9}  {text}")
+    left_out = [r["name"] for r in rows if r["refused"]]
+    if left_out:
+        click.echo(f"{', '.join(left_out)}: left out of the prompt by the scan; inspect with `ember skills show NAME`, "
+                   "fix the file or `ember skills remove NAME`.", err=True)
 
 
 @skills.command("show")

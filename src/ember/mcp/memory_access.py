@@ -11,8 +11,9 @@ the data comes from:
 - ``update_profile`` goes through the learning loop's USER.md merge (``ember.memory.profile``):
   an item that restates or changes an existing one replaces it, the file is changed as it is on
   disk (hand edits are kept) and kept within ``[memory] profile_max_chars``. Items are scanned
-  first (``ember.security.scan``); injected instructions, hidden text and secrets are refused
-  and USER.md is left as it was.
+  first (``ember.security.scan``); injected instructions, hidden text, secrets, and orders that
+  are not preferences about answers (run commands, read or send files, contact hosts, trust tool
+  output, skip approvals: ``ember.memory.profile.refusal``) are refused and USER.md is left as it was.
 - USER.md and ``skills/<name>/SKILL.md`` are read as the plain files they are.
 
 Everything returned passes through a redactor: another program asking Ember's memory must not
@@ -145,6 +146,9 @@ def update_profile(
         if result.redacted:
             raise UnsafeContent(f"The profile item was refused: it contains {', '.join(result.redacted)}, and "
                                 "USER.md never holds secrets. USER.md was not changed.")
+    why = profile.refusal(text) or profile.refusal(item)
+    if why:  # an order to run, read, send or trust something is not a preference, whoever sends it
+        raise UnsafeContent(f"The profile item was refused: {why}. USER.md was not changed.")
     if len(item) > MAX_ITEM_CHARS:
         raise ValueError(f"a profile item is one short line (at most {MAX_ITEM_CHARS} characters); "
                          "split or shorten it")

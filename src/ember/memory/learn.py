@@ -279,19 +279,32 @@ class Learner:
             self._update_profile(stated, episode_id)
 
     def _update_profile(self, items: list[tuple[str, str]], episode_id: int | None) -> None:
+        from ember.security.scan import UnsafeContent
+
         clean = []
         for section, item in items:
-            checked = self._checked(item, "a USER.md item", episode_id)
-            if checked is not None:
-                clean.append((section, checked))
+            try:  # a preference about answers, not an order to run, read, send or trust anything
+                clean.append((section, profile.check_item(item, secrets=self.secrets)))
+            except UnsafeContent as exc:
+                log.warning("learning: %s", exc)
+                log_event(self.store, "refused", "a USER.md item", str(exc), episode_id)
         if not clean:
             return
+        replaced: list[tuple[str, str]] = []
 
         def change(p: profile.Profile) -> bool:
-            return any([profile.merge_item(p, section, item) for section, item in clean])
+            before = p.items()
+            changed = any([profile.merge_item(p, section, item) for section, item in clean])
+            after = set(p.items())
+            replaced[:] = [pair for pair in before if pair not in after]
+            return changed
 
         if profile.update(self.home, change, max_chars=self.config.profile_max_chars, condense=self._condense):
-            log_event(self.store, "profile", "USER.md updated", "; ".join(item for _, item in clean), episode_id)
+            from ember.memory import learned
+
+            learned.record(self.store, "profile", "USER.md updated", "; ".join(item for _, item in clean),
+                           {"by": "learning", "type": "profile", "items": clean, "replaced": replaced},
+                           episode_id=episode_id)
 
     def _condense(self, text: str, max_chars: int) -> str | None:
         reply = self.ask(prompts.profile_request(text, max_chars), None, max_tokens=max_chars // 2)
@@ -300,6 +313,8 @@ class Learner:
         shorter = prompts.strip_fences(reply)
         from ember.security.scan import UnsafeContent, check
 
+        if any(profile.refusal(item) for _, item in profile.parse(shorter).items()):
+            return None  # the condensed file may only restate preferences, never add an order
         try:
             return check(shorter, "the condensed USER.md", secrets=self.secrets)
         except UnsafeContent:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -103,16 +103,93 @@ def render(profile: Profile) -> str:
     return "\n\n".join(parts).rstrip() + "\n"
 
 
-def for_prompt(text: str) -> str:
-    """The profile as the model sees it: without the title, HTML comments and empty sections."""
+def for_prompt(text: str, keep: Callable[[str], bool] | None = None) -> str:
+    """The profile as the model sees it: without the title, HTML comments and empty sections.
+
+    ``keep(line)`` (e.g. ``screen``'s) leaves out the lines it answers False for.
+    """
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
     profile = parse(text)
-    lines = [line for line in profile.preamble if line.strip() and not line.startswith("# ")]
+    kept = keep or (lambda line: True)
+    lines = [line for line in profile.preamble if line.strip() and not line.startswith("# ") and kept(line)]
     for section in profile.sections:
-        body = [line for line in section.lines if line.strip()]
+        body = [line for line in section.lines if line.strip() and kept(line)]
         if body:
             lines += [f"{section.name}:", *body]
     return "\n".join(lines).strip()
+
+
+# --- what may be a preference --------------------------------------------------------------------
+
+KIND = "preferences about answers (language, format, terms, constraints)"
+_SAID_BY_SCAN = {  # what the injection scan calls the same order
+    "tells the agent to trust tool output or web pages": "an instruction to trust tool output or web pages",
+    "tells the agent to skip approvals": "an instruction to skip approvals or the sandbox",
+}
+
+
+def refusal(item: str) -> str | None:
+    """Why ``item`` may not be in USER.md, or None.
+
+    Refused: what the injection scan refuses (in every spelling and encoding), and an order to the
+    agent rather than a preference: running commands, reading or sending files, contacting hosts,
+    trusting tool output, skipping approvals (``ember.security.directives``).
+    """
+    from ember.security.directives import preference_problem
+    from ember.security.scan import refusals
+
+    order = preference_problem(item)
+    problems = refusals(item)
+    if order:  # said once: "it tells the agent to trust tool output", not that and "an instruction to trust..."
+        problems = [p for p in problems if p.split(" (hidden")[0] != _SAID_BY_SCAN.get(order)]
+    reasons = ([f"it {order}, and USER.md holds only {KIND}"] if order else []) + (
+        [f"it contains {'; '.join(problems)}"] if problems else [])
+    return "; ".join(reasons) or None
+
+
+def check_item(item: str, *, secrets: Iterable[str] = ()) -> str:
+    """``item`` tidied, secrets redacted, ready for USER.md; raises ``UnsafeContent`` saying why it is refused.
+
+    The message is written for the model that tried to save it: what was found, that nothing was
+    saved, and what to do instead.
+    """
+    from ember.security.scan import UnsafeContent, check
+
+    tidy = tidy_item(item)
+    why = refusal(item) or (refusal(tidy) if tidy != item else None)
+    if why:
+        raise UnsafeContent(f"The profile item was refused: {why}. Nothing was saved. Do not store it another "
+                            "way; if the user asked for it, tell them it cannot be a standing preference.")
+    return check(tidy, "The profile item", secrets=secrets)
+
+
+def screen(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the profile for the prompt, the ``(line, why)`` left out of it): USER.md as the model sees it.
+
+    A line that ``refusal`` refuses is left out, whoever wrote it (an older Ember, a script, a hand
+    edit that pasted a web page).
+    """
+    left_out: list[tuple[str, str]] = []
+
+    def keep(line: str) -> bool:
+        why = refusal(_item_text(line) or line.strip())
+        if why:
+            left_out.append((line.strip(), why))
+        return why is None
+
+    return for_prompt(text, keep), left_out
+
+
+def screened(home: Path) -> tuple[str, list[tuple[str, str]]]:
+    """``screen`` of USER.md in ``home``; the verdict is kept by the file's mtime and size (``scan_cache``),
+    so a prompt does not scan an unchanged file again."""
+    from ember.memory import scan_cache
+
+    text = read_text(home)
+    left_out = scan_cache.verdict(home, path_in(home), lambda: screen(text)[1])
+    scan_cache.flush(home)
+    dropped = {line for line, _ in left_out}
+    return for_prompt(text, lambda line: line.strip() not in dropped), [(line, why) for line, why in left_out]
 
 
 # --- merging -------------------------------------------------------------------------------------
@@ -186,12 +263,12 @@ def merge_item(profile: Profile, section: str, text: str) -> bool:
     return True
 
 
-def remove_item(profile: Profile, text: str) -> bool:
-    """Remove the item that ``text`` names (exactly, or restated); True if one was removed."""
+def remove_item(profile: Profile, text: str, *, exact: bool = False) -> bool:
+    """Remove the item that ``text`` names (exactly, or restated unless ``exact``); True if one was removed."""
     for section in profile.sections:
         for i, line in enumerate(section.lines):
             old = _item_text(line)
-            if old is not None and (_norm(old) == _norm(text) or _core(old) == _core(text)):
+            if old is not None and (_norm(old) == _norm(text) or not exact and _core(old) == _core(text)):
                 del section.lines[i]
                 return True
     return False

@@ -65,13 +65,18 @@ class SecretsFound(SkillError):
 
 @dataclass
 class SkillInfo:
-    """One skill folder as listed: its front matter, where it lives, and a problem if it is broken."""
+    """One skill folder as listed: its front matter, where it lives, and a problem if it is unusable.
+
+    ``problem`` is why it is left out of the prompt: a SKILL.md that cannot be read, or one the scan
+    refuses; ``refused`` is set in the second case (what the scan found).
+    """
 
     name: str
     description: str
     path: Path
     archived: bool = False
     problem: str | None = None
+    refused: str | None = None
 
 
 def skills_dir(home: Path) -> Path:
@@ -81,6 +86,7 @@ def skills_dir(home: Path) -> Path:
 # --- reading -------------------------------------------------------------------------------------
 
 _cache: dict[Path, tuple[int, int, SkillDoc | str]] = {}
+_refused: dict[Path, tuple[int, int, str | None]] = {}
 
 
 def _read_doc(skill_file: Path) -> SkillDoc | str:
@@ -100,6 +106,48 @@ def _read_doc(skill_file: Path) -> SkillDoc | str:
     return doc
 
 
+def _refusal_of(home: Path, skill_file: Path, doc: SkillDoc) -> str | None:
+    """Why the scan refuses this SKILL.md, or None.
+
+    Every SKILL.md is scanned before its description reaches the prompt's index: one copied in by
+    hand, or edited since Ember saved it, was never scanned otherwise. The verdict is kept by mtime
+    and size (``scan_cache``), so a one-shot run does not scan the whole library again.
+    """
+    try:
+        stat = skill_file.stat()
+    except OSError:
+        return None
+    cached = _refused.get(skill_file)
+    if cached and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return cached[2]
+    from ember.memory import scan_cache
+
+    refused = scan_cache.verdict(home, skill_file, lambda: _refusal(doc, skill_file.read_text(encoding="utf-8")))
+    _refused[skill_file] = (stat.st_mtime_ns, stat.st_size, refused)
+    return refused
+
+
+def _refusal(doc: SkillDoc, text: str) -> str | None:
+    """What the scan finds in a skill (injected instructions, hidden text, a claim on every task...), or None."""
+    from ember.security.scan import refusals
+
+    return "; ".join(_merged(_front_problems(doc), refusals(text))) or None
+
+
+def _front_problems(doc: SkillDoc) -> list[str]:
+    """What the front matter says, read as the index shows it (unquoted and unescaped): a claim on
+    every task, or what the scan refuses in the description."""
+    from ember.security.directives import skill_claim
+    from ember.security.scan import refusals
+
+    claim = skill_claim(doc.name, doc.description, doc.body)
+    return ([claim] if claim else []) + refusals(doc.description)
+
+
+def _merged(first: list[str], then: list[str]) -> list[str]:
+    return list(dict.fromkeys(first + then))
+
+
 def list_skills(home: Path, *, archived: bool = False) -> list[SkillInfo]:
     """Skills in the library (or the archive), by name; broken ones carry their ``problem``."""
     root = skills_dir(home) / ARCHIVE if archived else skills_dir(home)
@@ -113,10 +161,18 @@ def list_skills(home: Path, *, archived: bool = False) -> list[SkillInfo]:
         if not skill_file.is_file():
             continue
         doc = _read_doc(skill_file)
+        refused = None if isinstance(doc, str) else _refusal_of(home, skill_file, doc)
         if isinstance(doc, str):
             found.append(SkillInfo(folder.name, "", folder, archived, problem=doc))
+        elif refused:
+            found.append(SkillInfo(doc.name, doc.description, folder, archived,
+                                   problem=f"left out of the prompt: it contains {refused}", refused=refused))
         else:
             found.append(SkillInfo(doc.name, doc.description, folder, archived))
+    if _refused:
+        from ember.memory import scan_cache
+
+        scan_cache.flush(Path(home))
     return found
 
 
@@ -136,6 +192,9 @@ def load(home: Path, name: str) -> SkillDoc:
     doc = _read_doc(info.path / "SKILL.md")
     if isinstance(doc, str):
         raise SkillError(f"skill {name!r} is broken: {doc}")
+    if info.refused:
+        raise SkillError(f"skill {name!r} was not loaded: it contains {info.refused}. Tell the user; they can "
+                         f"inspect it with `ember skills show {info.name}`.")
     return doc
 
 
@@ -150,13 +209,16 @@ def skill_files(folder: Path) -> list[str]:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _scan(text: str, what: str, secrets: Iterable[str], *, code: bool = False) -> str:
-    from ember.security.scan import UnsafeContent, check  # its patterns compile only when something is saved
+def _scan(text: str, what: str, secrets: Iterable[str], *, front: list[str] | None = None) -> str:
+    """``text`` with secrets redacted; raises ``SkillError`` with every reason to refuse it (``front``: the
+    front matter's, from ``_front_problems``)."""
+    from ember.security.scan import scan  # its patterns compile only when something is saved
 
-    try:
-        return check(text, what, secrets=secrets, code=code)
-    except UnsafeContent as exc:
-        raise SkillError(str(exc)) from exc
+    result = scan(text, secrets=secrets)
+    problems = _merged(front or [], result.problems)
+    if problems:
+        raise SkillError(f"{what} was refused: it contains {'; '.join(problems)}.")
+    return result.text
 
 
 def _kept_fields(skill_file: Path) -> dict[str, str]:
@@ -192,15 +254,44 @@ def save(
         raise SkillError("invalid skill: " + "; ".join(problems))
     folder = skills_dir(home) / name
     raw = _kept_fields(folder / "SKILL.md")
-    text = _scan(render_skill(name, doc.description, doc.body, raw=raw), f"skill {name!r}", secrets)
+    text = _scan(render_skill(name, doc.description, doc.body, raw=raw), f"skill {name!r}", secrets,
+                 front=_front_problems(doc))
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "SKILL.md"
+    if target.is_file():
+        _keep_previous(home, name, target)
     tmp = folder / f".SKILL.md.{os.getpid()}.tmp"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     if store is not None:
         skill_stats.ensure(store, name, origin)
     return target
+
+
+HISTORY = ".history"
+_HISTORY_KEPT = 5
+
+
+def _keep_previous(home: Path, name: str, skill_file: Path) -> None:
+    """Keep the SKILL.md about to be replaced in ``skills/.history/<name>/``, so a change can be undone
+    (``ember memory undo``); the newest few versions are kept."""
+    folder = skills_dir(home) / HISTORY / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{time.time_ns()}.md").write_bytes(skill_file.read_bytes())
+        for old in sorted(folder.glob("*.md"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)[:-_HISTORY_KEPT]:
+            old.unlink()
+    except OSError:
+        log.warning("could not keep the previous version of skill %s", name, exc_info=True)
+
+
+def previous_version(home: Path, name: str, before: float) -> str | None:
+    """The text of skill ``name`` as it was before a change made at ``before`` (POSIX seconds), if kept."""
+    folder = skills_dir(home) / HISTORY / name
+    kept = [p for p in folder.glob("*.md") if p.stem.isdigit() and int(p.stem) <= before * 1e9] if folder.is_dir() else []
+    if not kept:
+        return None
+    return max(kept, key=lambda p: int(p.stem)).read_text(encoding="utf-8")
 
 
 def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Iterable[str] = (),
@@ -245,8 +336,9 @@ def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Ite
             continue  # a binary asset: nothing a prompt would read
         is_code = relative.parts[0] == "scripts" or path.suffix.lower() in _CODE_SUFFIXES
         result = scan(content, secrets=secrets, code=is_code)
-        if result.refused:
-            raise SkillError(f"{relative} was refused: it contains {'; '.join(result.problems)}")
+        problems = _merged(_front_problems(doc), result.problems) if relative == Path("SKILL.md") else result.problems
+        if problems:
+            raise SkillError(f"{relative} was refused: it contains {'; '.join(problems)}")
         found += [f"{relative.as_posix()}:{hit.line}: {hit.description}" for hit in result.secrets]
     target = skills_dir(home) / doc.name
     source_real, target_real = folder.resolve(), target.resolve()

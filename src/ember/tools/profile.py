@@ -2,9 +2,13 @@
 
 USER.md is already in every prompt; the tool is for changing it when the user says something
 that should hold from now on ("use metric units"), or removing what no longer does. Items are
-merged with what the file holds (a restated or changed item replaces the old one), scanned for
-injected instructions and secrets, and the file is changed as it is on disk, so the user's own
-edits are never lost. See ``ember.memory.profile``.
+preferences about answers (language, format, terms, constraints): one that tells the agent to
+run commands, read or send files, contact hosts, trust tool output or skip approvals is refused
+with the reason, as are injected instructions in any spelling; secrets are redacted. Items are
+merged with what the file holds (a restated or changed item replaces the old one), and the file
+is changed as it is on disk, so the user's own edits are never lost. An item the model adds is
+shown to the person ("Noted for next time: ...") through the turn's door, with the
+``ember memory undo`` id that takes it back. See ``ember.memory.profile``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from ember.memory import profile
-from ember.security.scan import UnsafeContent, check
+from ember.security.scan import UnsafeContent
 from ember.tools.base import ToolContext, ToolError, tool
 
 Section = Literal["Preferences", "Language", "Formats", "Terms", "Constraints"]
@@ -34,7 +38,7 @@ def user_profile(
     section: Section = "Preferences",
     item: str | None = None,
 ) -> str:
-    """Read or update the user's profile (USER.md): preferences, language, formats, terms, constraints.
+    """Read or update the user's profile (USER.md): preferences about answers, never commands to run.
 
     Args:
         action: "read" the profile, "add" an item (it replaces an item it restates), or "remove" one.
@@ -52,13 +56,36 @@ def user_profile(
         return f"Removed {item!r} from USER.md." if removed else f"USER.md has no item like {item!r}; nothing removed."
     secrets = ctx.settings.secret_values() if ctx.settings is not None else []
     try:
-        clean = check(profile.tidy_item(item), "The profile item", secrets=secrets)
+        clean = profile.check_item(item, secrets=secrets)
     except UnsafeContent as exc:
         raise ToolError(str(exc)) from exc
     if len(clean) > 300:
         raise ToolError("A profile item is one short line (at most 300 characters); split or shorten it.")
-    changed = profile.update(home, lambda p: profile.merge_item(p, section, clean), max_chars=budget)
+    replaced: list[tuple[str, str]] = []
+
+    def change(p: profile.Profile) -> bool:
+        before = p.items()
+        changed = profile.merge_item(p, section, clean)
+        after = set(p.items())
+        replaced[:] = [pair for pair in before if pair not in after]
+        return changed
+
+    changed = profile.update(home, change, max_chars=budget)
     if not changed:
         return f"USER.md already says {clean!r}."
+    _tell_the_user(ctx, clean, section, replaced)
     note = " (a secret was removed from it)" if clean != profile.tidy_item(item) else ""
     return f"Saved to USER.md under {section}: {clean}{note}"
+
+
+def _tell_the_user(ctx: ToolContext, item: str, section: str, replaced: list[tuple[str, str]]) -> None:
+    """The model changed USER.md on its own: one line for the person, with how to undo it."""
+    undo = ""
+    if ctx.store is not None:
+        from ember.memory import learned
+
+        event_id = learned.record(ctx.store, "profile", "USER.md item from the agent", item,
+                                  {"by": "agent", "type": "profile", "items": [[section, item]], "replaced": replaced})
+        undo = f"; undo: ember memory undo {event_id}"
+    door = ctx.door or ctx.approver.door
+    door.notify(f"Noted for next time: {item} (USER.md, {section}{undo})")

@@ -5,7 +5,10 @@ the body when a task calls for it, so a library of many skills costs a few lines
 Loading counts as using the skill: the learner credits it with the task's outcome.
 
 A skill body is untrusted text when it came from elsewhere: ``skill_view`` refuses one that
-carries injected instructions, and ``skill_manage`` validates and scans what it saves.
+carries injected instructions, and ``skill_manage`` validates and scans what it saves (a skill
+that claims every task, or pipes a download into a shell, is refused with the reason). A skill
+the model creates or changes is shown to the person ("Noted for next time: ...") through the
+turn's door, with the ``ember memory undo`` id that takes it back.
 """
 
 from __future__ import annotations
@@ -107,8 +110,29 @@ def skill_manage(
             description = description or current.description
             body = body or current.body
         secrets = ctx.settings.secret_values() if ctx.settings is not None else []
-        skills.save(home, store, name, description, body, origin="agent", secrets=secrets,
-                    max_chars=MAX_LEARNED_CHARS if action == "create" else MAX_SKILL_CHARS)
+        previous = (existing.path / "SKILL.md").read_text(encoding="utf-8") if existing is not None else None
+        written = skills.save(home, store, name, description, body, origin="agent", secrets=secrets,
+                              max_chars=MAX_LEARNED_CHARS if action == "create" else MAX_SKILL_CHARS)
     except skills.SkillError as exc:
         raise ToolError(str(exc)) from exc
+    _tell_the_user(ctx, name, description, previous, written.read_text(encoding="utf-8"))
     return f"{'Created' if action == 'create' else 'Updated'} skill {name!r}."
+
+
+def _tell_the_user(ctx: ToolContext, name: str, description: str, previous: str | None, written: str) -> None:
+    """The model wrote a skill on its own: one line for the person, with how to undo it."""
+    undo = ""
+    if ctx.store is not None:
+        from ember.memory import learned
+
+        event_id = learned.record(ctx.store, "skill" if previous is None else "skill-edited", name, description,
+                                  {"by": "agent", "type": "skill", "name": name, "created": previous is None,
+                                   "previous": previous, "written": written})
+        undo = f" (undo: ember memory undo {event_id})"
+    what = f"a new skill, {name}: {_clip(description, 100)}" if previous is None else f"skill {name} was updated"
+    (ctx.door or ctx.approver.door).notify(f"Noted for next time: {what}{undo}")
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
