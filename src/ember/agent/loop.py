@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ember.agent import compaction
 from ember.agent.context import ContextBuilder, SlotRequest, fit_to_budget, message_tokens
+from ember.agent.errors import AgentError, StepLimitReached
 from ember.agent.events import (
     AgentEvent,
     Compacted,
@@ -59,14 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CACHED_SESSIONS = 256  # per-session tool state kept in memory; an evicted one is rebuilt from the store
-
-
-class AgentError(Exception):
-    """The turn could not finish; the message says why and what to do."""
-
-
-class StepLimitReached(AgentError):
-    pass
 
 
 TurnListener = Callable[[str, str, TurnFinished], None]

@@ -47,7 +47,6 @@ class AgentSubAgents:
 
     def _child(self, toolsets: set[str], max_steps: int) -> Agent:
         from ember.agent.context import ContextBuilder
-        from ember.agent.loop import Agent
 
         parent = self.parent
         settings = dataclasses.replace(
@@ -61,7 +60,7 @@ class AgentSubAgents:
             slots=list(parent.context.slots),
             workspace=parent.context.workspace,
         )
-        return Agent(
+        return type(parent)(  # an Agent like the parent, without importing the loop that imports this
             settings=settings, store=parent.store, router=parent.router, registry=registry,
             approver=parent.approver, context=context, interactive=False, redact=parent.redact,
             depth=self.depth + 1,
@@ -70,7 +69,7 @@ class AgentSubAgents:
     def run(self, task: str, *, toolsets: set[str], preload: bool, max_steps: int, summary_chars: int,
             cancel: threading.Event) -> ChildReport:
         from ember.agent.door import Unattended
-        from ember.agent.loop import AgentError
+        from ember.agent.errors import AgentError
 
         child = self._child(toolsets, max_steps)
         session_id = child.new_session(source="delegate")  # titled from the task, secrets masked, by the agent
