@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from ember.memory.embedding_index import BATCH
 from ember.memory.embeddings import embeddings_available
 
 LINES = [
@@ -141,14 +140,14 @@ def test_search_answers_before_the_index_is_filled_and_says_so(ember, tmp_path):
 @embedding
 def test_an_index_killed_mid_way_resumes_without_redoing_finished_batches(ember, tmp_path):
     import_chat(ember, tmp_path, 400)
-    proc = ember.popen("memory", "index")
+    proc = ember.popen("memory", "index", "--batch", "100")
     deadline = time.monotonic() + 120
-    while len(vectors(ember)) < BATCH and proc.poll() is None and time.monotonic() < deadline:
+    while len(vectors(ember)) < 100 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)  # the first batch is committed, the second under way
     proc.wait()
     kept = vectors(ember)
-    assert BATCH <= len(kept) < 400
+    assert 100 <= len(kept) < 400 and len(kept) % 100 == 0
     resumed = ember.json("memory", "index", "--json")
     assert resumed["embedded"] == 400 - len(kept)  # the killed run's batches are not embedded again
     after = vectors(ember)
@@ -160,7 +159,7 @@ def test_an_index_killed_mid_way_resumes_without_redoing_finished_batches(ember,
 @embedding
 def test_two_index_processes_at_once_share_the_work(ember, tmp_path):
     import_chat(ember, tmp_path, 300)
-    procs = [ember.popen("memory", "index", "--json") for _ in range(2)]
+    procs = [ember.popen("memory", "index", "--json", "--batch", "50") for _ in range(2)]
     outs = [json.loads(p.communicate(timeout=180)[0]) for p in procs]
     assert sum(o["embedded"] for o in outs) == 300
     assert len(vectors(ember)) == 300 and all(o["embedding_index"]["complete"] for o in outs)

@@ -219,13 +219,13 @@ def test_background_indexer_fills_the_index_and_follows_new_messages(db_path, em
 def test_background_indexer_stops_promptly_and_keeps_its_batches(db_path, embedder):
     with open_store(db_path) as store:
         load(store, chat_lines(400))
-        indexer = BackgroundIndexer(db_path).start()
+        indexer = BackgroundIndexer(db_path, batch=100).start()
         _wait_for(lambda: len(vector_rows(store)) >= 1)
         started = time.monotonic()
         indexer.stop(timeout=10)
         assert not indexer.running and time.monotonic() - started < 3
         kept = len(vector_rows(store))
-        assert 0 < kept < 400 and kept % embedding_index.BATCH == 0
+        assert 0 < kept < 400 and kept % 100 == 0
         assert not store._read("SELECT 1 FROM search_claims")
 
 

@@ -136,8 +136,10 @@ def _embedding_state(store: Any) -> EmbeddingState | None:
 
 @memory.command("index")
 @click.option("--rebuild", is_flag=True, help="Drop the search index and build it again from the messages.")
+@click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Messages embedded and committed together (default 512); an interruption loses at most one batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON for scripts.")
-def index_cmd(rebuild: bool, as_json: bool) -> None:
+def index_cmd(rebuild: bool, batch: int | None, as_json: bool) -> None:
     """Bring the search index up to date: index new messages' text and embed every message without vectors.
 
     Finished batches are kept: after an interruption (Ctrl-C) run it again to go on. Another
@@ -146,7 +148,7 @@ def index_cmd(rebuild: bool, as_json: bool) -> None:
     import time
 
     from ember.memory import index
-    from ember.memory.embedding_index import EmbedReport, embed_missing
+    from ember.memory.embedding_index import BATCH, EmbedReport, embed_missing
     from ember.memory.embeddings import EXTRA_HINT, embeddings_available, embeddings_enabled, load_embedder
 
     store = _store()
@@ -160,7 +162,8 @@ def index_cmd(rebuild: bool, as_json: bool) -> None:
             before = _embedding_state(store)
             embedder = load_embedder() if before is not None and not before.complete else None
             if embedder is not None:
-                vectors = embed_missing(store, embedder, progress=update, wait_for_others=True)
+                embed_missing(store, embedder, progress=update, batch=batch or BATCH, wait_for_others=True,
+                              report=vectors)
     except KeyboardInterrupt:
         vectors.interrupted = True
     seconds = time.monotonic() - started
@@ -376,9 +379,9 @@ def export(fmt: str, session: str | None, output: str | None) -> None:
         sys.stdout.writelines(chunks)
 
 
+from ember.cli.learned_cmd import learned, undo  # noqa: E402  (what the model added, and taking it back)
 from ember.cli.lessons_cmd import lessons  # noqa: E402  (`ember memory lessons`, from the learning loop)
 
 memory.add_command(lessons)
-from ember.cli.learned_cmd import learned, undo  # noqa: E402  (what the model added, and taking it back)
 memory.add_command(learned)
 memory.add_command(undo)
