@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -306,7 +306,9 @@ class Agent:
         entries = [(m.id, m.message) for m in self.store.get_messages(session_id, after_id=after)]
         return entries, summary[0] if summary else None
 
-    def _prepare(self, session_id: str, request: SlotRequest, ctx: ToolContext) -> Iterator[AgentEvent]:
+    def _prepare(
+        self, session_id: str, request: SlotRequest, ctx: ToolContext
+    ) -> Generator[AgentEvent, None, list[Message]]:
         entries, summary = self._history(session_id)
         index = self.registry.index_lines(ctx.loaded_toolsets)
         messages = self.context.build(request, [m for _, m in entries], index, summary)
@@ -342,7 +344,7 @@ class Agent:
         stream: bool,
         cancel: threading.Event,
         session_id: str,
-    ) -> Iterator[AgentEvent]:
+    ) -> Generator[AgentEvent, None, Completion]:
         if not stream:
             try:
                 return (yield from self._complete(kind, messages, tools, cancel=cancel))
@@ -371,7 +373,7 @@ class Agent:
         return completion
 
     def _complete(self, kind: str, messages: list[Message], tools: list[dict] | None = None,
-                  **opts: Any) -> Iterator[AgentEvent]:
+                  **opts: Any) -> Generator[AgentEvent, None, Completion]:
         """``router.complete``, yielding a ``Notice`` before each retry's wait and each fallback."""
         completion: Completion | None = None
         with closing(self.router.complete_events(kind, messages, tools, **opts)) as items:
