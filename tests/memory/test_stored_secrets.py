@@ -155,7 +155,9 @@ WRITES: dict[tuple[str, str], str] = {
     ("memory/migrations.py", "messages_fts"): "the index's rebuild from stored messages",
     ("memory/migrations.py", "episodes_fts"): "the index's rebuild from stored episodes",
     ("memory/migrations.py", "lessons_fts"): "the index's rebuild from stored lessons",
-    ("gateway/ledger.py", "gateway_outbox"): "replies: TurnFinished.answer, as stored",
+    ("gateway/ledger.py", "gateway_outbox"): "store.redact(part.text)",
+    ("gateway/ledger.py", "gateway_inbox"): "store.redact(message.text), store.redact(payload)",
+    ("scheduler/jobs.py", "cron_jobs"): "store.redact(task), store.redact(name)",
     ("gateway/ledger.py", "gateway_chats"): "ids",
     ("gateway/ledger.py", "gateway_senders"): "ids",
     ("gateway/ledger.py", "gateway_pairing"): "one-time pairing codes",
@@ -164,8 +166,6 @@ WRITES: dict[tuple[str, str], str] = {
     # the gateway. Each should pass store.redact like the messages it becomes.
     ("memory/importer.py", "messages"): "imported conversations (ember memory import), as given",
     ("memory/importer.py", "sessions"): "imported session titles (ember memory import), as given",
-    ("gateway/ledger.py", "gateway_inbox"): "inbound platform messages, queued for the agent, as given",
-    ("scheduler/jobs.py", "cron_jobs"): "job definitions and their task text, as given",
 }
 
 

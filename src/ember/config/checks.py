@@ -32,6 +32,7 @@ OWN_TABLES = ("model", "models", "routes", "prices", "agent", "tools")
 # that is in neither list is left alone (a plugin's, say) unless its name is a near miss of one.
 OTHER_TABLES = (
     "ssh", "sandbox", "web", "http", "browser", "vision", "speech", "images", "delegate", "mcp", "memory",
+    "gateway",
 )
 MAX_STEPS_LIMIT = 1000  # as `ember run --max-steps` (1 to 1000)
 

@@ -117,24 +117,24 @@ def lookup_for(settings: Settings) -> dict[str, str]:
 def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read ``[gateway]`` and the environment; ``ConfigError`` names a bad value."""
     env = lookup_for(settings) if env is None else env
-    raw = settings.raw.get("gateway", {})
-    if not isinstance(raw, dict):
+    gw = settings.raw.get("gateway", {})
+    if not isinstance(gw, dict):
         raise ConfigError("config.toml: [gateway] must be a table")
-    unknown = sorted(set(raw) - set(GATEWAY_KEYS))
+    unknown = sorted(set(gw) - set(GATEWAY_KEYS))
     if unknown:
         raise ConfigError(f"config.toml: [gateway] has no key {unknown[0]!r}; the keys are {', '.join(GATEWAY_KEYS)}")
     config = GatewayConfig()
     for key in ("max_parallel", "rate_limit", "max_message_chars"):
-        value = raw.get(key, getattr(config, key))
+        value = gw.get(key, getattr(config, key))
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"config.toml: [gateway].{key} must be a whole number >= 1, got {value!r}")
         setattr(config, key, value)
-    timeout = raw.get("approval_timeout", config.approval_timeout)
+    timeout = gw.get("approval_timeout", config.approval_timeout)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"config.toml: [gateway].approval_timeout must be a number of seconds > 0, got {timeout!r}")
     config.approval_timeout = float(timeout)
 
-    table = _table(raw, "telegram")
+    table = _table(gw, "telegram")
     token = env.get("TELEGRAM_BOT_TOKEN") or _str(table, "token", _where("telegram", "token"))
     if token:
         allow = env.get("EMBER_TELEGRAM_ALLOW")
@@ -146,7 +146,7 @@ def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
         )
         settings.secrets.setdefault("TELEGRAM_BOT_TOKEN", token)
 
-    table = _table(raw, "slack")
+    table = _table(gw, "slack")
     token = env.get("SLACK_BOT_TOKEN") or _str(table, "token", _where("slack", "token"))
     if token:
         allow = env.get("EMBER_SLACK_ALLOW")
@@ -172,7 +172,7 @@ def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
             if value:
                 settings.secrets.setdefault(name, value)
 
-    table = _table(raw, "webhook")
+    table = _table(gw, "webhook")
     secret = env.get("EMBER_WEBHOOK_SECRET") or _str(table, "secret", _where("webhook", "secret"))
     if secret:
         port = env.get("EMBER_WEBHOOK_PORT") or table.get("port", 8788)

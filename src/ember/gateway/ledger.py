@@ -108,7 +108,7 @@ class Ledger:
                 "INSERT OR IGNORE INTO gateway_inbox (event_id, platform, chat, thread, user_id, user_name, text,"
                 " payload, status, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (message.event_id, message.platform, message.chat, message.thread, message.user, message.user_name,
-                 message.text, json.dumps(payload or {}), status, now, now),
+                 self.store.redact(message.text), self.store.redact(json.dumps(payload or {})), status, now, now),
             )
             return cursor.lastrowid if cursor.rowcount else None
 
@@ -146,10 +146,11 @@ class Ledger:
         ids = []
         for number, part in enumerate(parts):
             buttons = json.dumps([{"label": b.label, "value": b.value} for b in part.buttons]) if part.buttons else None
+            text = self.store.redact(part.text)  # what is stored is what is sent: secrets masked
             cursor = db.execute(
                 "INSERT INTO gateway_outbox (platform, chat, thread, text, buttons, request_id, file, kind, inbox_id,"
                 " part, status, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (platform, chat, thread, part.text, buttons, part.request_id, part.file, kind, inbox_id, number,
+                (platform, chat, thread, text, buttons, part.request_id, part.file, kind, inbox_id, number,
                  PENDING, now, now),
             )
             ids.append(int(cursor.lastrowid or 0))

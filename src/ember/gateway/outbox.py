@@ -32,7 +32,7 @@ class Outbox:
 
     def __init__(
         self, ledger: Ledger, channels: dict[str, Channel], *, base_delay: float = 1.0, max_delay: float = 600.0,
-        max_attempts: int = MAX_ATTEMPTS, redact: Callable[[str], str] | None = None,
+        max_attempts: int = MAX_ATTEMPTS, redact: Callable[[str], str] | None = None, parallel_sends: int = 4,
     ) -> None:
         self.ledger = ledger
         self.channels = channels
@@ -40,6 +40,7 @@ class Outbox:
         self.max_delay = max_delay
         self.max_attempts = max_attempts
         self.redact = redact or (lambda text: text)
+        self.parallel_sends = parallel_sends  # chats of one platform sent to at once (each chat in order)
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -107,12 +108,22 @@ class Outbox:
         return True
 
     def deliver_due(self, platform: str) -> int:
-        """One pass over what is due for ``platform``; how many items were tried."""
+        """One pass over what is due for ``platform``; how many items were tried.
+
+        ``due`` gives at most one item per chat (its oldest), so items of different chats can go
+        out side by side while each chat's stay in order.
+        """
         items = self.ledger.due(platform)
-        for item in items:
-            if self._stop.is_set():
-                break
-            self.deliver(item)
+        if len(items) <= 1 or self.parallel_sends <= 1:
+            for item in items:
+                if not self._stop.is_set():
+                    self.deliver(item)
+            return len(items)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel_sends, len(items)),
+                                thread_name_prefix=f"send-{platform}") as pool:
+            list(pool.map(lambda item: None if self._stop.is_set() else self.deliver(item), items))
         return len(items)
 
     def _run(self, platform: str) -> None:

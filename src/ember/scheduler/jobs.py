@@ -90,8 +90,8 @@ class JobBook:
             db.execute(
                 "INSERT INTO cron_jobs (id, name, schedule, kind, expr, at, tz, task, deliver, missed, retries, timeout,"
                 " next_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, name or task[:40], schedule.text, schedule.kind, schedule.expr, schedule.at, schedule.tz,
-                 task, deliver, missed, retries, timeout, next_at, created_by, now),
+                (job_id, self.store.redact(name or task[:40]), schedule.text, schedule.kind, schedule.expr, schedule.at,
+                 schedule.tz, self.store.redact(task), deliver, missed, retries, timeout, next_at, created_by, now),
             )
         job = self.get(job_id)
         assert job is not None
