@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ember.config import Settings
     from ember.memory.learning import Learning
     from ember.memory.store import SQLiteStore
+    from ember.security.approval import Mode
 
 
 @dataclass
@@ -138,6 +139,7 @@ def build_runtime(
         if own_store:
             store.close()
         raise
+    mode: Mode
     if auto_approve:
         mode = "auto"
     elif interactive and ask is not None:

@@ -281,8 +281,8 @@ def doctor(as_json: bool, offline: bool) -> int:
         checks.append(check_sandbox(settings))
         checks.append(check_memory_scan(settings))
         checks.extend(check_plain_keys(settings))
-        check = check_offline if offline else check_endpoint
-        checks.extend(check(spec) for spec in settings.models.values())
+        check_model = check_offline if offline else check_endpoint
+        checks.extend(check_model(spec) for spec in settings.models.values())
         checks.extend(check_mcp_servers(settings, offline))
     failed = [c for c in checks if not c.ok]
     if as_json:

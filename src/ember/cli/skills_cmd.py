@@ -51,7 +51,7 @@ def list_skills(archived: bool, as_json: bool) -> None:
     with store:
         infos = library.list_skills(settings.home, archived=archived)
         counts = skill_stats.stats(store)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in infos:
         record = counts.get(info.name)
         rows.append({

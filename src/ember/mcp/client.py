@@ -30,7 +30,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from ember.mcp import INSTALL_HINT, McpServerError
 from ember.mcp.config import ServerConfig, resolve
@@ -223,7 +223,7 @@ class McpConnection:
             )
             errlog = self._open_errlog()
             if errlog is None:
-                errlog_stream = open(os.devnull, "w")  # noqa: SIM115 - closed with the session
+                errlog_stream: TextIO = open(os.devnull, "w")  # noqa: SIM115 - closed with the session
                 stack.callback(errlog_stream.close)
             else:
                 errlog_stream = errlog.stream

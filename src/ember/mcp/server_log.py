@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
 CHUNK = 65536  # a "line" longer than this is written in pieces
 
@@ -31,7 +31,7 @@ class ServerLog:
         self.start = self._log.tell()
         read_end, write_end = os.pipe()
         self._read_end = read_end
-        self.stream: IO[str] = os.fdopen(write_end, "w", encoding="utf-8")
+        self.stream: TextIO = os.fdopen(write_end, "w", encoding="utf-8")
         self._copier = threading.Thread(target=self._copy, name=f"MCP log {path.name}", daemon=True)
         self._copier.start()
 

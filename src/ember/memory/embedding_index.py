@@ -40,6 +40,8 @@ from ember.memory import index, textproc
 if TYPE_CHECKING:
     import sqlite3
 
+    import numpy as np
+
     from ember.memory.embeddings import Embedder
     from ember.memory.store import SQLiteStore
 
@@ -214,7 +216,7 @@ def _embed_batch(store: SQLiteStore, embedder: Embedder, owner: str, ids: list[i
         done += n
         step(done / total if total else 1.0)
 
-    vectors = embedder.embed(texts + words, progress=advance) if total else []
+    vectors: np.ndarray | list[np.ndarray] = embedder.embed(texts + words, progress=advance) if total else []
     message_vectors, word_vectors = vectors[:len(texts)], vectors[len(texts):]
     marks = ", ".join("?" * len(ids))
     with store._write() as db:

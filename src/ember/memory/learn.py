@@ -209,13 +209,13 @@ class Learner:
             end = next((i for i, m in enumerate(after) if m.message.role == "user"), len(after))
             return episodes.steps_of_turn(after[:end])
         messages = self.store.get_messages(turn.session_id)
-        end = next((i for i in range(len(messages) - 1, -1, -1)
-                    if messages[i].message.role == "assistant" and not messages[i].message.tool_calls
-                    and messages[i].message.content == turn.answer), None)
-        if end is None:
+        answer_at = next((i for i in range(len(messages) - 1, -1, -1)
+                          if messages[i].message.role == "assistant" and not messages[i].message.tool_calls
+                          and messages[i].message.content == turn.answer), None)
+        if answer_at is None:
             return []
-        start = next((i for i in range(end, -1, -1) if messages[i].message.role == "user"), 0)
-        return episodes.steps_of_turn(messages[start + 1: end + 1])
+        start = next((i for i in range(answer_at, -1, -1) if messages[i].message.role == "user"), 0)
+        return episodes.steps_of_turn(messages[start + 1: answer_at + 1])
 
     # 1. corrections -------------------------------------------------------------------------------
 

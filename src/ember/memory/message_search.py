@@ -27,6 +27,8 @@ from ember.memory.hits import Hit
 from ember.memory.importer import MAX_TIME
 
 if TYPE_CHECKING:
+    import re
+
     import numpy as np
 
     from ember.memory.embeddings import Embedder
@@ -59,7 +61,7 @@ class MessageSearcher:
         self.store = store
         self.embedder = embedder
         self.names: list[str] = []
-        self._names_pattern = None
+        self._names_pattern: re.Pattern[str] | None = None
         self._synced_upto: tuple[int, ...] = ()
         self._data_version = -1
         self._vectors: Any = None
@@ -262,7 +264,8 @@ class MessageSearcher:
             if rows[0][0]:
                 counted.append((rows[0][0], word))
         counted.sort()
-        kept, total = [], 0
+        kept: list[str] = []
+        total = 0
         for count, word in counted:
             if kept and total + count > POSTINGS_BUDGET:
                 break

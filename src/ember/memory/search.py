@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ember.memory.hits import Hit
 
@@ -114,13 +114,13 @@ def _fuse(lists: list[list[Hit]], k: int) -> list[Hit]:
 class MemorySearch:
     """Search over one store, keeping indexes in memory between queries (one per store is enough)."""
 
-    def __init__(self, store: SQLiteStore, embedder: Embedder | None | str = "auto"):
+    def __init__(self, store: SQLiteStore, embedder: Embedder | None | Literal["auto"] = "auto"):
         from ember.memory.embeddings import load_embedder
         from ember.memory.message_search import MessageSearcher
 
         self.store = store
-        self.embedder = load_embedder() if embedder == "auto" else embedder
-        self.messages: MessageSearcher = MessageSearcher(store, self.embedder)  # type: ignore[arg-type]
+        self.embedder: Embedder | None = load_embedder() if embedder == "auto" else embedder
+        self.messages: MessageSearcher = MessageSearcher(store, self.embedder)
         self._lock = threading.Lock()
 
     def refresh(self, progress: Progress | None = None, *, embed_limit: int | None = None) -> RefreshReport:

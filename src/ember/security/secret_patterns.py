@@ -88,7 +88,8 @@ def _verdict(value: str, body: str, *, min_length: int, min_kinds: int = 2,
     return (WEAK, why) if why else (REAL, "")
 
 
-def _keyed(name: str, prefix_length: int, min_length: int, min_kinds: int = 2) -> Judge:
+def _keyed(name: str, prefix_length: int, min_length: int,
+           min_kinds: int = 2) -> Callable[[re.Match[str], str], tuple[str, str, str, str]]:
     """A key made of a fixed prefix and a random body of at least ``min_length`` characters."""
 
     def judge(match: re.Match[str], text: str) -> tuple[str, str, str, str]:
@@ -264,7 +265,8 @@ def _assignments(text: str, lower: str) -> Iterator[tuple[int, int, str, str]]:
         start = keyword.start()
         while start > 0 and _NAME_CHAR.match(text, start - 1):
             start -= 1
-        name_end = _NAME_END.match(text, keyword.end()).end()
+        name_tail = _NAME_END.match(text, keyword.end())  # always matches, perhaps nothing
+        name_end = name_tail.end() if name_tail else keyword.end()
         done = name_end
         assigned = _ASSIGNED.match(text, name_end)
         if assigned:
