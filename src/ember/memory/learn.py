@@ -28,14 +28,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ember.memory import episodes, lessons, profile, skill_stats
 from ember.memory import learn_prompts as prompts
 from ember.memory.episodes import Episode, Step
-from ember.memory.learning import LearningConfig, Turn
+from ember.memory.learn_events import log_event, recent_events  # noqa: F401 (recent_events: importable from here too)
+from ember.memory.learn_inputs import LearningConfig, Turn
 
 if TYPE_CHECKING:
     from ember.config import Settings
@@ -66,22 +66,6 @@ def looks_like_correction(message: str) -> bool:
 
 class LearningAbandoned(Exception):
     """Ember is exiting before this turn's learning finished; it stops without writing more."""
-
-
-# --- learning events: what `ember memory show` lists ----------------------------------------------
-
-
-def log_event(store: SQLiteStore, kind: str, subject: str, detail: str = "", episode_id: int | None = None) -> None:
-    with store._write() as db:
-        db.execute(
-            "INSERT INTO learning_events (kind, subject, detail, episode_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, subject[:300], detail[:1000], episode_id, time.time()),
-        )
-
-
-def recent_events(store: SQLiteStore, limit: int = 20) -> list[dict[str, Any]]:
-    rows = store._read("SELECT * FROM learning_events ORDER BY id DESC LIMIT ?", (limit,))
-    return [dict(r) for r in rows]
 
 
 # --- the learner -----------------------------------------------------------------------------------

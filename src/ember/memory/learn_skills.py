@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ember.memory import learn_prompts as prompts
 from ember.memory import skills
-from ember.memory.learn import log_event
+from ember.memory.learn_events import log_event
 from ember.memory.skill_format import SkillDoc, SkillFormatError, parse_skill, slugify, validate_name
 
 if TYPE_CHECKING:

@@ -122,7 +122,7 @@ def undo(store: SQLiteStore, home: Path, event_id: int) -> str:
     record_ = _undo_record(store, event)
     done = _undo_profile(home, record_) if record_["type"] == "profile" else _undo_skill(store, home, event, record_)
     store.set_meta(_UNDONE.format(id=event_id), str(time.time()))
-    from ember.memory.learn import log_event
+    from ember.memory.learn_events import log_event
 
     log_event(store, "undone", f"change #{event_id}", done)
     return done
