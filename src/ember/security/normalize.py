@@ -35,12 +35,13 @@ __all__ = ["decoded", "despace", "fold", "join_spaced", "spaced_lines", "squash"
 _LOOKALIKES = (
     "аaАAвbВBеeЕEёeЁEкkКKмmМMнhНHоoОOрpРPсcСCтtТTуyУYхxХXіiІIїiЇIјjЈJѕsЅSԁdһhӏlԛqԝwгrпnьbЬb"
     "иuαaΑAβbΒBγyεeΕEζzΖZηnΗHιiΙIκkΚKμuΜMνvΝNοoΟOρpΡPσoςcτtΤTυuΥYχxΧXωw"
-    "օoսuոnհhցgաwıiȷjɑaɡgɩiɪiʟlɴnʀrʏyʙbʜhᴀaᴄcᴅdᴇeᴊjᴋkᴍmᴏoᴘpᴛtᴜuᴠvᴡwᴢzꜱs"
+    "օoսuոnհhցgաwıiȷjɑaɡgɢgɩiɪiʟlɴnʀrʏyʙbʜhᴀaᴄcᴅdᴇeᴊjᴋkᴍmᴏoᴘpᴛtᴜuᴠvᴡwᴢzꜱs"
 )
 _FOLD = str.maketrans(dict(zip(_LOOKALIKES[::2], _LOOKALIKES[1::2], strict=True)))
 # Digits and signs used as letters, only inside words that mix them with letters ("1gn0re").
 _LEET = str.maketrans(dict(zip("0134578@$", "oieastbas", strict=True)))
-_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0134578@$])[a-z0134578@$]{3,}(?![\w@$])", re.I)
+# ("1gn0re", "pr3v10us"; not "utf8" or "ipv4", where the digits only end the word)
+_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[0134578@$][a-z])[a-z0134578@$]{3,}(?![\w@$])", re.I)
 
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
                         "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]")
@@ -212,7 +213,7 @@ def _changed(original: str, reading: str) -> str:
 def variants(text: str, *, depth: int = 2) -> Iterator[tuple[str, str]]:
     """``(how it was hidden, text)`` for each reading of ``text``; ``("", text)`` comes first.
 
-    ``how`` reads after "hidden": "in base64", "with look-alike letters", "in hex, then in base64".
+    ``how`` reads after "hidden": "in base64", "with look-alike or invisible characters", "in hex, then in base64".
     Readings: look-alikes folded and letter-by-letter words joined (only the lines they change),
     each part that decodes to text (itself read the same ways, down to ``depth`` encodings: base64
     of hex...), and rot13 when the text has words that read as English in rot13. Each distinct
@@ -225,7 +226,7 @@ def variants(text: str, *, depth: int = 2) -> Iterator[tuple[str, str]]:
         how, reading, level = pending.pop(0)
         folded = fold(reading)
         spaced = join_spaced(folded)
-        readings = [("with look-alike letters", folded), ("with its letters split apart", spaced)]
+        readings = [("with look-alike or invisible characters", folded), ("with its letters split apart", spaced)]
         words = despace(folded)
         if words is not None:
             readings.append(("with its letters split apart", words))

@@ -366,17 +366,22 @@ def instruction_problems(text: str, *, code: bool = False) -> list[str]:
     """What ``scan`` refuses in ``text`` other than hidden Unicode: injected instructions, and
     (unless ``code``) invisible markup and exfiltration, in every reading of the text."""
     found: dict[str, str] = {}
+    readings: list[tuple[str, str]] = []
     for how, reading in variants(text if text.isascii() else unicodedata.normalize("NFKC", text)):
         lower = reading.lower()
         hits = [name for name, hints, pattern in _INJECTION if any(h in lower for h in hints) and pattern.search(reading)]
-        if _IGNORE_PREVIOUS not in hits and _SQUASHED.search(squash(reading)):
-            found.setdefault(_IGNORE_PREVIOUS, how or "with its letters split apart")
+        readings.append((how, reading))
         if not code:
             if _INVISIBLE_MARKUP.search(reading):
                 hits.append("invisible text (hidden by its styling)")
             hits += [name for name, hints, pattern in _EXFIL if any(h in lower for h in hints) and pattern.search(reading)]
         for name in hits:
             found.setdefault(name, how)
+    if _IGNORE_PREVIOUS not in found:  # "ign-ore prev.ious": only the letters, once no reading shows it plainly
+        for how, reading in readings:
+            if _SQUASHED.search(squash(reading)):
+                found[_IGNORE_PREVIOUS] = how or "with its letters split apart"
+                break
     for line in spaced_lines(fold(text)):
         for name, pattern in _SPACED_PHRASES:
             if pattern.search(line):
