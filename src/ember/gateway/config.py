@@ -28,24 +28,25 @@ GATEWAY_KEYS = ("telegram", "slack", "webhook", "max_parallel", "approval_timeou
 
 @dataclass
 class TelegramConfig:
-    token: str
+    token: str = field(repr=False)
     api_base: str = TELEGRAM_API
     allow: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SlackConfig:
-    token: str  # the bot token, xoxb-...
-    app_token: str = ""  # xapp-..., for Socket Mode
+    token: str = field(repr=False)  # the bot token, xoxb-...
+    app_token: str = field(default="", repr=False)  # xapp-..., for Socket Mode
     api_base: str = SLACK_API
     allow: list[str] = field(default_factory=list)
-    signing_secret: str = ""  # for the Events API over HTTP
+    signing_secret: str = field(default="", repr=False)  # for the Events API over HTTP
     events_port: int | None = None  # serve the Events API on this port instead of Socket Mode
+    events_host: str = "127.0.0.1"  # where the Events API server listens (behind a reverse proxy)
 
 
 @dataclass
 class WebhookConfig:
-    secret: str
+    secret: str = field(repr=False)
     port: int = 8788
     host: str = "127.0.0.1"
     # name -> where the reply goes: "telegram:123", "slack:#team", "http" (the HTTP response) or
@@ -160,6 +161,7 @@ def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
             signing_secret=env.get("SLACK_SIGNING_SECRET") or _str(table, "signing_secret",
                                                                     _where("slack", "signing_secret")),
             events_port=_port(port, _where("slack", "events_port")) if port is not None else None,
+            events_host=_str(table, "events_host", _where("slack", "events_host"), "127.0.0.1"),
         )
         if not config.slack.app_token and config.slack.events_port is None:
             raise ConfigError("Slack needs SLACK_APP_TOKEN (xapp-..., for Socket Mode), or [gateway.slack] "

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HELP = """I'm Ember. Send me a task and I'll work on it here.
-/new  start a fresh conversation
-/stop stop what I'm doing
-/help this list"""
+{prefix}new  start a fresh conversation
+{prefix}stop stop what I'm doing
+{prefix}help this list"""
+COMMAND_PREFIX = {"slack": "/ember "}  # Slack keeps messages that start with "/" for its own commands
 TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
 HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states
 HEARTBEAT_KEY = "gateway:status"
@@ -54,6 +55,7 @@ class Gateway:
         self.access = Access(self.ledger, config)
         self.queues = ChatQueues()
         self.waiting: dict[str, Waiting] = {}  # request id or question key -> what a turn waits for
+        self._files: dict[int, Inbound] = {}  # inbox id -> the message whose files are not fetched yet
         self.running: dict[str, threading.Event] = {}  # chat key -> the cancel of its running turn
         self.stopping = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -187,11 +189,13 @@ class Gateway:
             return
         payload: dict = {"person": verdict.person}
         if message.files:
-            payload["files"] = self._save_files(message)
+            payload["files_expected"] = [f.name for f in message.files]
         if message.platform == "webhook":
             payload["target"] = message.reply_url or "http"
         inbox_id = self.ledger.record(message, payload=payload)
         if inbox_id is not None:  # None: a repeat of an event already recorded
+            if message.files:  # fetched by the worker: the platform's ack does not wait for a download
+                self._files[inbox_id] = message
             self.queues.put(chat, inbox_id)
 
     def _refusal(self, message: Inbound, person: str) -> str | None:
@@ -283,7 +287,7 @@ class Gateway:
 
         command = item.text.strip().split(maxsplit=1)[:1]
         if command == ["/help"]:
-            self._reply(item, HELP)
+            self._reply(item, HELP.format(prefix=COMMAND_PREFIX.get(item.platform, "/")))
             return
         if command == ["/new"]:
             self._session(item, fresh=True)
@@ -298,9 +302,15 @@ class Gateway:
         typing = threading.Thread(target=self._typing, args=(item, cancel), daemon=True)
         typing.start()
         text = item.text
-        files = item.payload.get("files") or []
-        if files:
-            text = (text + "\n\n" if text else "") + "\n".join(f"[file received: {path}]" for path in files)
+        pending = self._files.pop(item.id, None)
+        files = self._save_files(pending) if pending is not None else []
+        lines = [f"[file received: {path}]" for path in files]
+        missing = len(item.payload.get("files_expected") or []) - len(files)
+        if missing > 0:
+            lines.append(f"[{missing} file(s) came with this message but could not be fetched; ask the person to "
+                         "send them again if they matter]")
+        if lines:
+            text = (text + "\n\n" if text else "") + "\n".join(lines)
         door: Door = ChatDoor(self, item, cancel) if item.platform != "webhook" else Unattended()
         try:
             finished = self.runtime.agent.ask(session, text, cancel=cancel, door=door)
