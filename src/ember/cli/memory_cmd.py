@@ -257,8 +257,8 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
         if problem is not None:  # still one output line, so results stay aligned with the input
             click.echo(f"{_name(batch)}:{number}: bad query line: {problem} (no search run)", err=True)
             if as_json:
-                click.echo(json.dumps({"qid": qid, "hits": [], "error": f"line {number}: {problem}",
-                                       "embedding_index": state.as_json() if state else None}, ensure_ascii=False))
+                click.echo(json.dumps({"qid": qid, "hits": [], "error": f"line {number}: {problem}"},
+                                      ensure_ascii=False))
             else:
                 click.echo(f"line {number}: {problem}")
             continue
