@@ -40,8 +40,9 @@ _LOOKALIKES = (
 _FOLD = str.maketrans(dict(zip(_LOOKALIKES[::2], _LOOKALIKES[1::2], strict=True)))
 # Digits and signs used as letters, only inside words that mix them with letters ("1gn0re").
 _LEET = str.maketrans(dict(zip("0134578@$", "oieastbas", strict=True)))
-# ("1gn0re", "pr3v10us"; not "utf8" or "ipv4", where the digits only end the word)
-_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[0134578@$][a-z])[a-z0134578@$]{3,}(?![\w@$])", re.I)
+# ("1gn0re", "Tr347"; not "utf8" or "ipv4", where one digit ends the word)
+_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[0134578@$][a-z]|(?:[a-z]*[0134578@$]){2})(?=[\w@$]*[a-z])"
+                        r"[a-z0134578@$]{3,}(?![\w@$])", re.I)
 
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
                         "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]")
