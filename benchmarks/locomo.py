@@ -80,6 +80,8 @@ def run_conversation(path: Path, k: int, env_extra: dict[str, str]) -> dict:
         batch.write_text("".join(json.dumps({"qid": q["qid"], "query": q["query"]}) + "\n" for q in qs))
         start = time.perf_counter()
         done = subprocess.run([EMBER, "memory", "import", str(turns)], env=env, capture_output=True, text=True)
+        if done.returncode == 0:  # import stores text only; the embedding index is filled afterwards
+            done = subprocess.run([EMBER, "memory", "index", "--json"], env=env, capture_output=True, text=True)
         import_s = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"import failed for {path.name}: {done.stderr}")

@@ -55,9 +55,13 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
                     on_notice=lambda text: console.print(f"[dim]· {text}[/]", highlight=False))
     runtime = build_runtime(settings, interactive=True, auto_approve=yes, ask=door.approver)
     workspace_created(runtime)
+    from ember.memory.embedding_index import BackgroundIndexer
+
+    indexer = BackgroundIndexer(settings.db_path).start()  # fills the embedding index while the chat runs
     try:
         ChatSession(runtime, console, show_reasoning, interactive, waits, door=door).loop(resume)
     finally:
+        indexer.stop()
         runtime.close()
 
 

@@ -89,6 +89,9 @@ class Gateway:
         beat.start()
         self._workers.append(beat)
         self.scheduler.start()
+        from ember.memory.embedding_index import BackgroundIndexer
+
+        self.indexer = BackgroundIndexer(self.runtime.settings.db_path).start()  # embeddings, off the hot path
 
     def _heartbeat(self) -> None:
         """The channels' states in the store, for `ember gateway status` from another process."""
@@ -116,6 +119,9 @@ class Gateway:
             cancel.set()
         self.queues.close()
         self.scheduler.stop()
+        indexer = getattr(self, "indexer", None)
+        if indexer is not None:
+            indexer.stop()
         for worker in self._workers:
             worker.join(timeout)
         self.outbox.stop()
