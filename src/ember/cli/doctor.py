@@ -176,22 +176,43 @@ def check_endpoint(spec) -> Check:
 def check_memory_scan(settings) -> Check:
     """Skills and USER.md lines the scan leaves out of the prompt (placed or edited by hand, or written
     before the scan knew better), with why."""
+    import sqlite3
+
+    from ember.config import home_issue
     from ember.memory import profile, skills
+    from ember.memory.store import StoreError
 
     try:
         refused = [info for info in skills.list_skills(settings.home) if info.refused]
         _, left_out = profile.screened(settings.home)
-    except OSError as exc:
+        # SQLite needs a writable folder for its WAL files: with a read-only home, lessons are not checked
+        planted = _refused_lessons(settings) if settings.db_path.exists() and not home_issue(settings.home, write=True) \
+            else []
+    except (OSError, StoreError, sqlite3.Error) as exc:
         return Check("memory scan", True, f"skipped: {exc}")
     found = [f"skill {info.name}: it contains {info.refused}" for info in refused]
     found += [f"USER.md line {line!r}: {why}" for line, why in left_out]
+    found += [f"lesson #{lesson_id}: it contains {why}" for lesson_id, why in planted]
     if not found:
-        return Check("memory scan", True, "skills and USER.md are clean")
+        return Check("memory scan", True, "skills, lessons and USER.md are clean")
     fixes = [f"inspect with `ember skills show {refused[0].name}`, then fix or `ember skills remove "
              f"{refused[0].name}`"] if refused else []
     if left_out:
         fixes.append(f"edit {profile.path_in(settings.home)}")
+    if planted:
+        fixes.append(f"`ember memory lessons --forget {planted[0][0]}`")
     return Check("memory scan", False, "left out of the prompt: " + "; ".join(found), "; ".join(fixes))
+
+
+def _refused_lessons(settings) -> list[tuple[int, str]]:
+    """(id, why) of each active lesson the scan refuses (the prompt leaves them out)."""
+    from ember.memory import lessons
+    from ember.runtime import open_store
+    from ember.security.scan import refusals
+
+    with open_store(settings) as store:
+        active = lessons.list_lessons(store)
+    return [(lesson.id, "; ".join(problems)) for lesson in active if (problems := refusals(lesson.rule))]
 
 
 MCP_LIMIT = 10.0  # seconds doctor gives each MCP server to start, and to answer each request

@@ -131,6 +131,7 @@ class Learning:
             from ember.memory import lessons
 
             found = lessons.relevant(self.agent.store, request.user_message, k=self.config.lessons_in_prompt)
+            found = [lesson for lesson in found if not self._refused_lesson(lesson.id, lesson.rule)]
         text = ""
         if found:
             text = "Learned from earlier tasks; apply them when they fit:\n" + "\n".join(f"- {x.rule}" for x in found)
@@ -139,6 +140,19 @@ class Learning:
                 self._lessons.pop(next(iter(self._lessons)))
             self._lessons[request.session_id] = (request.user_message, [x.id for x in found], text)
         return text or None
+
+    def _refused_lesson(self, lesson_id: int, rule: str) -> bool:
+        """A lesson the scan refuses (one stored before the scan knew better) is left out of the prompt."""
+        from ember.memory import scan_cache
+
+        def refusals() -> list[str]:
+            from ember.security.scan import refusals
+
+            return refusals(rule)
+
+        refused = scan_cache.text_verdict(self.home, f"lesson:{lesson_id}", rule, refusals)
+        scan_cache.flush(self.home)
+        return bool(refused)
 
     def skills_slot(self, request: SlotRequest) -> str | None:
         root = self.home / "skills"

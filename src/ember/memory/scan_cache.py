@@ -1,6 +1,6 @@
 """The scan's verdict on memory files, kept between runs: ``EMBER_HOME/.scan-cache.json``.
 
-Every prompt lists the skills and shows USER.md, and each file is scanned before that
+Every prompt lists the skills and shows USER.md and the relevant lessons, and each is scanned before that
 (``ember.security.scan``). Scanning is the slow part of a one-shot ``ember run``, and files rarely
 change, so the verdict is kept by path with the file's mtime and size and the scanner's own version
 (the mtime and size of its modules): a file edited by hand, or a newer scanner, is scanned again.
@@ -63,6 +63,24 @@ def verdict(home: Path, path: Path, compute: Callable[[], Any]) -> Any:
     result = compute()
     if version:
         table["files"][str(path)] = [*key, result]
+        _dirty.add(home)
+    return result
+
+
+def text_verdict(home: Path, key: str, text: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` for a text kept elsewhere than in a file (a lesson in the database), by ``key`` and
+    the text's hash; call ``flush`` afterwards."""
+    import hashlib
+
+    version = scanner_version()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    table = _table(home)
+    entry = table.setdefault("texts", {}).get(key)
+    if version and entry and entry[0] == digest:
+        return entry[1]
+    result = compute()
+    if version:
+        table["texts"][key] = [digest, result]
         _dirty.add(home)
     return result
 
