@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ _SCANNER = ("scan.py", "normalize.py", "directives.py")
 _loaded: dict[Path, dict[str, Any]] = {}
 _dirty: set[Path] = set()
 _version: str | None = None
+_lock = threading.RLock()  # a gateway builds prompts for several people at once
 
 
 def scanner_version() -> str:
@@ -42,8 +44,9 @@ def _table(home: Path) -> dict[str, Any]:
             data = json.loads((home / FILENAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
-        if not isinstance(data, dict) or data.get("version") != scanner_version():
-            data = {"version": scanner_version(), "files": {}}
+        if not (isinstance(data, dict) and data.get("version") == scanner_version()
+                and isinstance(data.get("files"), dict) and isinstance(data.get("texts", {}), dict)):
+            data = {"version": scanner_version(), "files": {}}  # another scanner's, or damaged: start over
         _loaded[home] = data
     return _loaded[home]
 
@@ -56,14 +59,15 @@ def verdict(home: Path, path: Path, compute: Callable[[], Any]) -> Any:
     except OSError:
         return compute()
     key = [stat.st_mtime_ns, stat.st_size]
-    table = _table(home)
-    entry = table["files"].get(str(path))
+    with _lock:
+        entry = _table(home)["files"].get(str(path))
     if version and entry and entry[:2] == key:
         return entry[2]
     result = compute()
     if version:
-        table["files"][str(path)] = [*key, result]
-        _dirty.add(home)
+        with _lock:
+            _table(home)["files"][str(path)] = [*key, result]
+            _dirty.add(home)
     return result
 
 
@@ -74,22 +78,24 @@ def text_verdict(home: Path, key: str, text: str, compute: Callable[[], Any]) ->
 
     version = scanner_version()
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    table = _table(home)
-    entry = table.setdefault("texts", {}).get(key)
+    with _lock:
+        entry = _table(home).setdefault("texts", {}).get(key)
     if version and entry and entry[0] == digest:
         return entry[1]
     result = compute()
     if version:
-        table["texts"][key] = [digest, result]
-        _dirty.add(home)
+        with _lock:
+            _table(home)["texts"][key] = [digest, result]
+            _dirty.add(home)
     return result
 
 
 def flush(home: Path) -> None:
     """Write the verdicts found since the last flush (once per listing, not once per file)."""
-    if home in _dirty:
-        _dirty.discard(home)
-        _save(home, _table(home))
+    with _lock:
+        if home in _dirty:
+            _dirty.discard(home)
+            _save(home, _table(home))
 
 
 def _save(home: Path, table: dict[str, Any]) -> None:
