@@ -50,8 +50,8 @@ def main() -> None:
         channel_id = slack.add_channel("team")
 
         from ember.config import load_settings
+        from ember.gateway.channels import gateway_config
         from ember.gateway.channels.slack import SlackChannel
-        from ember.gateway.config import gateway_config
         from ember.gateway.ledger import Ledger
         from ember.gateway.outbox import Outbox
         from ember.runtime import build_runtime

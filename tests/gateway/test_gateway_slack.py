@@ -11,8 +11,10 @@ import pytest
 pytest.importorskip("websockets", reason="the gateway extra is not installed")
 
 from ember.config import load_settings  # noqa: E402
-from ember.gateway.channels import build_channels  # noqa: E402
-from ember.gateway.config import gateway_config  # noqa: E402
+from ember.gateway.channels import (
+    build_channels,  # noqa: E402
+    gateway_config,  # noqa: E402
+)
 from ember.gateway.service import Gateway  # noqa: E402
 from ember.runtime import build_runtime  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, Reply  # noqa: E402

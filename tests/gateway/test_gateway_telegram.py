@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from ember.config import load_settings
-from ember.gateway.channels import build_channels
-from ember.gateway.config import gateway_config
+from ember.gateway.channels import build_channels, gateway_config
 from ember.gateway.service import Gateway
 from ember.runtime import build_runtime
 from tests.e2e.conftest import EmberRunner

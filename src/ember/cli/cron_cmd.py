@@ -210,8 +210,7 @@ def runs(job_ref: str, limit: int, as_json: bool) -> None:
 def _scheduler(settings):
     """A runtime, a scheduler and an outbox for the configured channels (delivering here)."""
     from ember.config import ConfigError
-    from ember.gateway.channels import build_channels
-    from ember.gateway.config import gateway_config
+    from ember.gateway.channels import build_channels, gateway_config
     from ember.gateway.ledger import Ledger
     from ember.gateway.outbox import Outbox
     from ember.runtime import build_runtime

@@ -25,7 +25,7 @@ NO_CHANNEL = (
 
 def _settings_and_config():
     from ember.config import ConfigError, load_settings
-    from ember.gateway.config import gateway_config
+    from ember.gateway.channels import gateway_config
 
     settings = load_settings()  # the configured workspace, else EMBER_HOME/workspace
     try:

@@ -41,7 +41,7 @@ class Access:
         self._lock = threading.Lock()
 
     def _allow_list(self, platform: str) -> set[str]:
-        channel = getattr(self.config, platform, None)
+        channel = self.config.configs.get(platform)
         return set(getattr(channel, "allow", []) or [])
 
     def person(self, platform: str, user: str) -> str | None:

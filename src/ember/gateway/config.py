@@ -1,6 +1,7 @@
 """``[gateway.*]`` of config.toml, and the environment variables that override it.
 
-Names are an interface (docs/gateway.md lists them): ``[gateway.telegram]`` with ``token``,
+Each channel reads its own table (its module's ``configure``); those of the channels that ship are
+here. Names are an interface (docs/gateway.md lists them): ``[gateway.telegram]`` with ``token``,
 ``api_base`` and ``allow``; ``[gateway.slack]`` with ``token`` (the bot token), ``app_token``,
 ``api_base``, ``allow`` and ``signing_secret``; ``[gateway.webhook]`` with ``secret``, ``port``
 and ``hooks``. The environment wins over the tables and is enough on its own to start a channel:
@@ -23,7 +24,7 @@ from ember.config import ConfigError, Settings, read_dotenv
 
 TELEGRAM_API = "https://api.telegram.org"
 SLACK_API = "https://slack.com/api"
-GATEWAY_KEYS = ("telegram", "slack", "webhook", "max_parallel", "approval_timeout", "rate_limit", "max_message_chars")
+GATEWAY_KEYS = ("max_parallel", "approval_timeout", "rate_limit", "max_message_chars")  # + one table per channel
 
 
 @dataclass
@@ -56,9 +57,7 @@ class WebhookConfig:
 
 @dataclass
 class GatewayConfig:
-    telegram: TelegramConfig | None = None
-    slack: SlackConfig | None = None
-    webhook: WebhookConfig | None = None
+    configs: dict[str, Any] = field(default_factory=dict)  # channel name -> its configuration (configured only)
     max_parallel: int = 4  # turns of different chats at once
     approval_timeout: float = 300.0  # seconds an approval question waits before it counts as refused
     rate_limit: int = 20  # messages per sender per minute
@@ -66,7 +65,19 @@ class GatewayConfig:
 
     @property
     def channels(self) -> list[str]:
-        return [name for name in ("telegram", "slack", "webhook") if getattr(self, name) is not None]
+        return list(self.configs)
+
+    @property
+    def telegram(self) -> TelegramConfig | None:
+        return self.configs.get("telegram")
+
+    @property
+    def slack(self) -> SlackConfig | None:
+        return self.configs.get("slack")
+
+    @property
+    def webhook(self) -> WebhookConfig | None:
+        return self.configs.get("webhook")
 
 
 def _where(name: str, key: str) -> str:
@@ -103,7 +114,7 @@ def _port(value: Any, where: str) -> int:
     return port
 
 
-def _table(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+def table_of(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name, {})
     if not isinstance(value, dict):
         raise ConfigError(f"config.toml: [gateway.{name}] must be a table")
@@ -115,75 +126,60 @@ def lookup_for(settings: Settings) -> dict[str, str]:
     return {**read_dotenv(settings.home / ".env"), **os.environ}
 
 
-def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> GatewayConfig:
-    """Read ``[gateway]`` and the environment; ``ConfigError`` names a bad value."""
-    env = lookup_for(settings) if env is None else env
-    gw = settings.raw.get("gateway", {})
-    if not isinstance(gw, dict):
-        raise ConfigError("config.toml: [gateway] must be a table")
-    unknown = sorted(set(gw) - set(GATEWAY_KEYS))
-    if unknown:
-        raise ConfigError(f"config.toml: [gateway] has no key {unknown[0]!r}; the keys are {', '.join(GATEWAY_KEYS)}")
-    config = GatewayConfig()
-    for key in ("max_parallel", "rate_limit", "max_message_chars"):
-        value = gw.get(key, getattr(config, key))
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"config.toml: [gateway].{key} must be a whole number >= 1, got {value!r}")
-        setattr(config, key, value)
-    timeout = gw.get("approval_timeout", config.approval_timeout)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-        raise ConfigError(f"config.toml: [gateway].approval_timeout must be a number of seconds > 0, got {timeout!r}")
-    config.approval_timeout = float(timeout)
-
-    table = _table(gw, "telegram")
+def telegram_config(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> TelegramConfig | None:
     token = env.get("TELEGRAM_BOT_TOKEN") or _str(table, "token", _where("telegram", "token"))
-    if token:
-        allow = env.get("EMBER_TELEGRAM_ALLOW")
-        config.telegram = TelegramConfig(
-            token=token,
-            api_base=(env.get("EMBER_TELEGRAM_API_BASE") or _str(table, "api_base", _where("telegram", "api_base"),
-                                                                  TELEGRAM_API)).rstrip("/"),
-            allow=_ids(allow if allow is not None else table.get("allow", []), _where("telegram", "allow")),
-        )
-        settings.secrets.setdefault("TELEGRAM_BOT_TOKEN", token)
+    if not token:
+        return None
+    allow = env.get("EMBER_TELEGRAM_ALLOW")
+    settings.secrets.setdefault("TELEGRAM_BOT_TOKEN", token)
+    return TelegramConfig(
+        token=token,
+        api_base=(env.get("EMBER_TELEGRAM_API_BASE") or _str(table, "api_base", _where("telegram", "api_base"),
+                                                              TELEGRAM_API)).rstrip("/"),
+        allow=_ids(allow if allow is not None else table.get("allow", []), _where("telegram", "allow")),
+    )
 
-    table = _table(gw, "slack")
+
+def slack_config(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> SlackConfig | None:
     token = env.get("SLACK_BOT_TOKEN") or _str(table, "token", _where("slack", "token"))
-    if token:
-        allow = env.get("EMBER_SLACK_ALLOW")
-        port = table.get("events_port")
-        config.slack = SlackConfig(
-            token=token,
-            app_token=env.get("SLACK_APP_TOKEN") or _str(table, "app_token", _where("slack", "app_token")),
-            api_base=(env.get("EMBER_SLACK_API_BASE") or _str(table, "api_base", _where("slack", "api_base"),
-                                                               SLACK_API)).rstrip("/"),
-            allow=_ids(allow if allow is not None else table.get("allow", []), _where("slack", "allow")),
-            signing_secret=env.get("SLACK_SIGNING_SECRET") or _str(table, "signing_secret",
-                                                                    _where("slack", "signing_secret")),
-            events_port=_port(port, _where("slack", "events_port")) if port is not None else None,
-            events_host=_str(table, "events_host", _where("slack", "events_host"), "127.0.0.1"),
-        )
-        if not config.slack.app_token and config.slack.events_port is None:
-            raise ConfigError("Slack needs SLACK_APP_TOKEN (xapp-..., for Socket Mode), or [gateway.slack] "
-                              "events_port and signing_secret for the Events API over HTTP; see docs/gateway.md")
-        if config.slack.events_port is not None and not config.slack.signing_secret:
-            raise ConfigError("[gateway.slack] events_port needs signing_secret (or SLACK_SIGNING_SECRET): "
-                              "every request is checked against it")
-        for name, value in (("SLACK_BOT_TOKEN", token), ("SLACK_APP_TOKEN", config.slack.app_token),
-                            ("SLACK_SIGNING_SECRET", config.slack.signing_secret)):
-            if value:
-                settings.secrets.setdefault(name, value)
-
-    table = _table(gw, "webhook")
-    secret = env.get("EMBER_WEBHOOK_SECRET") or _str(table, "secret", _where("webhook", "secret"))
-    if secret:
-        port = env.get("EMBER_WEBHOOK_PORT") or table.get("port", 8788)
-        hooks = table.get("hooks", {})
-        if not isinstance(hooks, dict) or not all(isinstance(v, str) for v in hooks.values()):
-            raise ConfigError('config.toml: [gateway.webhook].hooks maps a hook name to a target ("slack:#ci", "http")')
-        config.webhook = WebhookConfig(
-            secret=secret, port=_port(port, _where("webhook", "port")),
-            host=_str(table, "host", _where("webhook", "host"), "127.0.0.1"), hooks=dict(hooks),
-        )
-        settings.secrets.setdefault("EMBER_WEBHOOK_SECRET", secret)
+    if not token:
+        return None
+    allow = env.get("EMBER_SLACK_ALLOW")
+    port = table.get("events_port")
+    config = SlackConfig(
+        token=token,
+        app_token=env.get("SLACK_APP_TOKEN") or _str(table, "app_token", _where("slack", "app_token")),
+        api_base=(env.get("EMBER_SLACK_API_BASE") or _str(table, "api_base", _where("slack", "api_base"),
+                                                           SLACK_API)).rstrip("/"),
+        allow=_ids(allow if allow is not None else table.get("allow", []), _where("slack", "allow")),
+        signing_secret=env.get("SLACK_SIGNING_SECRET") or _str(table, "signing_secret",
+                                                                _where("slack", "signing_secret")),
+        events_port=_port(port, _where("slack", "events_port")) if port is not None else None,
+        events_host=_str(table, "events_host", _where("slack", "events_host"), "127.0.0.1"),
+    )
+    if not config.app_token and config.events_port is None:
+        raise ConfigError("Slack needs SLACK_APP_TOKEN (xapp-..., for Socket Mode), or [gateway.slack] "
+                          "events_port and signing_secret for the Events API over HTTP; see docs/gateway.md")
+    if config.events_port is not None and not config.signing_secret:
+        raise ConfigError("[gateway.slack] events_port needs signing_secret (or SLACK_SIGNING_SECRET): "
+                          "every request is checked against it")
+    for name, value in (("SLACK_BOT_TOKEN", token), ("SLACK_APP_TOKEN", config.app_token),
+                        ("SLACK_SIGNING_SECRET", config.signing_secret)):
+        if value:
+            settings.secrets.setdefault(name, value)
     return config
+
+
+def webhook_config(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> WebhookConfig | None:
+    secret = env.get("EMBER_WEBHOOK_SECRET") or _str(table, "secret", _where("webhook", "secret"))
+    if not secret:
+        return None
+    port = env.get("EMBER_WEBHOOK_PORT") or table.get("port", 8788)
+    hooks = table.get("hooks", {})
+    if not isinstance(hooks, dict) or not all(isinstance(v, str) for v in hooks.values()):
+        raise ConfigError('config.toml: [gateway.webhook].hooks maps a hook name to a target ("slack:#ci", "http")')
+    settings.secrets.setdefault("EMBER_WEBHOOK_SECRET", secret)
+    return WebhookConfig(
+        secret=secret, port=_port(port, _where("webhook", "port")),
+        host=_str(table, "host", _where("webhook", "host"), "127.0.0.1"), hooks=dict(hooks),
+    )

@@ -1,32 +1,99 @@
-"""The messaging platforms, one module each, built only when configured.
+"""The messaging platforms: one module each, found by looking, built only when configured.
 
-A channel is registered here by name (or by a plugin, under the ``ember.channels`` entry-point
-group: ``name = "package.module:Class"``); its class takes ``(config, state, files_dir)``, where
-``config`` is its part of ``GatewayConfig`` (or, for a plugin, its ``[gateway.NAME]`` table).
+A channel is a module in this package (or a plugin's, named under the ``ember.channels``
+entry-point group) that defines::
+
+    NAME = "telegram"                                    # its platform name and [gateway.NAME] table
+    def configure(table, env, settings) -> config | None  # None: not configured here
+    CHANNEL = TelegramChannel                            # built as CHANNEL(config, state, files_dir)
+
+so adding a platform is one new module plus its docs: the gateway's core, its configuration and
+the other channels do not change. ``configure`` reads its ``[gateway.NAME]`` table and the
+environment, raises ``ConfigError`` for a bad value, and adds its tokens to ``settings.secrets``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import pkgutil
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ember.config import ConfigError
+from ember.gateway.config import GATEWAY_KEYS, GatewayConfig, lookup_for, table_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ember.config import Settings
     from ember.gateway.channel import Channel, KeyValue
-    from ember.gateway.config import GatewayConfig
 
-BUILTIN: dict[str, str] = {
-    "telegram": "ember.gateway.channels.telegram:TelegramChannel",
-    "slack": "ember.gateway.channels.slack:SlackChannel",
-    "webhook": "ember.gateway.channels.webhook:WebhookChannel",
-}
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ember.channels"
 
 
-def _load(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+@lru_cache(maxsize=1)
+def available() -> dict[str, ModuleType]:
+    """Every channel module: this package's, then plugins' (a plugin cannot replace a built-in)."""
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "CHANNEL") and hasattr(module, "configure"):
+            found[module.NAME] = module
+    from ember.tools.builtin import _group_declared  # reads entry_points.txt without importlib.metadata
+
+    if _group_declared(ENTRY_POINT_GROUP):
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            if entry.name in found:
+                log.warning("channel plugin %r clashes with a built-in channel; ignored", entry.name)
+                continue
+            try:
+                found[entry.name] = entry.load()
+            except Exception:
+                log.exception("channel plugin %r could not be loaded", entry.name)
+    return found
 
 
 def build_channels(config: GatewayConfig, state: KeyValue, files_dir: Path) -> dict[str, Channel]:
     """One channel object per configured platform (not started)."""
-    return {name: _load(BUILTIN[name])(getattr(config, name), state, files_dir) for name in config.channels}
+    modules = available()
+    return {name: modules[name].CHANNEL(settings_of, state, files_dir)
+            for name, settings_of in config.configs.items()}
+
+
+def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read ``[gateway]`` and the environment; ``ConfigError`` names a bad value.
+
+    Each channel module reads its own ``[gateway.NAME]`` table (its ``configure``), so adding a
+    channel adds no line here (``channels.available``).
+    """
+    env = lookup_for(settings) if env is None else env
+    gw = settings.raw.get("gateway", {})
+    if not isinstance(gw, dict):
+        raise ConfigError("config.toml: [gateway] must be a table")
+    modules = available()
+    known = [*GATEWAY_KEYS, *(name for name in modules if name not in GATEWAY_KEYS)]
+    unknown = sorted(set(gw) - set(known))
+    if unknown:
+        raise ConfigError(f"config.toml: [gateway] has no key {unknown[0]!r}; the keys are {', '.join(known)}")
+    config = GatewayConfig()
+    for key in ("max_parallel", "rate_limit", "max_message_chars"):
+        value = gw.get(key, getattr(config, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"config.toml: [gateway].{key} must be a whole number >= 1, got {value!r}")
+        setattr(config, key, value)
+    timeout = gw.get("approval_timeout", config.approval_timeout)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ConfigError(f"config.toml: [gateway].approval_timeout must be a number of seconds > 0, got {timeout!r}")
+    config.approval_timeout = float(timeout)
+    for name, module in modules.items():
+        channel_config = module.configure(table_of(gw, name), env, settings)
+        if channel_config is not None:
+            config.configs[name] = channel_config
+    return config

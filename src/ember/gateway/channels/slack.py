@@ -31,8 +31,11 @@ from ember.gateway.channels.slack_events import (
 from ember.gateway.channels.slack_format import question_blocks, to_mrkdwn
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
 
+    from ember.config import Settings
     from ember.gateway.channels.slack_http import EventsServer
     from ember.gateway.channels.slack_socket import SocketModeClient
     from ember.gateway.config import SlackConfig
@@ -254,3 +257,14 @@ class SlackChannel:
         with self._lock:
             self._dms[user] = channel
         return channel
+
+
+NAME = "slack"
+CHANNEL = SlackChannel
+
+
+def configure(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> Any:
+    """[gateway.slack] and its environment variables (see ember.gateway.config)."""
+    from ember.gateway.config import slack_config
+
+    return slack_config(table, env, settings)

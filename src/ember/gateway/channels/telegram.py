@@ -37,8 +37,11 @@ from ember.gateway.channels.markdown_html import to_telegram_html
 from ember.gateway.channels.telegram_updates import callback_data, inbound_from_update
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
 
+    from ember.config import Settings
     from ember.gateway.config import TelegramConfig
 
 log = logging.getLogger("ember.gateway.telegram")
@@ -453,3 +456,14 @@ def _shutdown(sock: socket.socket) -> None:
     except OSError:  # closed already
         pass
 
+
+
+NAME = "telegram"
+CHANNEL = TelegramChannel
+
+
+def configure(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> Any:
+    """[gateway.telegram] and its environment variables (see ember.gateway.config)."""
+    from ember.gateway.config import telegram_config
+
+    return telegram_config(table, env, settings)

@@ -23,12 +23,16 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ember.gateway.channel import ChannelStatus, Inbound, KeyValue, Outbound, SendError
-from ember.gateway.config import WebhookConfig
+
+if TYPE_CHECKING:
+    from ember.config import Settings
+    from ember.gateway.config import WebhookConfig
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +214,14 @@ def _wait(query: str) -> float:
         return min(max(float(parse_qs(query).get("wait", [DEFAULT_WAIT])[0]), 0.0), 120.0)
     except ValueError:
         return DEFAULT_WAIT
+
+
+NAME = "webhook"
+CHANNEL = WebhookChannel
+
+
+def configure(table: Mapping[str, Any], env: Mapping[str, str], settings: Settings) -> Any:
+    """[gateway.webhook] and its environment variables (see ember.gateway.config)."""
+    from ember.gateway.config import webhook_config
+
+    return webhook_config(table, env, settings)
