@@ -219,3 +219,22 @@ def test_help_names_the_slack_commands(start, slack):
     slack.command(dm, OWNER, "help")
     (reply,) = wait_posts(slack, dm, 1)
     assert "/ember new" in reply["text"] and "/ember stop" in reply["text"]
+
+
+def test_an_approval_can_be_answered_with_a_word_where_there_are_no_buttons(start, slack, tmp_path):
+    victim = tmp_path / "outside-dir"
+    victim.mkdir()
+
+    def responder(request):
+        results = tool_results(request)
+        if not results:
+            return Reply(tool_calls=[{"name": "shell", "arguments": {"command": f"rm -rf {victim}"}}])
+        return Reply(text=f"tool said: {results[-1][:60]}")
+
+    start(responder)
+    dm = slack.add_dm(OWNER)
+    slack.user_says(dm, OWNER, "clean up")
+    wait_posts(slack, dm, 1)
+    slack.user_says(dm, OWNER, "4")  # the fourth choice: deny
+    answer = wait_posts(slack, dm, 2)[-1]
+    assert "The user refused" in answer["text"] and victim.exists()

@@ -126,6 +126,26 @@ class Channel(Protocol):
         ...
 
 
+def buttons_as_text(buttons: list[Button]) -> str:
+    """For a platform without buttons: the choices as a line to answer with a word or a number
+    (the gateway takes "1", "once", "allow once"... as a press of that button)."""
+    choices = "  ".join(f"{number}. {b.label}" for number, b in enumerate(buttons, 1))
+    return f"Reply with a number or a word: {choices}"
+
+
+def press_from_text(text: str, buttons: list[Button]) -> str | None:
+    """The value of the button a text answer names (its number, value or label), or None."""
+    answer = text.strip().lower().rstrip(".!")
+    for number, button in enumerate(buttons, 1):
+        if answer in (str(number), button.value.lower(), button.label.lower()):
+            return button.value
+    if answer in ("yes", "y", "ok", "allow"):
+        return buttons[0].value if buttons else None
+    if answer in ("no", "n", "stop") and any(b.value == "deny" for b in buttons):
+        return "deny"
+    return None
+
+
 _BREAKS = [re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+")]
 
 

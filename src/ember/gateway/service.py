@@ -167,6 +167,8 @@ class Gateway:
                 self.outbox.queue(message.platform, message.chat, verdict.reply, kind="refusal",
                                   thread=message.thread, inbox_id=inbox_id)
             return
+        if self._answered_by_text(message):
+            return
         key = self.question_key(message.platform, message.chat, message.thread, message.user)
         waiting = self.waiting.get(key)
         if waiting is not None and not message.text.startswith("/stop"):
@@ -230,6 +232,23 @@ class Gateway:
                 continue
             saved.append(str(target.relative_to(self.runtime.settings.workspace_dir)))
         return saved
+
+    def _answered_by_text(self, message: Inbound) -> bool:
+        """An approval answered with a word or a number, where the platform has no buttons."""
+        from ember.gateway.channel import press_from_text
+        from ember.gateway.door import CHOICES
+
+        for waiting in list(self.waiting.values()):
+            if (waiting.kind == "approval" and waiting.platform == message.platform and waiting.chat == message.chat
+                    and waiting.user == message.user):
+                choice = press_from_text(message.text, CHOICES)
+                if choice is None:
+                    return False
+                if self.ledger.record(message, status=ANSWER) is not None:
+                    waiting.answer = choice
+                    waiting.event.set()
+                return True
+        return False
 
     def _pressed(self, message: Inbound) -> None:
         press = message.press
