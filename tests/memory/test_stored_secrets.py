@@ -139,7 +139,7 @@ WRITES: dict[tuple[str, str], str] = {
     ("memory/store.py", "messages_fts"): "an index of the stored (masked) messages",
     ("memory/episodes.py", "episodes"): "record: store.redact on every text",
     ("memory/lessons.py", "lessons"): "rules pass security.scan.check, which masks secrets",
-    ("memory/learn.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
+    ("memory/learn_events.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
     ("memory/learned.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
     ("memory/learned.py", "meta"): "internal state",
     ("memory/skill_stats.py", "skill_stats"): "skill names and counts",
