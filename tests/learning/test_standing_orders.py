@@ -239,3 +239,11 @@ def test_a_damaged_scan_cache_is_started_over(ember_home, store):
     (ember_home / scan_cache.FILENAME).write_text(json.dumps(damaged))
     [info] = skills.list_skills(ember_home)
     assert info.refused and "ignore earlier instructions" in info.refused
+
+
+def test_what_is_noted_about_a_skill_holds_no_secret(run, store, notes):
+    key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9dF1hJ"
+    run("skill_manage", action="create", name="api-client", description=f"Calls the API with {key}. Use for API calls.",
+        body="## Steps\n1. Call it.")
+    [entry] = learned.entries(store)
+    assert key not in entry.what and key not in notes[0] and "[REDACTED" in entry.what

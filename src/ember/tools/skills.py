@@ -115,7 +115,8 @@ def skill_manage(
                               max_chars=MAX_LEARNED_CHARS if action == "create" else MAX_SKILL_CHARS)
     except skills.SkillError as exc:
         raise ToolError(str(exc)) from exc
-    _tell_the_user(ctx, name, description, previous, written.read_text(encoding="utf-8"))
+    saved = skills.find(home, name)  # its description as stored: secrets redacted
+    _tell_the_user(ctx, name, saved.description if saved else "", previous, written.read_text(encoding="utf-8"))
     return f"{'Created' if action == 'create' else 'Updated'} skill {name!r}."
 
 
