@@ -73,19 +73,20 @@ def user_profile(
     changed = profile.update(home, change, max_chars=budget)
     if not changed:
         return f"USER.md already says {clean!r}."
-    _tell_the_user(ctx, clean, section, replaced)
+    _tell_the_user(ctx, clean, section, replaced, home)
     note = " (a secret was removed from it)" if clean != profile.tidy_item(item) else ""
     return f"Saved to USER.md under {section}: {clean}{note}"
 
 
-def _tell_the_user(ctx: ToolContext, item: str, section: str, replaced: list[tuple[str, str]]) -> None:
+def _tell_the_user(ctx: ToolContext, item: str, section: str, replaced: list[tuple[str, str]], home: Path) -> None:
     """The model changed USER.md on its own: one line for the person, with how to undo it."""
     undo = ""
     if ctx.store is not None:
         from ember.memory import learned
 
         event_id = learned.record(ctx.store, "profile", "USER.md item from the agent", item,
-                                  {"by": "agent", "type": "profile", "items": [[section, item]], "replaced": replaced})
+                                  {"by": "agent", "type": "profile", "items": [[section, item]], "replaced": replaced,
+                                   "home": str(home)})
         undo = f"; undo: ember memory undo {event_id}"
     door = ctx.door or ctx.approver.door
     door.notify(f"Noted for next time: {item} (USER.md, {section}{undo})")
