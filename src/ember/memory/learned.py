@@ -120,7 +120,10 @@ def undo(store: SQLiteStore, home: Path, event_id: int) -> str:
     if store.get_meta(_UNDONE.format(id=event_id)) is not None:
         raise UndoError(f"change #{event_id} was undone already")
     record_ = _undo_record(store, event)
-    done = _undo_profile(home, record_) if record_["type"] == "profile" else _undo_skill(store, home, event, record_)
+    if record_["type"] == "profile":  # the USER.md it changed: EMBER_HOME's, or a gateway person's own
+        done = _undo_profile(Path(record_.get("home") or home), record_)
+    else:
+        done = _undo_skill(store, home, event, record_)
     store.set_meta(_UNDONE.format(id=event_id), str(time.time()))
     from ember.memory.learn_events import log_event
 
