@@ -88,9 +88,10 @@ class Agent:
 
     # --- sessions -----------------------------------------------------------------------------
 
-    def new_session(self, *, source: str = "cli", title: str | None = None) -> str:
+    def new_session(self, *, source: str = "cli", title: str | None = None, person: str = "") -> str:
+        """A new session of ``person`` ("" the owner); memory search and lessons are scoped to them."""
         spec = self.settings.model_for("chat")
-        return self.store.create_session(source=source, title=title, model=spec.model).id
+        return self.store.create_session(source=source, title=title, model=spec.model, person=person).id
 
     def tool_context(self, session_id: str, cancel: threading.Event | None = None) -> ToolContext:
         """Per-session tool state (loaded toolsets, working dir), rebuilt from history on resume.

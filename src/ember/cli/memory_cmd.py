@@ -222,8 +222,11 @@ def _print_hits(query: str, hits: list[Hit]) -> None:
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many hits.")
 @click.option("--scope", default="all", show_default=True, help="all, messages, episodes, lessons or skills.")
 @click.option("--session", help="Only this session's messages (an id or a unique beginning of one).")
+@click.option("--person", default=None,
+              help="Only one person's memory (a gateway person such as telegram:123456789; 'owner' for yours).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
-def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str | None, as_json: bool) -> None:
+def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str | None, person: str | None,
+               as_json: bool) -> None:
     """Search past conversations (and lessons, episodes, skills) for QUERY."""
     from ember.memory.search import MemorySearch
 
@@ -241,7 +244,8 @@ def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str |
 
     def run(text: str) -> list[Hit]:
         try:
-            return searcher.search(text, k, scope, session, refresh=False)
+            return searcher.search(text, k, scope, session, refresh=False,
+                                   person=None if person is None else "" if person == "owner" else person)
         except ValueError as e:
             raise click.UsageError(str(e)) from e
 

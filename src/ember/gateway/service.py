@@ -283,9 +283,9 @@ class Gateway:
     def _session(self, item: InboxItem, fresh: bool = False) -> str:
         session = None if fresh else self.ledger.session_for(item.platform, item.chat, item.thread)
         if session is None:
-            session = self.runtime.agent.new_session(source=item.platform)
-            self.ledger.set_session(item.platform, item.chat, item.thread, session,
-                                    str(item.payload.get("person", "")))
+            person = memory_person(str(item.payload.get("person", "")))
+            session = self.runtime.agent.new_session(source=item.platform, person=person)
+            self.ledger.set_session(item.platform, item.chat, item.thread, session, person)
         return session
 
     def destination(self, item: InboxItem) -> tuple[str, str, str | None]:
@@ -366,6 +366,14 @@ class Gateway:
 
     def status(self) -> dict:
         return gateway_status(self.ledger, list(self.channels), self.channels)
+
+
+OWNER = "owner"  # `ember gateway link ... --person owner`: the terminal's user, with its memory
+
+
+def memory_person(person: str) -> str:
+    """The person a session belongs to in memory: "" (the owner) for the owner's linked accounts."""
+    return "" if person == OWNER else person
 
 
 def running_gateway(ledger: Ledger, stale_after: float = HEARTBEAT_EVERY * 4) -> dict | None:

@@ -97,7 +97,8 @@ def search_memory(
     if not query.strip():
         raise ValueError("the query is empty: say what to look for")
     limit = max(1, min(int(limit), MAX_RESULTS))
-    return [_memory_hit(hit, redact) for hit in search(store, query, k=limit, scope=scope)]
+    # The owner's memory (MCP clients are the owner's tools), never a gateway person's.
+    return [_memory_hit(hit, redact) for hit in search(store, query, k=limit, scope=scope, person="")]
 
 
 # --- USER.md -------------------------------------------------------------------------------------

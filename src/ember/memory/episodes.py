@@ -165,11 +165,14 @@ def latest(store: SQLiteStore, session_id: str, *, answered: bool = False) -> Ep
     return _from_row(rows[0]) if rows else None
 
 
-def previous_attempt(store: SQLiteStore, task: str, before_id: int) -> Episode | None:
-    """The latest episode before ``before_id`` for the same request (same text; any session):
-    when it failed and this one worked, the pair is a failure followed by a fix."""
-    rows = store._read("SELECT * FROM episodes WHERE task = ? AND id < ? ORDER BY id DESC LIMIT 1",
-                       (store.redact(task)[:TASK_CHARS], before_id))
+def previous_attempt(store: SQLiteStore, task: str, before_id: int, *, person: str | None = None) -> Episode | None:
+    """The latest episode before ``before_id`` for the same request (same text; any session of
+    ``person``, or of anyone when None): when it failed and this one worked, the pair is a failure
+    followed by a fix."""
+    rows = store._read(
+        "SELECT * FROM episodes WHERE task = ? AND id < ?"
+        " AND (? IS NULL OR session_id IN (SELECT id FROM sessions WHERE person = ?)) ORDER BY id DESC LIMIT 1",
+        (store.redact(task)[:TASK_CHARS], before_id, person, person))
     return _from_row(rows[0]) if rows else None
 
 
@@ -192,8 +195,10 @@ def outcome_counts(store: SQLiteStore) -> dict[str, int]:
     return counts
 
 
-def search(store: SQLiteStore, query: str, limit: int = 10) -> list[tuple[Episode, float]]:
-    """Episodes whose task or answer match ``query`` (any word), best first, with a score (higher is better)."""
+def search(store: SQLiteStore, query: str, limit: int = 10, *, person: str | None = None
+           ) -> list[tuple[Episode, float]]:
+    """Episodes whose task or answer match ``query`` (any word), best first, with a score (higher is
+    better); ``person``: only that person's ("" the owner), None: everyone's."""
     from ember.memory.store import fts_query
 
     match = fts_query(query, any_terms=True)
@@ -201,8 +206,10 @@ def search(store: SQLiteStore, query: str, limit: int = 10) -> list[tuple[Episod
         return []
     rows = store._read(
         """SELECT e.*, bm25(episodes_fts) AS score FROM episodes_fts JOIN episodes e ON e.id = episodes_fts.rowid
-           WHERE episodes_fts MATCH ? ORDER BY score LIMIT ?""",
-        (match, limit),
+           WHERE episodes_fts MATCH ?
+             AND (? IS NULL OR e.session_id IN (SELECT id FROM sessions WHERE person = ?))
+           ORDER BY score LIMIT ?""",
+        (match, person, person, limit),
     )
     return [(_from_row(r), -r["score"]) for r in rows]
 
@@ -215,11 +222,11 @@ def delete(store: SQLiteStore, episode_id: int) -> bool:
 # --- `ember memory search` / `show` / `forget` see episodes through this source ------------------
 
 
-def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
+def _hits(store: SQLiteStore, query: str, k: int, person: str | None = None) -> list[Hit]:
     return [
         Hit(id=f"episodes:{e.id}", score=score, source="episodes", text=e.summary[:600],
             session_id=e.session_id, created_at=e.created_at)
-        for e, score in search(store, query, k)
+        for e, score in search(store, query, k, person=person)
     ]
 
 

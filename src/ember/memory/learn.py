@@ -229,12 +229,21 @@ class Learner:
                                 (episode_id, *kinds))
         return [dict(r) for r in rows]
 
+    def _person_of_episode(self, episode_id: int | None) -> str:
+        """Whose episode it is ("" the owner): lessons and USER.md are learned for that person."""
+        if episode_id is None:
+            return ""
+        rows = self.store._read("SELECT s.person FROM episodes e JOIN sessions s ON s.id = e.session_id"
+                                " WHERE e.id = ?", (episode_id,))
+        return rows[0][0] if rows else ""
+
     def _store_lesson(self, parsed: tuple[str, str], kind: str, episode_id: int) -> None:
         rule = self._checked(parsed[0], "a lesson", episode_id)
         words = self._checked(parsed[1], "a lesson's keywords", episode_id) if parsed[1] else ""
         if rule is None or words is None:
             return
-        lesson, created = lessons.add(self.store, rule, words, kind=kind, episode_id=episode_id)
+        lesson, created = lessons.add(self.store, rule, words, kind=kind, episode_id=episode_id,
+                                      person=self._person_of_episode(episode_id))
         log_event(self.store, "lesson" if created else "lesson-confirmed", f"lesson #{lesson.id}", lesson.rule, episode_id)
         if kind == "correction" and lesson.confirmations >= 2:
             # Corrected twice for the same thing: it is a standing preference, not a one-off.
@@ -244,7 +253,8 @@ class Learner:
 
     def _learn_from_fix(self, episode: Episode) -> None:
         pair = None
-        earlier = episodes.previous_attempt(self.store, episode.task, episode.id)
+        earlier = episodes.previous_attempt(self.store, episode.task, episode.id,
+                                            person=self.store.person_of(episode.session_id))
         if earlier is not None and earlier.outcome == "failure":  # a retry: did it fix what failed before?
             pair = _fixed_later(_unresolved(earlier.steps), episode.steps)
         pair = pair or _failure_and_fix(episode.steps)
@@ -283,11 +293,13 @@ class Learner:
             replaced[:] = [pair for pair in before if pair not in after]
             return changed
 
-        if profile.update(self.home, change, max_chars=self.config.profile_max_chars, condense=self._condense):
+        home = profile.home_of(self.home, self._person_of_episode(episode_id))  # the person's own USER.md
+        if profile.update(home, change, max_chars=self.config.profile_max_chars, condense=self._condense):
             from ember.memory import learned
 
             learned.record(self.store, "profile", "USER.md updated", "; ".join(item for _, item in clean),
-                           {"by": "learning", "type": "profile", "items": clean, "replaced": replaced},
+                           {"by": "learning", "type": "profile", "items": clean, "replaced": replaced,
+                            "home": str(home)},
                            episode_id=episode_id)
 
     def _condense(self, text: str, max_chars: int) -> str | None:

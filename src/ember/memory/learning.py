@@ -114,11 +114,14 @@ class Learning:
     # slots: each imports its module only when there is something to show --------------------------
 
     def profile_slot(self, request: SlotRequest) -> str | None:
-        if not (self.home / "USER.md").exists():
+        from ember.memory.profile import FILENAME, home_of
+
+        home = home_of(self.home, self.agent.store.person_of(request.session_id))  # this person's USER.md
+        if not (home / FILENAME).exists():
             return None
         from ember.memory import profile
 
-        text, _left_out = profile.screened(self.home)
+        text, _left_out = profile.screened(home)
         return f"{PROFILE_FRAME}\n{text}" if text else None
 
     def lessons_slot(self, request: SlotRequest) -> str | None:
@@ -130,7 +133,8 @@ class Learning:
         if self.agent.store._read("SELECT 1 FROM lessons WHERE retired_at IS NULL LIMIT 1"):
             from ember.memory import lessons
 
-            found = lessons.relevant(self.agent.store, request.user_message, k=self.config.lessons_in_prompt)
+            found = lessons.relevant(self.agent.store, request.user_message, k=self.config.lessons_in_prompt,
+                                     person=self.agent.store.person_of(request.session_id))
             found = [lesson for lesson in found if not self._refused_lesson(lesson.id, lesson.rule)]
         text = ""
         if found:

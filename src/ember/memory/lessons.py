@@ -114,24 +114,29 @@ def list_lessons(store: SQLiteStore, *, include_retired: bool = False) -> list[L
     return [_from_row(r) for r in store._read(f"SELECT * FROM lessons {where} ORDER BY id")]
 
 
-def _candidates(store: SQLiteStore, words: list[str], *, include_retired: bool, limit: int = 30) -> list[Lesson]:
+def _candidates(store: SQLiteStore, words: list[str], *, include_retired: bool, limit: int = 30,
+                person: str | None = None) -> list[Lesson]:
     if not words:
         return []
     match = " OR ".join(f'"{w}"*' for w in words[:32])
     rows = store._read(
         """SELECT l.* FROM lessons_fts JOIN lessons l ON l.id = lessons_fts.rowid
-           WHERE lessons_fts MATCH ? AND (? OR l.retired_at IS NULL) ORDER BY bm25(lessons_fts) LIMIT ?""",
-        (match, include_retired, limit),
+           WHERE lessons_fts MATCH ? AND (? OR l.retired_at IS NULL) AND (? IS NULL OR l.person = ?)
+           ORDER BY bm25(lessons_fts) LIMIT ?""",
+        (match, include_retired, person, person, limit),
     )
     return [_from_row(r) for r in rows]
 
 
-def relevant(store: SQLiteStore, text: str, k: int = 3) -> list[Lesson]:
-    """The active lessons relevant to ``text``, best first; none when nothing is close enough."""
+def relevant(store: SQLiteStore, text: str, k: int = 3, *, person: str | None = None) -> list[Lesson]:
+    """The active lessons relevant to ``text``, best first; none when nothing is close enough.
+
+    ``person``: only that person's lessons ("" the owner); None: everyone's (``ember memory``).
+    """
     words = keywords(text)
     wanted = set(words)
     scored = []
-    for lesson in _candidates(store, words, include_retired=False):
+    for lesson in _candidates(store, words, include_retired=False, person=person):
         shared, cosine = overlap(wanted, lesson.words)
         if shared >= MIN_SHARED and shared / min(len(wanted), len(lesson.words)) >= MIN_OVERLAP:
             scored.append((cosine, lesson.confirmations, lesson))
@@ -139,17 +144,17 @@ def relevant(store: SQLiteStore, text: str, k: int = 3) -> list[Lesson]:
     return [lesson for *_, lesson in scored[:k]]
 
 
-def search(store: SQLiteStore, query: str, limit: int = 10) -> list[tuple[Lesson, float]]:
+def search(store: SQLiteStore, query: str, limit: int = 10, *, person: str | None = None) -> list[tuple[Lesson, float]]:
     """Lessons (retired too) matching any word of ``query``, with a similarity score; for memory search."""
     wanted = set(keywords(query))
     found = [(lesson, overlap(wanted, lesson.words)[1]) for lesson in
-             _candidates(store, keywords(query), include_retired=True, limit=limit * 3)]
+             _candidates(store, keywords(query), include_retired=True, limit=limit * 3, person=person)]
     found.sort(key=lambda item: -item[1])
     return found[:limit]
 
 
 def add(store: SQLiteStore, rule: str, words: str = "", *, kind: str = "correction",
-        episode_id: int | None = None) -> tuple[Lesson, bool]:
+        episode_id: int | None = None, person: str = "") -> tuple[Lesson, bool]:
     """Store a lesson; returns ``(lesson, created)``.
 
     A rule that restates an existing lesson (retired or not) reinforces it instead: the newer
@@ -161,7 +166,7 @@ def add(store: SQLiteStore, rule: str, words: str = "", *, kind: str = "correcti
     rule, words = " ".join(rule.split()), " ".join(words.split())
     new_words = set(keywords(rule + " " + words))
     now = time.time()
-    for existing in _candidates(store, keywords(rule + " " + words), include_retired=True, limit=10):
+    for existing in _candidates(store, keywords(rule + " " + words), include_retired=True, limit=10, person=person):
         if overlap(new_words, existing.words)[1] >= SAME_LESSON:
             merged = " ".join(dict.fromkeys((existing.keywords + " " + words).split()))
             with store._write() as db:
@@ -177,9 +182,9 @@ def add(store: SQLiteStore, rule: str, words: str = "", *, kind: str = "correcti
             return updated, False
     with store._write() as db:
         cursor = db.execute(
-            """INSERT INTO lessons (rule, keywords, kind, episode_id, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (rule, words[:300], kind, episode_id, now, now),
+            """INSERT INTO lessons (rule, keywords, kind, episode_id, created_at, updated_at, person)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (rule, words[:300], kind, episode_id, now, now, person),
         )
         lesson_id = int(cursor.lastrowid or 0)
     created = get(store, lesson_id)
@@ -276,11 +281,11 @@ def counts(store: SQLiteStore) -> dict[str, int]:
 # --- `ember memory search` / `show` / `forget` see lessons through this source -------------------
 
 
-def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
+def _hits(store: SQLiteStore, query: str, k: int, person: str | None = None) -> list[Hit]:
     return [
         Hit(id=f"lessons:{lesson.id}", score=score, source="lessons",
             text=lesson.rule + ("" if lesson.active else " (retired)"), created_at=lesson.created_at)
-        for lesson, score in search(store, query, k) if score > 0
+        for lesson, score in search(store, query, k, person=person) if score > 0
     ]
 
 

@@ -45,6 +45,12 @@ NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
 
 
+# Which messages a search looks at: (session, person); None is "any". Parameters ?1 and ?2 of every
+# query that uses IN_SCOPE (a person's sessions are theirs: one person's memory is never another's).
+Scope = tuple[str | None, str | None]
+IN_SCOPE = ("(?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR session_id IN "
+            "(SELECT s.id FROM sessions s WHERE s.person = ?2))")
+
 def _same_stem(a: str, b: str) -> bool:
     """A cheap test for inflections ("paint"/"painting"): FTS5 already matches those."""
     n = min(len(a), len(b))
@@ -163,13 +169,15 @@ class MessageSearcher:
 
     # --- the query -----------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 10, session: str | None = None, *, sync: bool = True) -> list[Hit]:
-        """The ``k`` best messages for ``query`` (in ``session`` only, when given)."""
+    def search(self, query: str, k: int = 10, session: str | None = None, *, sync: bool = True,
+               person: str | None = None) -> list[Hit]:
+        """The ``k`` best messages for ``query`` (in ``session`` only, and only ``person``'s sessions,
+        when given)."""
         if sync:
             from ember.memory.embedding_index import INLINE_LIMIT
 
             self.sync(embed_limit=INLINE_LIMIT)
-        rows, features, dense = self.candidates(query, session)
+        rows, features, dense = self.candidates(query, session, person)
         # While the embedding index fills in, a message without vectors is scored with the lexical
         # weights, not as an average vector: on LoCoMo with half the messages embedded, R@10 0.816
         # against 0.793 (and 0.800 with no vectors at all), so every batch embedded helps.
@@ -177,17 +185,18 @@ class MessageSearcher:
                         key=lambda t: (-t[0], t[1]))
         return [self._hit(rows[mid], value) for value, mid in scored[:k]]
 
-    def candidates(self, query: str, session: str | None = None
+    def candidates(self, query: str, session: str | None = None, person: str | None = None
                    ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, float]], bool]:
         """(rows, features, dense): every candidate message and its ``ranking`` features."""
+        scope = (session, person)
         # The newest message's time anchors "last week"; a time no datetime can hold (from a store
         # written before import checked them) is passed over, so one bad row never breaks search.
         latest = self.store._read(
-            "SELECT MAX(created_at) FROM messages WHERE (?1 IS NULL OR session_id = ?1) AND created_at <= ?2",
-            (session, MAX_TIME),
+            f"SELECT MAX(created_at) FROM messages WHERE {IN_SCOPE} AND created_at <= ?3",
+            (*scope, MAX_TIME),
         )[0][0]
         if latest is None and not self.store._read(
-            "SELECT 1 FROM messages WHERE (?1 IS NULL OR session_id = ?1) LIMIT 1", (session,)
+            f"SELECT 1 FROM messages WHERE {IN_SCOPE} LIMIT 1", scope
         ):
             return {}, {}, False
         now = index.local_time(latest) or datetime.now()
@@ -200,12 +209,12 @@ class MessageSearcher:
             for mid, value in ids_scores.items():
                 features.setdefault(mid, {})[name] = value / best if best > 0 else 0.0
 
-        put(self._bm25(terms, session, LEX_LIMIT), "lex")
+        put(self._bm25(terms, scope, LEX_LIMIT), "lex")
         if ranges:
-            self._time(ranges, session, features)
+            self._time(ranges, scope, features)
         dense = self.embedder is not None and self._mixed is not None and len(self._mixed) > 0
         if dense:
-            self._dense(query, terms, session, features, put)
+            self._dense(query, terms, scope, features, put)
         rows = self._rows(list(features)) if features else {}
         best_lex: dict[str, float] = {}
         for mid, row in rows.items():
@@ -224,7 +233,7 @@ class MessageSearcher:
             features[mid]["session"] = best_lex[row["session_id"]]
         return rows, features, dense
 
-    def _bm25(self, words: list[str], session: str | None, limit: int) -> dict[int, float]:
+    def _bm25(self, words: list[str], scope: Scope, limit: int) -> dict[int, float]:
         """BM25 of an OR query over the words; see ``_affordable`` for how cost is bounded."""
         kept, total = self._affordable(words)
         match = textproc.fts_any(kept)
@@ -239,10 +248,11 @@ class MessageSearcher:
             since = found[0][0] if found else 0
         rows = self.store._read(
             f"""SELECT rowid, -rank FROM search_fts
-                WHERE search_fts MATCH ?1 AND rank MATCH 'bm25({BODY_WEIGHT}, {CONTEXT_WEIGHT})' AND rowid >= ?4
-                  AND (?2 IS NULL OR rowid IN (SELECT id FROM messages WHERE session_id = ?2))
-                ORDER BY rank LIMIT ?3""",
-            (match, session, limit, since),
+                WHERE search_fts MATCH ?3 AND rank MATCH 'bm25({BODY_WEIGHT}, {CONTEXT_WEIGHT})' AND rowid >= ?5
+                  AND (?1 IS NULL AND ?2 IS NULL OR rowid IN (SELECT id FROM messages m
+                       WHERE {IN_SCOPE.replace('session_id', 'm.session_id')}))
+                ORDER BY rank LIMIT ?4""",
+            (*scope, match, limit, since),
         )
         return {r[0]: max(r[1], 0.0) for r in rows}
 
@@ -273,7 +283,7 @@ class MessageSearcher:
             total += count
         return kept, total
 
-    def _dense(self, query: str, terms: list[str], session: str | None, features: dict[int, dict[str, float]],
+    def _dense(self, query: str, terms: list[str], scope: Scope, features: dict[int, dict[str, float]],
                put: Any) -> None:
         import numpy as np
 
@@ -285,11 +295,11 @@ class MessageSearcher:
         if words and len(self._words.words):
             fresh = dict(zip(unknown, qv[1:], strict=True))
             word_vectors = np.array([fresh[w] if w in fresh else self._words.matrix[self._words.row[w]] for w in words])
-            put(self._bm25(self._expansions(words, word_vectors), session, LEX_LIMIT), "lexexp")
+            put(self._bm25(self._expansions(words, word_vectors), scope, LEX_LIMIT), "lexexp")
         sims = self._mixed @ qv[0]
         mean, std = float(sims.mean()), float(sims.std()) or 1.0
         z = (sims - mean) / std
-        allowed = self._session_mask(session)
+        allowed = self._scope_mask(scope)
         ranked = np.where(allowed, z, -np.inf) if allowed is not None else z
         top = np.argpartition(-ranked, min(DENSE_LIMIT, len(ranked) - 1))[:DENSE_LIMIT]
         candidates = {int(vec.whole_ids[i]) for i in top if np.isfinite(ranked[i])}
@@ -341,29 +351,30 @@ class MessageSearcher:
                     found[candidate] = max(found.get(candidate, 0.0), float(sims[i, j]))
         return list(found)
 
-    def _session_mask(self, session: str | None) -> np.ndarray | None:
+    def _scope_mask(self, scope: Scope) -> np.ndarray | None:
         import numpy as np
 
-        if session is None:
+        if scope == (None, None):
             return None
-        ids = {r[0] for r in self.store._read("SELECT id FROM messages WHERE session_id = ?", (session,))}
+        ids = {r[0] for r in self.store._read(f"SELECT id FROM messages WHERE {IN_SCOPE}", scope)}
         return np.array([int(m) in ids for m in self._vectors.whole_ids], dtype=bool)
 
-    def _time(self, ranges: list[timeref.Range], session: str | None, features: dict[int, dict[str, float]]) -> None:
+    def _time(self, ranges: list[timeref.Range], scope: Scope, features: dict[int, dict[str, float]]) -> None:
         """Messages said in, or talking about, the periods asked for become candidates."""
         roles = ", ".join(f"'{r}'" for r in index.SEARCHABLE_ROLES)
         for start, end in ranges:
             said = self.store._read(
-                f"""SELECT id FROM messages WHERE created_at >= ?1 AND created_at < ?2 AND (?3 IS NULL OR session_id = ?3)
+                f"""SELECT id FROM messages WHERE created_at >= ?3 AND created_at < ?4 AND {IN_SCOPE}
                     AND role IN ({roles}) AND content != '' LIMIT {TIME_LIMIT}""",
-                (start, end, session),
+                (*scope, start, end),
             )
             for r in said:
                 features.setdefault(r[0], {})
             mentioned = self.store._read(
                 f"""SELECT DISTINCT t.message_id FROM search_times t JOIN messages m ON m.id = t.message_id
-                    WHERE t.start < ?2 AND t.end > ?1 AND (?3 IS NULL OR m.session_id = ?3) LIMIT {TIME_LIMIT}""",
-                (start, end, session),
+                    WHERE t.start < ?4 AND t.end > ?3 AND {IN_SCOPE.replace('session_id', 'm.session_id')}
+                    LIMIT {TIME_LIMIT}""",
+                (*scope, start, end),
             )
             for r in mentioned:
                 features.setdefault(r[0], {})["mentions"] = 1.0

@@ -375,6 +375,18 @@ def cron_jobs_and_runs(db: sqlite3.Connection) -> None:
     )
 
 
+def people(db: sqlite3.Connection) -> None:
+    # Whose a session and a lesson are: '' is the owner (the terminal's user), else a gateway person
+    # ("telegram:123456789", or a name given by `ember gateway link`). Memory search and lessons
+    # are scoped to one person, so one person's memory never reaches another's prompt.
+    _run(
+        db,
+        "ALTER TABLE sessions ADD COLUMN person TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX sessions_person ON sessions(person)",
+        "ALTER TABLE lessons ADD COLUMN person TEXT NOT NULL DEFAULT ''",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -387,6 +399,7 @@ MIGRATIONS: list[Migration] = [
     search_claims,
     gateway_inbox_outbox,
     cron_jobs_and_runs,
+    people,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
 

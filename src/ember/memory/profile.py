@@ -290,6 +290,15 @@ def trim(profile: Profile, max_chars: int) -> list[str]:
 # --- the file ------------------------------------------------------------------------------------
 
 
+def home_of(home: Path, person: str = "") -> Path:
+    """The folder of ``person``'s USER.md: ``EMBER_HOME`` for the owner (""), else
+    ``EMBER_HOME/people/<person>/``: each person of a gateway has a profile of their own."""
+    if not person:
+        return Path(home)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in person).strip("._") or "person"
+    return Path(home) / "people" / safe
+
+
 def path_in(home: Path) -> Path:
     return Path(home) / FILENAME
 

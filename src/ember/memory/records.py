@@ -25,6 +25,7 @@ class SessionInfo:
     created_at: float
     updated_at: float
     message_count: int
+    person: str = ""  # whose it is: "" the owner, else a gateway person (memory is scoped by it)
 
 
 TITLE_CHARS = 60
@@ -205,6 +206,7 @@ def session_from_row(row: Any) -> SessionInfo:
     return SessionInfo(
         id=row["id"], title=row["title"], source=row["source"], model=row["model"],
         created_at=row["created_at"], updated_at=row["updated_at"], message_count=row["message_count"],
+        person=row["person"] if "person" in row.keys() else "",
     )
 
 

@@ -4,7 +4,10 @@
     hits = search(store, "what did Caroline paint in May 2023?", k=10, scope="all")
 
 ``scope`` is ``all``, ``messages`` or the name of a registered source (``episodes``,
-``lessons``, ``skills``); ``session`` limits messages to one session. Messages are searched by
+``lessons``, ``skills``); ``session`` limits messages to one session; ``person`` limits
+everything to one person's memory ("" the owner; None, the default, is everyone's, for the
+owner's own commands): every door passes the person of its turn, so one person's memory never
+reaches another person's prompt. Messages are searched by
 ``message_search`` (BM25 + embeddings when installed, time- and speaker-aware); with scope
 ``all``, every source's hits are fused with them by reciprocal rank, so that one source's
 score scale cannot drown the others.
@@ -13,7 +16,7 @@ Other parts of Ember make their data searchable without this module knowing thei
 
     from ember.memory.search import register_source
 
-    def search_lessons(store, query, k):          # -> list[Hit], best first
+    def search_lessons(store, query, k, person=None):   # -> list[Hit], best first; person: above
         return [Hit(id=f"lessons:{l.id}", score=s, source="lessons", text=l.rule) for l, s in ...]
 
     register_source("lessons", search_lessons,
@@ -21,7 +24,9 @@ Other parts of Ember make their data searchable without this module knowing thei
                     forget=lambda store, key: ...) # optional: `ember memory forget lessons:3`
 
 A module listed in ``SOURCE_MODULES`` is imported before any search that is not limited to
-messages, so registering at import time is enough. A source is called with the store, the query and ``k``; an exception in one is logged and that
+messages, so registering at import time is enough. A source is called with the store, the
+query, ``k`` and ``person``; a source whose function takes no ``person`` is left out of a search
+scoped to a person (it could not keep people apart). An exception in one is logged and that
 source skipped, so a broken plugin never breaks recall. ``Hit.id`` of a source should be
 ``<source>:<its id>`` so that ``forget`` can route it back.
 """
@@ -50,7 +55,7 @@ log = logging.getLogger(__name__)
 SCOPES = ("all", "messages", "episodes", "lessons", "skills")
 RRF_K = 60
 
-SourceSearch = Callable[["SQLiteStore", str, int], list[Hit]]
+SourceSearch = Callable[..., list[Hit]]
 
 
 @dataclass
@@ -59,6 +64,16 @@ class Source:
     search: SourceSearch
     count: Callable[[SQLiteStore], int] | None = None
     forget: Callable[[SQLiteStore, str], bool] | None = None
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the source keeps people apart (its function takes ``person``)."""
+        import inspect
+
+        try:
+            return "person" in inspect.signature(self.search).parameters
+        except (TypeError, ValueError):
+            return False
 
 
 _SOURCES: dict[str, Source] = {}
@@ -136,7 +151,7 @@ class MemorySearch:
         return None if self.embedder is None else embedding_state(self.store, self.embedder.name)
 
     def search(self, query: str, k: int = 10, scope: str = "all", session: str | None = None,
-               *, refresh: bool = True) -> list[Hit]:
+               *, refresh: bool = True, person: str | None = None) -> list[Hit]:
         """The ``k`` best hits for ``query`` in ``scope``; see the module docstring."""
         k = max(1, int(k))
         known = sources()
@@ -149,12 +164,17 @@ class MemorySearch:
                     from ember.memory.embedding_index import INLINE_LIMIT
 
                     self.messages.sync(embed_limit=INLINE_LIMIT)
-                lists.append(self.messages.search(query, k, session, sync=False))
+                lists.append(self.messages.search(query, k, session, sync=False, person=person))
         if scope != "messages" and session is None:
             for name, source in known.items():
                 if scope in ("all", name):
+                    if person is not None and not source.scoped:
+                        log.debug("memory source %r keeps no people apart; left out of %r's search", name, person)
+                        continue
                     try:
-                        lists.append(source.search(self.store, query, k))
+                        found = source.search(self.store, query, k, person=person) if source.scoped else \
+                            source.search(self.store, query, k)
+                        lists.append(found)
                     except Exception:  # a broken source must not break recall
                         log.warning("memory source %r failed for %r", name, query, exc_info=True)
         if len(lists) == 1:
@@ -176,6 +196,6 @@ def searcher_for(store: SQLiteStore) -> MemorySearch:
 
 
 def search(store: SQLiteStore, query: str, k: int = 10, scope: str = "all",
-           session: str | None = None) -> list[Hit]:
+           session: str | None = None, *, person: str | None = None) -> list[Hit]:
     """``searcher_for(store).search(...)``: the one memory search (module docstring)."""
-    return searcher_for(store).search(query, k, scope, session)
+    return searcher_for(store).search(query, k, scope, session, person=person)

@@ -499,7 +499,8 @@ def index_lines(home: Path, store: SQLiteStore | None, query: str = "", limit: i
 # The store lives in EMBER_HOME, so its folder is where the skills are.
 
 
-def _hits(store: SQLiteStore, query: str, k: int) -> list[Hit]:
+def _hits(store: SQLiteStore, query: str, k: int, person: str | None = None) -> list[Hit]:
+    # Skills are shared by every person: they are how-to, not personal data (docs/gateway.md).
     return [Hit(id=f"skills:{info.name}", score=score, source="skills", text=f"{info.name}: {info.description}")
             for info, score in search(store.path.parent, query, k)]
 

@@ -65,8 +65,9 @@ class Store(Protocol):
     """What the rest of Ember may ask of a store; see ``SQLiteStore`` for the semantics."""
 
     def create_session(
-        self, *, source: str = "cli", title: str | None = None, model: str | None = None
+        self, *, source: str = "cli", title: str | None = None, model: str | None = None, person: str = ""
     ) -> SessionInfo: ...
+    def person_of(self, session_id: str | None) -> str: ...
     def get_session(self, id_or_prefix: str) -> SessionInfo | None: ...
     def latest_session(self, source: str | None = None) -> SessionInfo | None: ...
     def list_sessions(self, *, limit: int = 50, source: str | None = None) -> list[SessionInfo]: ...
@@ -234,7 +235,7 @@ class SQLiteStore:
     # sessions
 
     def create_session(
-        self, *, source: str = "cli", title: str | None = None, model: str | None = None
+        self, *, source: str = "cli", title: str | None = None, model: str | None = None, person: str = ""
     ) -> SessionInfo:
         """Start a session whose id (``YYYYMMDD-HHMMSS-xxxxxx``, UTC) sorts by creation time."""
         now = time.time()
@@ -245,10 +246,20 @@ class SQLiteStore:
                 if not db.execute("SELECT 1 FROM sessions WHERE id = ?", (sid,)).fetchone():
                     break
             db.execute(
-                "INSERT INTO sessions (id, title, source, model, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (sid, title, source, model, now, now),
+                "INSERT INTO sessions (id, title, source, model, created_at, updated_at, person)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sid, title, source, model, now, now, person),
             )
-        return SessionInfo(sid, title, source, model, now, now, 0)
+        return SessionInfo(sid, title, source, model, now, now, 0, person)
+
+    def person_of(self, session_id: str | None) -> str:
+        """Whose ``session_id`` is ("" for the owner, and for an unknown session)."""
+        if not session_id:
+            return ""
+        rows = self._read("SELECT person FROM sessions WHERE id = ?", (session_id,))
+        return rows[0][0] if rows else ""
+
+
 
     def get_session(self, id_or_prefix: str) -> SessionInfo | None:
         """The session with this id, or the only one whose id starts with it.

@@ -28,7 +28,8 @@ def _home_and_budget(ctx: ToolContext) -> tuple[Path, int]:
         raise ToolError("user_profile needs Ember's settings (EMBER_HOME); it is not available here.")
     from ember.memory.learning import LearningConfig
 
-    return Path(ctx.settings.home), LearningConfig.from_settings(ctx.settings).profile_max_chars
+    person = ctx.store.person_of(ctx.session_id) if ctx.store is not None else ""  # each person's own USER.md
+    return profile.home_of(Path(ctx.settings.home), person), LearningConfig.from_settings(ctx.settings).profile_max_chars
 
 
 @tool(toolset="memory")

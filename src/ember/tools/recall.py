@@ -54,10 +54,11 @@ def memory_search(ctx: ToolContext, query: str, k: int = 8, scope: Scope = "all"
         raise ToolError("k must be between 1 and 30.")
     if session is not None:
         info = store.get_session(session)
-        if info is None:
+        if info is None or info.person != store.person_of(ctx.session_id):
             raise ToolError(f"no session {session!r}; omit session to search all of them.")
         session = info.id
-    hits = search(store, query, k=k, scope=scope, session=session)
+    # Only this person's memory (the owner's in the terminal): never another person's.
+    hits = search(store, query, k=k, scope=scope, session=session, person=store.person_of(ctx.session_id))
     if not hits:
         return f"Nothing found for {query!r}. Try other words, a name, or a broader scope."
     return f"{len(hits)} result(s) for {query!r}, best first:\n" + "\n".join(_line(h) for h in hits)

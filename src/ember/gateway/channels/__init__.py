@@ -41,7 +41,11 @@ def available() -> dict[str, ModuleType]:
     """Every channel module: this package's, then plugins' (a plugin cannot replace a built-in)."""
     found: dict[str, ModuleType] = {}
     for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+        except Exception:  # one broken channel must not take the others down
+            log.exception("the channel module %s could not be loaded", info.name)
+            continue
         if hasattr(module, "CHANNEL") and hasattr(module, "configure"):
             found[module.NAME] = module
     from ember.tools.builtin import _group_declared  # reads entry_points.txt without importlib.metadata
