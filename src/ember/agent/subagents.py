@@ -75,7 +75,9 @@ class AgentSubAgents:
         session_id = child.new_session(source="delegate")  # titled from the task, secrets masked, by the agent
         if preload:
             child.tool_context(session_id, cancel).loaded_toolsets.update(toolsets - {CORE})
-        door = Unattended(auto_approve=bool(self.door is not None and self.door.auto_approve))
+        parent = self.door
+        door = Unattended(auto_approve=bool(parent is not None and parent.auto_approve),
+                          on_notice=parent.notify if parent is not None else None)  # "Noted..." reaches the person
         try:
             finished = child.ask(session_id, task, cancel=cancel, door=door, approvals=self.approvals)
         except (AgentError, ProviderError) as exc:

@@ -99,7 +99,9 @@ def run(
         from ember.agent.door import Unattended
 
         # No one to ask: approvals are refused (exit code 5), or all granted with --yes.
-        door = Unattended(auto_approve=yes, on_notice=lambda text: progress.write(f"· {text}\n"))
+        # Notices ("Noted for next time: ...") reach stderr with --json too: scripts read stdout.
+        door = Unattended(auto_approve=yes,
+                          on_notice=None if quiet else lambda text: sys.stderr.write(f"· {text}\n"))
         live = sys.stdout.isatty() and not as_json
         finished = None
         step_written = last_step_written = False  # text of the model call was written live
