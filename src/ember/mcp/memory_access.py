@@ -14,7 +14,8 @@ the data comes from:
   first (``ember.security.scan``); injected instructions, hidden text, secrets, and orders that
   are not preferences about answers (run commands, read or send files, contact hosts, trust tool
   output, skip approvals: ``ember.memory.profile.refusal``) are refused and USER.md is left as it was.
-- USER.md and ``skills/<name>/SKILL.md`` are read as the plain files they are.
+- USER.md is read as the plain file it is; skills are those of the prompt's index (a skill the scan
+  refuses, or one without valid front matter, is served to no client).
 
 Everything returned passes through a redactor: another program asking Ember's memory must not
 learn the secrets Ember knows. Snippets are redacted before they are cut, so a cut never leaves
@@ -171,57 +172,13 @@ class Skill:
     path: Path
 
 
-def front_matter(text: str) -> dict[str, str]:
-    """The ``key: value`` pairs of a ``---`` YAML front matter block; never raises.
-
-    Only what SKILL.md needs: plain and quoted scalars, and ``>``/``|`` blocks folded into one
-    line. Anything else is skipped rather than misread.
-    """
-    lines = text.lstrip("\ufeff").splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}
-    values: dict[str, str] = {}
-    key = None
-    for line in lines[1:]:
-        if line.strip() in ("---", "..."):
-            break
-        match = re.match(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$", line)
-        if match and not line[0].isspace():
-            key, value = match.group(1), match.group(2).strip()
-            if value in (">", "|", ">-", "|-", ""):
-                values[key] = ""
-                continue
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            values[key] = value
-            key = None
-        elif key is not None and line.strip():
-            values[key] = f"{values[key]} {line.strip()}".strip()
-    return values
-
-
-def _first_paragraph(text: str) -> str:
-    body = re.sub(r"\A---.*?^---\s*$", "", text, count=1, flags=re.S | re.M)
-    for line in body.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            return line[:200]
-    return ""
-
-
 def list_skills(home: Path) -> list[Skill]:
-    """Every ``skills/<name>/SKILL.md``, sorted by name; unreadable ones are skipped."""
-    root = home / "skills"
-    skills = []
-    for path in sorted(root.glob("*/SKILL.md")) if root.is_dir() else []:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        meta = front_matter(text)
-        name = meta.get("name") or path.parent.name
-        skills.append(Skill(name=name, description=meta.get("description") or _first_paragraph(text), path=path))
-    return skills
+    """The skills in the prompt's index, sorted by name: the library's own listing (``memory.skills``),
+    so a skill the scan refuses, or one that cannot be read, is served to no MCP client either."""
+    from ember.memory import skills as library
+
+    return [Skill(name=info.name, description=info.description, path=info.path / "SKILL.md")
+            for info in library.list_skills(home) if not info.problem]
 
 
 def read_skill(home: Path, name: str) -> str:
