@@ -51,7 +51,7 @@ class Unattended:
     ``auto_approve``, i.e. ``--yes``); questions get no answer; notices go to ``on_notice``."""
 
     auto_approve: bool = False
-    on_notice: Callable[[str], None] | None = None
+    on_notice: Callable[[str], object] | None = None  # what it returns is ignored
     present: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,7 +72,7 @@ class Attended:
 
     approver: Callable[[ApprovalRequest], Answer]
     asker: Callable[[str, list[str]], str | None] | None = None
-    on_notice: Callable[[str], None] | None = None
+    on_notice: Callable[[str], object] | None = None  # what it returns is ignored
     auto_approve: bool = False
     present: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
