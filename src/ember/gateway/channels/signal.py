@@ -53,8 +53,8 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 USER_ERROR, IO_ERROR, UNTRUSTED_KEY, RATE_LIMIT, CAPTCHA_REJECTED = -1, -3, -4, -5, -6
 INTERNAL_ERROR = -32603
 RETRYABLE_RESULTS = {"NETWORK_FAILURE", "RATE_LIMIT_FAILURE"}
-UNTRUSTED_HELP = ("the recipient's safety number changed; once you have checked it, trust it with "
-                  "`signal-cli -a ACCOUNT trust --trust-all-known-keys NUMBER` (docs/gateway-signal.md)")
+UNTRUSTED_HELP = ("the recipient's safety number changed; once you have checked it with them, trust their new "
+                  "key (signal-cli's trust method; docs/gateway-signal.md, troubleshooting)")
 
 
 # --- configuration -----------------------------------------------------------------------------
