@@ -312,7 +312,8 @@ def test_every_builtin_tool_requirement_imports_in_the_test_install():
 
 
 def test_plugin_discovery_reads_entry_points_files_without_importlib_metadata(tmp_path, monkeypatch):
-    from ember.tools.builtin import ENTRY_POINT_GROUP, _group_declared
+    from ember.plugins import group_declared as _group_declared
+    from ember.tools.builtin import ENTRY_POINT_GROUP
 
     assert not _group_declared("ember.no_such_group_" + uuid.uuid4().hex[:8])
     monkeypatch.syspath_prepend(str(_plugin(tmp_path)))

@@ -77,8 +77,14 @@ def _model_spec(name: str, table: Mapping[str, Any], lookup: Mapping[str, str], 
     elif provider in PROVIDERS:
         default_url, default_model = DEFAULT_BASE_URLS[provider], DEFAULT_MODELS[provider]
     else:
-        names = ", ".join((*PROVIDERS, *PROVIDER_ALIASES))
-        raise bad(at("provider"), f"names an unknown provider {provider!r}; use one of {names}")
+        from ember.plugins import plugin_paths
+
+        if provider not in plugin_paths("ember.providers"):
+            names = ", ".join((*PROVIDERS, *PROVIDER_ALIASES, *plugin_paths("ember.providers")))
+            raise bad(at("provider"), f"names an unknown provider {provider!r}; use one of {names}")
+        if not table.get("base_url"):  # a plugin's adapter: Ember knows no default endpoint for it
+            raise bad(at("base_url"), f"is needed for the plugin provider {provider!r}")
+        default_url, default_model = "", ""
     api_key = table.get("api_key")
     if api_key is not None:
         expect(api_key, str, f"{where}.api_key")

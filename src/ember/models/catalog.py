@@ -1,6 +1,8 @@
 """Which adapter serves a ModelSpec (what we know about models themselves is in ``spec.py``).
 
 Adapters are imported only when built, so loading the catalog (or ``ember --help``) costs nothing.
+A third-party adapter registers under the ``ember.providers`` entry-point group (``ember.plugins``)
+and is used with ``provider = "its-name"`` and a ``base_url``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from typing import TYPE_CHECKING
 
 from ember.models.base import AuthError, Provider
 from ember.models.spec import ModelSpec, missing_key_message
+from ember.plugins import find, names
+
+PROVIDER_GROUP = "ember.providers"
+# provider name -> its adapter class, built with (ModelSpec, httpx.Client | None)
+PROVIDERS: dict[str, str] = {
+    "openai": "ember.models.openai_compat:OpenAICompatProvider",
+    "anthropic": "ember.models.anthropic:AnthropicProvider",
+    "hermes": "ember.models.hermes:HermesProvider",
+}
 
 if TYPE_CHECKING:
     import httpx
@@ -22,16 +33,9 @@ def build_provider(spec: ModelSpec, client: httpx.Client | None = None) -> Provi
     problem = missing_key_message(spec)
     if problem:
         raise AuthError(problem)
-    if spec.provider == "anthropic":
-        from ember.models.anthropic import AnthropicProvider
-
-        return AnthropicProvider(spec, client)
-    if spec.provider == "hermes":
-        from ember.models.hermes import HermesProvider
-
-        return HermesProvider(spec, client)
-    if spec.provider == "openai":
-        from ember.models.openai_compat import OpenAICompatProvider
-
-        return OpenAICompatProvider(spec, client)
-    raise ValueError(f"unknown provider {spec.provider!r} for model {spec.name!r}; use openai, anthropic or hermes")
+    adapter = find(PROVIDER_GROUP, spec.provider, PROVIDERS)
+    if adapter is None:
+        known = ", ".join(names(PROVIDER_GROUP, PROVIDERS))
+        raise ValueError(f"unknown provider {spec.provider!r} for model {spec.name!r}; use one of {known}")
+    provider: Provider = adapter(spec, client)
+    return provider

@@ -47,40 +47,11 @@ def builtin_registry(settings: Settings | None = None, *, plugins: bool = True) 
     return registry
 
 
-def _group_declared(group: str) -> bool:
-    """Whether any distribution on ``sys.path`` declares entry points of ``group``.
-
-    ``importlib.metadata`` costs ~15 ms to import (it pulls in ``email``) and more to read every
-    distribution's metadata: a tenth of a one-shot ``ember run``, spent on most machines to find
-    no plugin at all. Reading the ``entry_points.txt`` files straight off the path entries answers
-    "none" in about a millisecond; when one matches, ``importlib.metadata`` does the real work.
-    """
-    import os
-    import sys
-
-    header = f"[{group}]"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:  # a zip file, or a path entry that is not there (python311.zip usually is not)
-            if os.path.isfile(entry):
-                return True  # cannot look inside cheaply: let importlib.metadata decide
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as handle:
-                    if any(line.strip() == header for line in handle):
-                        return True
-            except (OSError, UnicodeDecodeError):
-                continue
-    return False
-
-
 def discover_entry_points(registry: ToolRegistry, group: str = ENTRY_POINT_GROUP) -> None:
     """Declare one toolset per entry point of ``group``; nothing is imported until it is used."""
-    if not _group_declared(group):
+    from ember.plugins import group_declared
+
+    if not group_declared(group):
         return
     from importlib.metadata import entry_points
 

@@ -48,19 +48,16 @@ def available() -> dict[str, ModuleType]:
             continue
         if hasattr(module, "CHANNEL") and hasattr(module, "configure"):
             found[module.NAME] = module
-    from ember.tools.builtin import _group_declared  # reads entry_points.txt without importlib.metadata
+    from ember.plugins import plugin_paths
 
-    if _group_declared(ENTRY_POINT_GROUP):
-        from importlib.metadata import entry_points
-
-        for entry in entry_points(group=ENTRY_POINT_GROUP):
-            if entry.name in found:
-                log.warning("channel plugin %r clashes with a built-in channel; ignored", entry.name)
-                continue
-            try:
-                found[entry.name] = entry.load()
-            except Exception:
-                log.exception("channel plugin %r could not be loaded", entry.name)
+    for name, entry in plugin_paths(ENTRY_POINT_GROUP).items():
+        if name in found:
+            log.warning("channel plugin %r clashes with a built-in channel; ignored", name)
+            continue
+        try:
+            found[name] = entry.load()
+        except Exception:
+            log.exception("channel plugin %r could not be loaded", name)
     return found
 
 
