@@ -211,6 +211,8 @@ def _tools(raw: Mapping[str, Any]) -> ToolSettings:
 
 def _allow_patterns(patterns: list[str]) -> list[str]:
     """Refuse a pattern that would allow everything (``*``, ``rm *``, ``/*``): see security/patterns."""
+    if not patterns:
+        return patterns
     from ember.security.patterns import problem
 
     for pattern in patterns:

@@ -19,11 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ember.security import patterns
-from ember.security.dangerous import ESCAPE, WARN, Danger, check_command, check_write, find_dangers
-
 if TYPE_CHECKING:
     from ember.agent.door import Door
+    from ember.security.dangerous import ESCAPE, WARN, Danger, check_command, check_write, find_dangers
+
+# ``dangerous`` (the command parser) and ``patterns`` are imported when first needed: every turn
+# builds an Approver, but a turn that runs no command never needs either.
+_LAZY = {"ESCAPE", "WARN", "Danger", "check_command", "check_write", "find_dangers"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from ember.security import dangerous
+
+        return getattr(dangerous, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +69,15 @@ class ApprovalRequest:
     @property
     def patterns(self) -> list[str]:
         """Suggested patterns, one per distinct subject, for 'allow for the session/always'."""
-        return list(dict.fromkeys(patterns.suggest(s) for s in self.subjects))
+        from ember.security.patterns import suggest
+
+        return list(dict.fromkeys(suggest(s) for s in self.subjects))
 
     def matches(self, pattern: str, subject: str) -> bool:
         """Whether an allowed ``pattern`` covers one of this request's subjects (``patterns.matches``)."""
-        return patterns.matches(pattern, subject)
+        from ember.security.patterns import matches
+
+        return matches(pattern, subject)
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,8 @@ def command_approval(
     Shared by every tool that runs shell text, so they all ask the same question and an allowed
     pattern means the same thing everywhere.
     """
+    from ember.security.dangerous import find_dangers
+
     dangers = find_dangers(command, workspace=workspace, cwd=cwd)
     if not dangers:
         return None
@@ -181,6 +197,8 @@ class Approver:
         self.door: Door = _ModeDoor.of(mode, ask if mode == "interactive" else None)
         self._permanent: list[str] = []
         for pattern in dict.fromkeys(p for p in allowed if p):
+            from ember.security import patterns
+
             why = patterns.problem(pattern)
             if why:  # config.toml refuses these at load; one in the database is skipped, loudly
                 log.warning("ignoring allow-pattern %r: %s (ember approvals remove)", pattern, why)
@@ -203,6 +221,8 @@ class Approver:
 
         Raises ``patterns.PatternError`` for a pattern that would allow everything.
         """
+        from ember.security import patterns
+
         pattern = patterns.check(pattern)
         with self._lock:
             target = self._permanent if permanent else self._session.setdefault(session_id, [])
@@ -268,6 +288,8 @@ class Approver:
                 f"The user refused: {request.tool} was not run ({request.reason}). "
                 "Do not retry it; ask the user how to proceed or find another way.",
             ), "refused"
+        from ember.security import patterns
+
         refused = []
         for pat in wanted if decision is not Decision.ONCE else []:
             try:

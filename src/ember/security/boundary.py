@@ -27,15 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ember.security.approval import ESCAPE, ApprovalRequest
-from ember.security.dangerous import command_subjects, find_dangers, is_read_only
+from ember.security.approval import ApprovalRequest
+from ember.security.dangerous import ESCAPE, command_subjects, find_dangers, is_read_only
+from ember.security.private import CREDENTIAL_PATHS, private_reason, real
 
-# Hidden from commands even though the rest of the root is readable (relative to $HOME).
-CREDENTIAL_PATHS = (
-    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
-    ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".config/hub", ".terraform.d",
-    ".local/share/keyrings", ".password-store", ".vault-token", ".huggingface",
-)
+__all__ = ["CREDENTIAL_PATHS", "Boundary", "CommandPlan", "plan_command", "private_reason", "sandbox_problem"]
+
 # Emptied and writable inside: caches that hold tokens, and that tools expect to write.
 SCRATCH_PATHS = (".cache", ".npm")
 # How to get a sandbox where there is none (doctor and run_code say it).
@@ -44,10 +41,6 @@ INSTALL_HINT = (
     "Arch: pacman -S bubblewrap), or set [sandbox] mode = \"docker\" in config.toml, or, to run code "
     "on this machine without isolation, mode = \"none\""
 )
-
-
-def _real(path: Path | str) -> Path:
-    return Path(os.path.realpath(os.path.expanduser(str(path))))
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,7 @@ class Boundary:
 
     def hidden(self) -> list[Path]:
         """Paths the command must not see, real and existing, EMBER_HOME first."""
-        paths = [_real(self.home), *(_real(self.user_home / p) for p in CREDENTIAL_PATHS)]
+        paths = [real(self.home), *(real(self.user_home / p) for p in CREDENTIAL_PATHS)]
         return [p for p in dict.fromkeys(paths) if p.exists()]
 
     def mounts(self, *, writable: bool = True) -> list[str]:
@@ -73,9 +66,9 @@ class Boundary:
         for entry in os.environ.get("PATH", "").split(os.pathsep):
             if entry.startswith("/tmp/") and os.path.isdir(entry):
                 root = Path(entry).parent if Path(entry).name == "bin" else Path(entry)
-                args += ["--ro-bind", str(_real(root)), str(_real(root))]
-        user_home = _real(self.user_home)
-        workspace = _real(self.workspace) if self.workspace is not None else None
+                args += ["--ro-bind", str(real(root)), str(real(root))]
+        user_home = real(self.user_home)
+        workspace = real(self.workspace) if self.workspace is not None else None
         # Other people's homes: /home is emptied, our own home shown again (read-only).
         if Path("/home").is_dir():
             args += ["--tmpfs", "/home"]
@@ -107,35 +100,10 @@ class Boundary:
         args = [bwrap_path(), *self.mounts()]
         for path in keep:
             args += ["--bind", str(path), str(path)]
-        args += ["--chdir", str(_real(cwd))]
+        args += ["--chdir", str(real(cwd))]
         args += ["--unshare-all", "--share-net"] if self.network else ["--unshare-all"]
         args += ["--die-with-parent", "--cap-drop", "ALL"]
         return [*args, "--", *argv]
-
-
-def private_reason(path: Path, *, workspace: Path, home: Path | str | None = None) -> str | None:
-    """Why a tool may not touch ``path`` by name (None when it may).
-
-    Ember's home holds config.toml, .env, the database, USER.md and skills: the model changes
-    those only through Ember's own tools (``user_profile``, ``skill_manage``), never by path, so
-    that hostile text cannot rewrite approvals or read keys. Credential folders are the user's.
-    The workspace is always allowed, also when it lies inside Ember's home.
-    """
-    if home is None:
-        from ember.config import ember_home
-
-        home = ember_home()
-    real = _real(path)
-    if real.is_relative_to(_real(workspace)):
-        return None
-    if real.is_relative_to(_real(home)):
-        return (f"{path} is inside Ember's own folder ({home}): tools cannot read or change it. "
-                "Use user_profile for the user's preferences and skill_manage for skills.")
-    user_home = _real(Path.home())
-    for name in CREDENTIAL_PATHS:
-        if real.is_relative_to(user_home / name):
-            return f"{path} holds the user's credentials (~/{name}): tools cannot read or change it."
-    return None
 
 
 def _hide(path: Path) -> list[str]:

@@ -83,7 +83,7 @@ class ToolContext:
         Raises ``ToolError`` for a path in Ember's own home or a credential folder: no tool reads
         or writes those through a path (see ``boundary.private_reason``).
         """
-        from ember.security.boundary import private_reason
+        from ember.security.private import private_reason
 
         resolved = Path(path).expanduser()
         resolved = resolved if resolved.is_absolute() else self.workspace / resolved

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.models.base import Cancelled
-from ember.security.approval import ApprovalRequest, check_write
+from ember.security.approval import ApprovalRequest
 from ember.tools.base import ToolContext, ToolError, tool
 
 PAGE_LINES = 2000
@@ -75,6 +75,8 @@ def _refuse_binary(target: Path, path: str) -> None:
 
 def _write_approval(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
     target = ctx.resolve(args["path"])
+    from ember.security.dangerous import check_write  # the parser: only when a write is checked
+
     reason = check_write(target, ctx.workspace)
     if reason is None:
         return None

@@ -20,13 +20,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ember.models.base import Cancelled
 from ember.security.approval import ApprovalRequest
-from ember.security.boundary import Boundary, CommandPlan, plan_command, sandbox_problem
 from ember.textio import HeadTail
 from ember.tools.base import ToolContext, ToolError, ToolResult, tool
+
+if TYPE_CHECKING:
+    from ember.security.boundary import Boundary, CommandPlan
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 3600.0
@@ -45,6 +47,7 @@ _TRAILER = '\n__ember_status=$?\npwd -P > "$EMBER_CWD_FILE" 2>/dev/null\nexit $_
 
 def boundary(ctx: ToolContext) -> Boundary:
     from ember.config import ember_home
+    from ember.security.boundary import Boundary
 
     network = ctx.settings.tools.network if ctx.settings is not None else True
     home = ctx.settings.home if ctx.settings is not None else ember_home()
@@ -54,6 +57,7 @@ def boundary(ctx: ToolContext) -> Boundary:
 def plan(tool: str, ctx: ToolContext, command: str, run_dir: Path, outside: bool, why: str | None) -> CommandPlan:
     """Where ``command`` runs and what to ask first; the approval check and the run agree on it."""
     from ember.config import ConfigError
+    from ember.security.boundary import plan_command, sandbox_problem
     from ember.security.sandbox import sandbox_settings
 
     try:
