@@ -153,6 +153,12 @@ def test_a_mention_in_a_server_channel_is_a_conversation_answered_as_a_reply(fak
     assert fake.wait_posted(2)[1]["message_reference"]["message_id"] == follow["id"]  # a reply to the latest
     fake.mention(general, BOB, "a new topic")
     assert inbox.wait(3)[2].thread not in (None, asked["id"])
+    fake.reply(asked, ANN, "/stop", ping=False)  # a reply to the question itself: the same conversation
+    assert inbox.wait(4)[3].thread == asked["id"] and inbox.items[3].text == "/stop"
+    fake.reply(fake.user_says(general, BOB, "lunch?"), ANN, "sure")  # people talking: not for the bot
+    fake.wait_delivered()
+    time.sleep(0.2)
+    assert len(inbox.items) == 4
 
 
 def test_in_a_thread_the_thread_is_the_conversation(fake: FakeDiscord, running: DiscordChannel,

@@ -1,16 +1,17 @@
 """Discord's events as the gateway's ``Inbound`` messages, and our buttons' ``custom_id``.
 
 What arrives: DMs; in servers, messages that mention the bot (the mention is taken out) or reply
-to one of its messages; attachments as files fetched on demand; presses of our buttons
+to one of its messages or to another message of a conversation with it; attachments as files fetched on demand; presses of our buttons
 (``INTERACTION_CREATE`` of a message component). Other bots, the bot's own messages, system
 messages (joins, pins) and server talk not meant for the bot are skipped.
 
 Conversations: a DM is one conversation, and so is a thread (a thread is a channel of its own on
 Discord). In a server's channel each mention starts a conversation (``Inbound.thread`` is the id
-of the message that started it), answered as a reply to the latest message in it; replying to
-one of the bot's answers goes on with the conversation that answer belongs to. The store keeps
-which conversation each of the bot's messages belongs to (``discord:conv:<message id>``) and the
-latest message of each (``discord:last:<conversation>``).
+of the message that started it), answered as a reply to the latest message in it; a Discord
+reply to any message of a conversation (the bot's answer, or the question) goes on with it, with
+or without a mention, so ``/stop`` sent as such a reply reaches the running turn. The store keeps
+which conversation each message belongs to (``discord:conv:<message id>``) and the latest
+message of each (``discord:last:<conversation>``).
 
 A button's ``custom_id`` is ``"<request_id>:<choice>"``; Discord allows 100 characters, so a
 longer pair is kept in the store under a digest and the button carries ``"#<digest>"``.
@@ -80,11 +81,15 @@ def inbound_from_message(message: dict[str, Any], bot: str, state: KeyValue, thr
              for a in message.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
     thread = None
     if message.get("guild_id"):
-        if not _addressed(message, text, bot):
+        in_thread = channel in threads or "position" in message  # a thread's messages carry a position
+        known = None if in_thread else _known_conversation(message, state)
+        if known is None and not _addressed(message, text, bot):
             return None  # server talk not meant for the bot
         text = _without_mention(text, bot)
-        if channel not in threads and "position" not in message:  # a thread's messages carry a position
-            thread = _conversation(message, state)
+        if not in_thread:
+            thread = known or str(message["id"])
+            state.set_meta(f"discord:conv:{message['id']}", thread)  # a reply to it goes on with it
+            state.set_meta(f"discord:last:{thread}", str(message["id"]))  # the message to answer
     text = _readable_mentions(text, message)
     if not text.strip() and not files:
         return None
@@ -134,10 +139,7 @@ def _readable_mentions(text: str, message: dict[str, Any]) -> str:
     return re.sub(r"<@!?(\d+)>", lambda m: f"@{names[m.group(1)]}" if m.group(1) in names else m.group(0), text)
 
 
-def _conversation(message: dict[str, Any], state: KeyValue) -> str:
-    """The conversation a server message belongs to: the one of the bot's message it replies to,
-    else a new one named after this message. Its latest message is remembered, to reply to."""
+def _known_conversation(message: dict[str, Any], state: KeyValue) -> str | None:
+    """The conversation of the message this one replies to (the bot's answer, or the question)."""
     reference = str((message.get("message_reference") or {}).get("message_id") or "")
-    conversation = (state.get_meta(f"discord:conv:{reference}") if reference else None) or str(message["id"])
-    state.set_meta(f"discord:last:{conversation}", str(message["id"]))
-    return conversation
+    return state.get_meta(f"discord:conv:{reference}") if reference else None
