@@ -320,3 +320,18 @@ def test_plugin_discovery_reads_entry_points_files_without_importlib_metadata(tm
     assert _group_declared(ENTRY_POINT_GROUP)
     registry = builtin_registry(load_settings())
     assert "gadgets" in {t.name for t in registry.toolsets()}
+
+
+def test_tools_are_declared_once_and_read_from_their_modules(ember_home):
+    """The prompt's index takes tool names from the modules' source (no import); they must be
+    exactly the tools the modules register when imported."""
+    from ember.tools import catalog
+
+    catalog._names = None  # read afresh, into this test's EMBER_HOME cache
+    names = catalog.tool_names()
+    assert (ember_home / "cache" / "tool-index.json").exists()
+    registry = builtin_registry(plugins=False)
+    for toolset, _, _ in catalog.TOOLSETS:
+        assert names[toolset] == tuple(t.name for t in registry.tools_in(toolset)), toolset
+    catalog._names = None
+    assert catalog.tool_names() == names  # the cache gives the same

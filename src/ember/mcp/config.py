@@ -75,10 +75,10 @@ def check_name(name: str) -> str:
             f"config.toml: MCP server name {name!r}: use 1-30 letters, digits, '-' or '_' "
             f"(no '{SEPARATOR}', not ending in '_'), e.g. [mcp.servers.github]"
         )
-    from ember.tools.catalog import BUILTIN_TOOLSETS
+    from ember.tools.catalog import TOOLSETS
     from ember.tools.registry import LOAD_TOOL
 
-    reserved = {toolset for toolset, *_ in BUILTIN_TOOLSETS} | {LOAD_TOOL}
+    reserved = {toolset for toolset, *_ in TOOLSETS} | {LOAD_TOOL}
     if name in reserved:
         raise ConfigError(f"config.toml: MCP server name {name!r} is a built-in toolset's name; choose another")
     return name
