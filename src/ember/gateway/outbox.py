@@ -44,6 +44,9 @@ class Outbox:
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        # Called with each item the platform acknowledged, and its ack (the scheduler ties a job's
+        # posted result to the run's session); a listener that fails is logged, never retried.
+        self.delivered_listeners: list[Callable[[OutboxItem, str], None]] = []
 
     # --- queueing -------------------------------------------------------------------------------
 
@@ -105,6 +108,11 @@ class Outbox:
                 self.ledger.retry_later(item.id, error, time.time() + self.backoff(item.attempts + 1, None))
             return False
         self.ledger.delivered(item.id, str(ack))
+        for listener in self.delivered_listeners:
+            try:
+                listener(item, str(ack))
+            except Exception:
+                log.exception("outbox %s: a delivery listener failed", item.id)
         return True
 
     def deliver_due(self, platform: str) -> int:

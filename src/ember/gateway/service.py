@@ -282,11 +282,19 @@ class Gateway:
 
     def _session(self, item: InboxItem, fresh: bool = False) -> str:
         session = None if fresh else self.ledger.session_for(item.platform, item.chat, item.thread)
+        person = memory_person(str(item.payload.get("person", "")))
+        if session is not None and not self._may_continue(session, person):
+            session = None
         if session is None:
-            person = memory_person(str(item.payload.get("person", "")))
             session = self.runtime.agent.new_session(source=item.platform, person=person)
             self.ledger.set_session(item.platform, item.chat, item.thread, session, person)
         return session
+
+    def _may_continue(self, session: str, person: str) -> bool:
+        """A scheduled job's posted result is continued only by the job's own person (its session
+        holds their memory); anyone else replying to it starts a conversation of their own."""
+        info = self.runtime.store.get_session(session)
+        return info is None or info.source != "cron" or info.person == person
 
     def destination(self, item: InboxItem) -> tuple[str, str, str | None]:
         """Where replies to ``item`` go: its own chat, or a webhook's configured target chat."""

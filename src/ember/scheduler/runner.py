@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 from ember.scheduler.jobs import Job, JobBook, Run
 
 if TYPE_CHECKING:
+    from ember.gateway.ledger import OutboxItem
     from ember.gateway.outbox import Outbox
     from ember.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 GRACE = 300.0  # a run later than this is "missed" and follows the job's missed-run policy
+REPLY_KEY = "cron.reply:{}"  # meta: an outbox id of a job's result -> the session of the run
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        if outbox is not None:
+            outbox.delivered_listeners.append(self._delivered)
 
     # --- one pass ------------------------------------------------------------------------------
 
@@ -104,8 +108,8 @@ class Scheduler:
         timer = threading.Timer(job.timeout, cancel.set)
         timer.daemon = True
         timer.start()
-        prompt = (f"[Scheduled job {job.name!r}, {job.schedule.describe()}. Your final answer is delivered to "
-                  f"{job.deliver}: make it the result itself, ready to read.]\n\n{job.task}")
+        prompt = (f"[Scheduled job {job.name!r}, {job.schedule.describe()}. {self._when(job, due)} Your final "
+                  f"answer is delivered to {job.deliver}: make it the result itself, ready to read.]\n\n{job.task}")
         answer, error, usage, cost = "", None, None, 0.0
         try:
             finished = agent.ask(session, prompt, cancel=cancel, door=Unattended())
@@ -121,14 +125,26 @@ class Scheduler:
         status = "failed" if error else "ran"
         last_try = status == "ran" or run.attempt > job.retries
         text = answer if not error else f"Scheduled job {job.name!r} failed: {error}"
-        outbox_ids = self._deliver(job, text) if last_try else []
+        outbox_ids = self._deliver(job, text, session) if last_try else []
         self.book.finish(run.id, status, session_id=session, error=error,
                          input_tokens=usage.input_tokens if usage else 0,
                          output_tokens=usage.output_tokens if usage else 0, cost=cost, outbox_ids=outbox_ids,
                          now=self.clock())
         return RunReport(job.id, job.name, due, status, answer, error, run.id, outbox_ids)
 
-    def _deliver(self, job: Job, text: str) -> list[int]:
+    def _when(self, job: Job, due: float) -> str:
+        """The run's own time and its last finished run's, so that "what is new since the last run"
+        can be asked of an API (the clock the model sees is the machine's, not the run's)."""
+        from datetime import datetime
+
+        tz = job.schedule.zone()
+        last = next((run.due_at for run in self.book.runs(job.id) if run.status == "ran" and run.due_at < due), None)
+        this = f"This run is for {datetime.fromtimestamp(due, tz).isoformat(timespec='seconds')};"
+        if last is None:
+            return f"{this} it is the job's first run."
+        return f"{this} its last run was for {datetime.fromtimestamp(last, tz).isoformat(timespec='seconds')}."
+
+    def _deliver(self, job: Job, text: str, session: str | None = None) -> list[int]:
         target = parse_target(job.deliver)
         if target is None:
             return []
@@ -136,7 +152,29 @@ class Scheduler:
         if self.outbox is None:
             log.warning("job %s: no outbox here to deliver to %s", job.id, job.deliver)
             return []
-        return self.outbox.queue(platform, chat, text, kind="cron")
+        ids = self.outbox.queue(platform, chat, text, kind="cron")
+        if session is not None:  # whichever process delivers it ties the post to the run
+            for outbox_id in ids:
+                self.runtime.store.set_meta(REPLY_KEY.format(outbox_id), session)
+        return ids
+
+    def _delivered(self, item: OutboxItem, ack: str) -> None:
+        """A job's result was posted: a reply to it continues the run's session, in the message's
+        thread (Slack) and as the chat's next message (a DM, Telegram), so the agent knows what it
+        posted and a correction there is learned for the job's next runs. Called by the outbox."""
+        session = self.runtime.store.get_meta(REPLY_KEY.format(item.id)) if item.kind == "cron" else None
+        if not session or self.outbox is None:
+            return
+        from ember.gateway.ledger import Ledger
+
+        channel = self.outbox.channels.get(item.platform)
+        try:
+            chat = channel.resolve_chat(item.chat) if channel is not None else item.chat
+        except Exception:  # the post went out, so the name resolved a moment ago; keep it as written
+            chat = item.chat
+        ledger, person = Ledger(self.runtime.store), self.runtime.store.person_of(session)
+        for thread in dict.fromkeys([ack, None]):
+            ledger.set_session(item.platform, chat, thread, session, person)
 
     def _interrupted(self, run: Run, now: float) -> RunReport:
         job = self.book.get(run.job_id)
