@@ -25,7 +25,9 @@ Faults, for the next ``times`` commands of a name (``"LOGIN"``, ``"UID FETCH"``,
     imap.fail("UID SEARCH", answer="NO [UNAVAILABLE] try later")
     imap.fail("SELECT", hang=5.0)                # no answer for 5 s, then the connection closes
     imap.drop_connections()                      # every open connection closes now
-    imap.idle = False                            # (before start) no IDLE capability: clients poll
+    FakeIMAP(idle=False)                         # no IDLE capability: clients poll
+    FakeIMAP(tls=server_context)                 # STARTTLS required before LOGIN (imap://)
+    FakeIMAP(tls=server_context, implicit_tls=True)   # TLS from the first byte (imaps://)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -64,8 +67,10 @@ class FakeIMAP:
     """A fake IMAP server; see the module docstring."""
 
     def __init__(self, user: str = "ember@example.com", password: str = "imap-password", *, idle: bool = True,
-                 folder: str = "INBOX", uidvalidity: int = UIDVALIDITY) -> None:
+                 folder: str = "INBOX", uidvalidity: int = UIDVALIDITY, tls: ssl.SSLContext | None = None,
+                 implicit_tls: bool = False) -> None:
         self.user, self.password, self.idle, self.folder = user, password, idle, folder
+        self.tls, self.implicit_tls = tls, implicit_tls  # STARTTLS (imap://), or TLS from the start (imaps://)
         self.uidvalidity = uidvalidity
         self.messages: list[_Message] = []
         self.commands: list[tuple[str, str]] = []
@@ -105,7 +110,8 @@ class FakeIMAP:
 
     @property
     def url(self) -> str:
-        return f"imap+plain://127.0.0.1:{self.port}"
+        scheme = "imap+plain" if self.tls is None else "imaps" if self.implicit_tls else "imap"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     # --- the mailbox -----------------------------------------------------------------------------
 
@@ -203,8 +209,12 @@ class _Connection(socketserver.StreamRequestHandler):
     """One client: commands in order; while idling, ``announce`` may write from another thread."""
 
     def setup(self) -> None:
-        super().setup()
         self.fake: FakeIMAP = self.server.fake  # type: ignore[attr-defined]
+        self.secure = False
+        if self.fake.tls is not None and self.fake.implicit_tls:
+            self.request = self.fake.tls.wrap_socket(self.request, server_side=True)
+            self.secure = True
+        super().setup()
         self.write_lock = threading.Lock()
         self.idling = False
         self.authenticated = False
@@ -232,7 +242,20 @@ class _Connection(socketserver.StreamRequestHandler):
             pass
 
     def capabilities(self) -> str:
-        return "IMAP4rev1 AUTH=PLAIN LITERAL+" + (" IDLE" if self.fake.idle else "")
+        found = "IMAP4rev1 LITERAL+" + (" IDLE" if self.fake.idle else "")
+        if self.fake.tls is not None and not self.secure:
+            return found + " STARTTLS LOGINDISABLED"
+        return found + " AUTH=PLAIN"
+
+    def _start_tls(self, tag: str) -> None:
+        if self.fake.tls is None or self.secure:
+            self.send(f"{tag} BAD STARTTLS not available")
+            return
+        self.send(f"{tag} OK Begin TLS negotiation now")
+        self.connection = self.request = self.fake.tls.wrap_socket(self.connection, server_side=True)
+        self.secure = True
+        self.rfile = self.connection.makefile("rb", self.rbufsize)
+        self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
 
     def handle(self) -> None:
         self.fake.opened(self)
@@ -291,6 +314,10 @@ class _Connection(socketserver.StreamRequestHandler):
         elif name == "LOGOUT":
             self.send("* BYE Fake IMAP logging out", f"{tag} OK LOGOUT completed")
             return False
+        elif name == "STARTTLS":
+            self._start_tls(tag)
+        elif name == "LOGIN" and self.fake.tls is not None and not self.secure:
+            self.send(f"{tag} NO [PRIVACYREQUIRED] LOGIN only after STARTTLS")
         elif name == "LOGIN":
             if len(words) == 2 and words == [fake.user, fake.password]:
                 self.authenticated = True

@@ -14,12 +14,15 @@ Faults, for the next ``times`` commands of a name (``"RCPT"``, ``"DATA"``, ``"MA
     smtp.fail("DATA", "451 4.3.0 Mail server temporarily rejected message")
     smtp.fail("RCPT", "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown")
     smtp.fail("DATA", drop=True)       # the connection closes instead of an answer
+    FakeSMTP(tls=server_context)                      # STARTTLS required (smtp://)
+    FakeSMTP(tls=server_context, implicit_tls=True)   # TLS from the first byte (smtps://)
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -56,8 +59,10 @@ def _free_port() -> int:
 class FakeSMTP:
     """aiosmtpd in a thread; see the module docstring. ``password=None``: no AUTH offered."""
 
-    def __init__(self, user: str = "ember@example.com", password: str | None = "smtp-password") -> None:
+    def __init__(self, user: str = "ember@example.com", password: str | None = "smtp-password", *,
+                 tls: ssl.SSLContext | None = None, implicit_tls: bool = False) -> None:
         self.user, self.password = user, password
+        self.tls, self.implicit_tls = tls, implicit_tls  # STARTTLS required (smtp://), or TLS first (smtps://)
         self.messages: list[Received] = []
         self.logins = 0
         self.failed_logins = 0
@@ -87,6 +92,10 @@ class FakeSMTP:
         options: dict[str, Any] = {}
         if self.password is not None:  # AUTH offered without TLS (127.0.0.1); MAIL checks that it happened
             options = {"authenticator": authenticator, "auth_require_tls": False}
+        if self.tls is not None and self.implicit_tls:
+            options["ssl_context"] = self.tls
+        elif self.tls is not None:
+            options.update(tls_context=self.tls, require_starttls=True)
         logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's own chatter, not ours
         self.port = _free_port()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **options)
@@ -106,7 +115,8 @@ class FakeSMTP:
 
     @property
     def url(self) -> str:
-        return f"smtp+plain://127.0.0.1:{self.port}"
+        scheme = "smtp+plain" if self.tls is None else "smtps" if self.implicit_tls else "smtp"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def fail(self, command: str, reply: str | None = None, *, times: int = 1, drop: bool = False) -> None:
         with self.lock:

@@ -504,3 +504,37 @@ def test_the_password_never_reaches_logs_or_status(imap: FakeIMAP, smtp: FakeSMT
     for secret in (wrong, PASSWORD):
         assert secret not in caplog.text and secret not in str(raised.value)
         assert secret not in (bad.status().last_error or "") + (good.status().last_error or "")
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "tls"])
+def test_tls_by_the_url_scheme(tmp_path: Path, store: SQLiteStore, implicit: bool) -> None:
+    from tests.fakes.tls import certificates
+
+    server_tls, client_tls = certificates(tmp_path / "tls")
+    with FakeIMAP(user=EMBER, password=PASSWORD, tls=server_tls, implicit_tls=implicit) as imap, \
+            FakeSMTP(user=EMBER, password=PASSWORD, tls=server_tls, implicit_tls=implicit) as smtp:
+        assert imap.url.startswith("imaps://" if implicit else "imap://")
+        assert smtp.url.startswith("smtps://" if implicit else "smtp://")
+        config = EmailConfig(address=EMBER, imap_url=imap.url, smtp_url=smtp.url, password=PASSWORD)
+        channel, inbox = EmailChannel(config, store, tmp_path, ssl_context=client_tls, backoff=0.05), Inbox()
+        channel.start(inbox)
+        try:
+            imap.add(mail())
+            [inbound] = inbox.wait(1)
+            channel.send(Outbound(chat=ADA, text="over TLS", thread=inbound.thread))
+            assert smtp.wait_messages(1)[0].message["In-Reply-To"] == inbound.thread
+            assert ("STARTTLS" in [c for c, _ in imap.commands]) is not implicit
+        finally:
+            channel.stop()
+        untrusting = EmailChannel(config, store, tmp_path, backoff=0.05)  # the system's CAs: our test CA is unknown
+        with pytest.raises(SendError, match="certificate") as raised:
+            untrusting.send(Outbound(chat=ADA, text="x"))
+        assert raised.value.permanent
+        untrusting.start(Inbox())
+        try:
+            imap.wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in (untrusting.status().last_error or ""), 5,
+                          "the certificate error")
+        finally:
+            untrusting.stop()
