@@ -190,7 +190,8 @@ def test_bots_own_system_and_unaddressed_messages_are_skipped(fake: FakeDiscord,
 
 
 def test_buttons_go_as_components_and_a_press_comes_back_answered(fake: FakeDiscord, running: DiscordChannel,
-                                                                 inbox: Inbox) -> None:
+                                                                 inbox: Inbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
     channel = fake.dm_channel(ANN)
     buttons = [Button("Allow once", "once"), Button("This session", "session"), Button("Always", "always"),
                Button("Deny", "deny")]
@@ -208,6 +209,8 @@ def test_buttons_go_as_components_and_a_press_comes_back_answered(fake: FakeDisc
     assert fake.callbacks[0] == {"id": interaction["id"], "type": 6}
     callback = next(c for c in fake.calls if c.path.startswith("/interactions/"))
     assert "authorization" not in callback.headers  # the interaction's own token, not the bot's
+    fake.wait_for(lambda: "/interactions/" in caplog.text, what="the callback in httpx's log")
+    assert interaction["token"] not in caplog.text and f"/interactions/{interaction['id']}/[REDACTED]" in caplog.text
     fake.interact(posted, BOB, "not-ours")  # a button that is not Ember's: answered, not passed on
     fake.wait_for(lambda: len(fake.callbacks) == 2, what="the second callback")
     assert len(inbox.items) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from ember.gateway.channel import SendError
@@ -36,6 +37,31 @@ REASONS = {
 }
 
 
+_INTERACTION_PATH = re.compile(r"(/interactions/\d+/)[^/\s\"']+")
+
+
+class _InteractionTokenFilter(logging.Filter):
+    """Masks an interaction's token (15 minutes of power to post in its name) in httpx's URL log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report
+            return True
+        if "/interactions/" in message:
+            record.msg, record.args = _INTERACTION_PATH.sub(r"\1[REDACTED]", message), ()
+        return True
+
+
+_FILTER = _InteractionTokenFilter()
+
+
+def _guard_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+
+
 def _retry_after(response: httpx.Response, body: Any) -> float | None:
     if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
         return max(float(body["retry_after"]), 0.0)
@@ -57,6 +83,7 @@ class DiscordAPI:
         self.client = client
         # Discord asks bots for this User-Agent shape.
         self.user_agent = f"DiscordBot (https://github.com/ember-agent/ember, {__version__})"
+        _guard_logs()
 
     def call(self, method: str, path: str, *, body: dict[str, Any] | None = None,
              file: tuple[str, bytes] | None = None, auth: bool = True, timeout: float | None = None) -> Any:
