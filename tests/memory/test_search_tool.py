@@ -47,3 +47,15 @@ def test_mistakes_come_back_as_errors_the_model_can_fix(run):
     assert "between 1 and 30" in run(query="x", k=99).content
     assert "no session" in run(query="x", session="nope").content
     assert run(query="nothing like this", k=3).content.startswith("Nothing found")
+
+
+def test_a_long_hit_shows_the_part_that_matched(store, run):
+    session = store.create_session()
+    finding = "Evidence: the sparse model used 60% less memory at 32k tokens."
+    store.add_message(session.id, Message(role="assistant", content="Summary of the paper. "
+                                          + "It revisits attention over long documents. " * 4 + finding))
+    store.add_message(session.id, Message(role="user", content="A short note about memory."))
+    lines = run(query="memory use of long-context models", k=2).content.splitlines()[1:]
+    long_hit = next(line for line in lines if "Evidence" in line)
+    assert finding in long_hit and "] …" in long_hit  # the start was left out, not the finding
+    assert any(line.endswith("] A short note about memory.") for line in lines)  # short: whole
