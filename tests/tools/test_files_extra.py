@@ -13,6 +13,7 @@ from ember.tools.builtin import builtin_registry
 from ember.tools.media import image_header
 from ember.tools.registry import ToolContext, ToolResult
 from tests.fakes.images_server import png_bytes
+from tests.fakes.papers_server import pdf_bytes
 
 
 @pytest.fixture
@@ -188,28 +189,6 @@ def test_delete_approval_request_names_the_folder_and_its_size(workspace):
 
 
 # --- read_pdf ---------------------------------------------------------------------------------------
-
-
-def pdf_bytes(pages: list[str]) -> bytes:
-    """A small valid PDF with one line of Helvetica text per page, xref offsets and all."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>",
-               f"<< /Type /Pages /Kids [{' '.join(f'{4 + 2 * i} 0 R' for i in range(len(pages)))}] "
-               f"/Count {len(pages)} >>",
-               "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    for i, text in enumerate(pages):
-        stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET"
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                       f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>")
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
 
 
 def test_read_pdf_pages(call, workspace):
