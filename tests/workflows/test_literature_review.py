@@ -29,6 +29,7 @@ from tests.workflows.conftest import (
 )
 
 PREFERENCE = "I prefer paper summaries as: Title, Claim, Evidence, Limits."
+SUMMARISE = "Summarise the paper at {} (if you read it before, take it from your memory)"
 SPARSE = ["Claim: sparse attention matches dense attention on 32k-token documents.",
           "Evidence: LongBench score 71.2 with sparse attention against 71.0 dense, using 60% less memory.",
           "Limits: English text only; one model family.",
@@ -120,12 +121,12 @@ def test_papers_are_summarised_in_the_users_format_remembered_and_compared(ember
 
     # A web page, then a PDF, each in a session of its own, each in the user's format.
     start = len(model.requests)
-    first = run(ember, f"Summarise the paper at {sparse}")
+    first = run(ember, SUMMARISE.format(sparse))
     assert [c["name"] for c in first["tool_calls"]] == ["memory_search", "web_extract"]
     assert first["answer"] == (f"Summary of {sparse}:\nTitle: Sparse Attention at Scale\n"
                                f"Claim: {SPARSE[0][7:]}\nEvidence: {SPARSE[1][10:]}\nLimits: {SPARSE[2][8:]}")
     assert PREFERENCE[:-1] in section(system_of(agent_calls(model, start)[0]), "User profile")
-    second = run(ember, f"Summarise the paper at {dense}")
+    second = run(ember, SUMMARISE.format(dense))
     assert [c["name"] for c in second["tool_calls"]] == ["memory_search", "shell", "read_pdf"]
     assert second["answer"].splitlines() == [f"Summary of {dense}:", "Title: Dense Baselines Revisited",
                                              *DENSE[1:]]
@@ -133,7 +134,7 @@ def test_papers_are_summarised_in_the_users_format_remembered_and_compared(ember
     assert site.hits("sparse-attention.html") == 1 and site.hits("dense-baseline.pdf") == 1
 
     # Asked again later: found in memory, not fetched again.
-    again = run(ember, f"Summarise the paper at {sparse}")
+    again = run(ember, SUMMARISE.format(sparse))
     assert [c["name"] for c in again["tool_calls"]] == ["memory_search"]
     assert again["answer"].startswith("I read it already") and "Claim: sparse attention matches" in again["answer"]
     assert site.hits("sparse-attention.html") == 1
