@@ -108,8 +108,8 @@ def email_config(table: Mapping[str, Any], env: Mapping[str, str], settings: Set
         if urlsplit(url).password:
             raise ConfigError(f"{name}: put the password in EMBER_EMAIL_PASSWORD, not in the URL")
     settings.secrets.setdefault("EMBER_EMAIL_PASSWORD", password)
-    raw = env.get("EMBER_EMAIL_ALLOW")
-    allow_value: Any = raw if raw is not None else _value(table, "allow", (list, str), [])
+    listed = env.get("EMBER_EMAIL_ALLOW")
+    allow_value: Any = listed if listed is not None else _value(table, "allow", (list, str), [])
     items = allow_value.split(",") if isinstance(allow_value, str) else [str(v) for v in allow_value]
     allow = [item.strip().lower() for item in items if item.strip()]
     bad = [a for a in allow if not _ADDRESS.match(a)]

@@ -109,8 +109,8 @@ def signal_config(table: Mapping[str, Any], env: Mapping[str, str], settings: Se
     elif not rpc.removeprefix("unix:").removeprefix("//").startswith("/"):
         raise ConfigError(f"EMBER_SIGNAL_RPC / [gateway.signal].rpc is http://HOST:PORT (daemon --http) or the "
                           f"absolute path of signal-cli's socket (daemon --socket), got {rpc!r}")
-    raw = env.get("EMBER_SIGNAL_ALLOW")
-    value: Any = raw if raw is not None else table.get("allow", [])
+    listed = env.get("EMBER_SIGNAL_ALLOW")
+    value: Any = listed if listed is not None else table.get("allow", [])
     if isinstance(value, str):
         items = value.split(",")
     elif isinstance(value, list) and not any(isinstance(v, bool) for v in value):
