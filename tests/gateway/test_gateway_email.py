@@ -105,15 +105,17 @@ def test_a_mail_is_answered_and_a_reply_continues_the_conversation(start, server
     smtp.wait_for(lambda: gateway.status()["outbox"]["email"]["delivered"] == 3, 5, "three accepted sends")
 
 
-def test_a_stranger_is_refused_once_without_a_model_call(start, servers) -> None:
+def test_a_stranger_is_refused_silently_without_a_model_call(start, servers) -> None:
+    """A From address is easily forged: answering it would mail whoever was impersonated."""
     imap, smtp = servers
     gateway, model = start(lambda request: Reply(text="hello"))
-    imap.add(mail(sender=EVE, subject="let me in"))
-    imap.add(mail(sender=EVE, subject="please?"))
-    (refusal,) = wait_mail(smtp, EVE, 1)
+    first = imap.add(mail(sender=EVE, subject="let me in"))
+    second = imap.add(mail(sender=EVE, subject="please?"))
+    imap.wait_seen(first)
+    imap.wait_seen(second)
     time.sleep(0.5)
-    assert "only answer people I know" in body(refusal) and len(smtp.to(EVE)) == 1
-    assert model.requests == []
+    assert smtp.to(EVE) == [] and model.requests == []
+    assert gateway.status()["outbox"].get("email", {}).get("pending", 0) == 0
 
 
 def test_a_forged_sender_never_reaches_the_model(start, servers, caplog: pytest.LogCaptureFixture) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ember.store.gateway_records import Button  # what an outbox item carries, kept with it
+
 
 @dataclass
 class InboundFile:
@@ -52,12 +54,6 @@ class Inbound:
     files: list[InboundFile] = field(default_factory=list)
     press: ButtonPress | None = None
     reply_url: str | None = None  # a webhook's callback URL
-
-
-@dataclass
-class Button:
-    label: str
-    value: str
 
 
 @dataclass
@@ -100,7 +96,11 @@ class KeyValue(Protocol):
 
 @runtime_checkable
 class Channel(Protocol):
-    """A messaging platform. ``name`` is its platform name (``telegram``)."""
+    """A messaging platform. ``name`` is its platform name (``telegram``).
+
+    A channel may also set ``quiet_refusals = True`` (email): a stranger then gets no refusal,
+    since answering a forgeable sender would send mail to whoever was impersonated.
+    """
 
     name: str
     max_text: int  # the longest text one message may carry

@@ -163,7 +163,9 @@ class Gateway:
         verdict = self.access.check(message)
         if not verdict.allowed:
             inbox_id = self.ledger.record(message, status=REFUSED)
-            if inbox_id is not None and verdict.reply:
+            channel = self.channels.get(message.platform)
+            quiet = getattr(channel, "quiet_refusals", False) and not verdict.person  # "paired" is still said
+            if inbox_id is not None and verdict.reply and not quiet:
                 self.outbox.queue(message.platform, message.chat, verdict.reply, kind="refusal",
                                   thread=message.thread, inbox_id=inbox_id)
             return

@@ -136,6 +136,7 @@ class EmailChannel:
 
     name = "email"
     max_text = MAX_TEXT
+    quiet_refusals = True  # a From address is easily forged: a refusal would be backscatter to a stranger
     idle_seconds = 300.0  # an IDLE is renewed this often: a connection that died quietly shows up
 
     def __init__(self, config: EmailConfig, state: KeyValue, files_dir: Path, *, timeout: float = 30.0,
