@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.store_backends import STORE_BACKENDS, StoreBackend
+
 ENV_VARS = (
     "EMBER_PROVIDER", "EMBER_BASE_URL", "EMBER_API_KEY", "EMBER_MODEL", "EMBER_WORKSPACE",
     "EMBER_MAX_STEPS", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "EMBER_DEBUG",
@@ -18,3 +20,15 @@ def ember_home(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("EMBER_HOME", str(home))
     return home
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: looks inside SQLite itself; runs on the SQLite backend only")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_backend(request) -> StoreBackend:
+    """Each store backend in turn (tests/store_backends.py): a test using it runs once per backend."""
+    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("looks inside SQLite")
+    return StoreBackend(request.param)

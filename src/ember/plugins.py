@@ -11,6 +11,7 @@ the same group in its pyproject.toml, and Ember finds it without any change here
 | ``ember.providers`` | a model adapter class ``(ModelSpec, httpx.Client | None)`` | ``models/catalog.py`` |
 | ``ember.tools`` | a module of ``@tool`` functions (one toolset) | ``tools/catalog.py`` |
 | ``ember.channels`` | a channel module (``NAME``, ``configure``, ``CHANNEL``) | ``gateway/channels/`` |
+| ``ember.stores`` | a store backend ``(location, redactor=)`` -> ``Store``, by URL scheme | ``store/backends.py`` |
 
 Nothing is imported until it is asked for; looking for plugins reads the installed
 distributions' ``entry_points.txt`` files first, so a machine without plugins pays about a

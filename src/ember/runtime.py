@@ -15,14 +15,14 @@ if TYPE_CHECKING:
     from ember.agent.loop import Agent
     from ember.config import Settings
     from ember.memory.learning import Learning
-    from ember.memory.store import SQLiteStore
     from ember.security.approval import Mode
+    from ember.store.ports import Store
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    store: SQLiteStore
+    store: Store
     agent: Agent
     learning: Learning | None = None
     # The configured workspace folder this start created (its parent existed); a door says so.
@@ -73,14 +73,15 @@ def prepare_home(home: Path) -> None:
         ) from None
 
 
-def open_store(settings: Settings) -> SQLiteStore:
-    """The home's database; everything written to it has the configured keys and real-looking
-    secrets masked (placeholders stay readable)."""
-    from ember.memory.store import SQLiteStore
+def open_store(settings: Settings) -> Store:
+    """The home's store (the backend ``store.backends`` picks for it: SQLite, ``ember.db``);
+    everything written to it has the configured keys and real-looking secrets masked
+    (placeholders stay readable)."""
     from ember.security.redact import Redactor
+    from ember.store.backends import open_backend
 
     prepare_home(settings.home)
-    return SQLiteStore(settings.db_path, redactor=Redactor(settings.secret_values(), placeholders=False))
+    return open_backend(settings.db_path, redactor=Redactor(settings.secret_values(), placeholders=False))
 
 
 def prepare_workspace(settings: Settings) -> Path | None:
@@ -120,7 +121,7 @@ def build_runtime(
     interactive: bool,
     auto_approve: bool = False,
     ask: Callable[[Any], Any] | None = None,
-    store: SQLiteStore | None = None,
+    store: Store | None = None,
 ) -> Runtime:
     from ember.agent.context import ContextBuilder
     from ember.agent.loop import Agent

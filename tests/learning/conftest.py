@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from ember.config import load_settings
-from ember.memory.store import SQLiteStore, open_store
 from ember.runtime import Runtime, build_runtime
+from ember.store.ports import Store
 from tests.fakes.openai_server import FakeOpenAI
+from tests.store_backends import StoreBackend
 
 
 @pytest.fixture
@@ -51,7 +52,8 @@ def make_runtime(fake, workspace, monkeypatch) -> Iterator[Callable[..., Runtime
 
 
 @pytest.fixture
-def store(ember_home: Path) -> Iterator[SQLiteStore]:
-    s = open_store(ember_home / "ember.db")
+def store(store_backend: StoreBackend, ember_home: Path) -> Iterator[Store]:
+    """The store of EMBER_HOME, once per backend: the one a runtime of this home opens."""
+    s = store_backend.open(ember_home)
     yield s
     s.close()

@@ -136,6 +136,7 @@ def test_archive_restore_and_remove(ember_home, store):
     assert skills.find(ember_home, "pdf-tools") is None and "pdf-tools" not in skill_stats.stats(store)
 
 
+@pytest.mark.sqlite_only
 def test_failing_and_unused_skills_are_archived_not_deleted(ember_home, store):
     for name in ("good", "failing", "stale"):
         write_skill(ember_home / "skills" / name, FOREIGN.replace("pdf-tools", name))

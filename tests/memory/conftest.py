@@ -1,4 +1,5 @@
-"""Every test gets a real SQLite file in its own tmp_path; nothing is mocked."""
+"""Every test gets a fresh store in its own tmp_path, once per backend (a real SQLite file for
+SQLite); nothing is mocked."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory.store import SQLiteStore, open_store
+from ember.store.ports import Store
+from tests.store_backends import StoreBackend
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "home" / "ember.db"
+def store_home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[SQLiteStore]:
-    s = open_store(db_path)
+def db_path(store_home: Path) -> Path:
+    """The SQLite backend's file (tests marked ``sqlite_only`` look at it)."""
+    return store_home / "ember.db"
+
+
+@pytest.fixture
+def store(store_backend: StoreBackend, store_home: Path) -> Iterator[Store]:
+    s = store_backend.open(store_home)
     yield s
     s.close()

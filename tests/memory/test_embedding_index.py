@@ -59,6 +59,7 @@ def test_import_indexes_text_only_and_search_answers_at_once(store, embedder):
     assert hits and all("violin" in h.text for h in hits[:5])
 
 
+@pytest.mark.sqlite_only
 def test_finished_batches_are_kept_and_only_the_rest_is_embedded_again(store, embedder):
     load(store, chat_lines(100))
     stop = threading.Event()
@@ -79,6 +80,7 @@ def test_finished_batches_are_kept_and_only_the_rest_is_embedded_again(store, em
     assert embedding_state(store, embedder.name).complete
 
 
+@pytest.mark.sqlite_only
 def test_a_partial_index_uses_vectors_where_they_exist_and_words_everywhere(store, embedder):
     lines = chat_lines(30)
     lines.append(json.dumps({"id": "S1:car", "session": "S1", "speaker": "Ana",

@@ -4,14 +4,9 @@ import sqlite3
 
 import pytest
 
-from ember.memory.migrations import (
-    APPLICATION_ID,
-    MIGRATIONS,
-    applied_migrations,
-    apply_migrations,
-    unknown_migrations,
-)
 from ember.memory.store import NewerSchemaError, open_store
+from ember.store.sqlite.migrations import APPLICATION_ID, MIGRATIONS
+from ember.store.sqlite.opening import applied_migrations, apply_migrations, unknown_migrations
 
 
 def _raw(path) -> sqlite3.Connection:

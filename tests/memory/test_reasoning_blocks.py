@@ -13,10 +13,11 @@ import sqlite3
 import pytest
 
 from ember.config import ModelSpec
-from ember.memory.migrations import MIGRATIONS, apply_migrations, message_reasoning_blocks
 from ember.memory.store import open_store
 from ember.models.anthropic import AnthropicProvider
 from ember.models.base import Message, StreamDone, ToolCall
+from ember.store.sqlite.migrations import MIGRATIONS, message_reasoning_blocks
+from ember.store.sqlite.opening import apply_migrations
 from tests.fakes.anthropic_server import FakeAnthropic
 
 BLOCKS = [
@@ -28,6 +29,7 @@ TOOLS = [{"name": "get_weather", "description": "Weather for a city",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
 
 
+@pytest.mark.sqlite_only
 def test_reasoning_blocks_round_trip_exactly(store, db_path):
     session = store.create_session()
     with_blocks = Message("assistant", "Checking.", tool_calls=[ToolCall("t1", "get_weather", {"city": "Paris"})],
@@ -62,6 +64,7 @@ def test_an_older_database_gains_the_column_and_keeps_its_messages(db_path):
         assert store.get_messages("s1")[-1].message.reasoning_blocks == BLOCKS[:1]
 
 
+@pytest.mark.sqlite_only
 def test_unreadable_blocks_are_dropped_not_fatal(store):
     session = store.create_session()
     store.add_message(session.id, Message("assistant", "x", reasoning_blocks=BLOCKS[:1]))

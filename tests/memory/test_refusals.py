@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory.migrations import APPLICATION_ID
 from ember.memory.store import (
     CorruptDatabaseError,
     ForeignDatabaseError,
@@ -18,6 +17,7 @@ from ember.memory.store import (
     open_store,
 )
 from ember.models.base import Message
+from ember.store.sqlite.migrations import APPLICATION_ID
 
 
 def _ember_db(path: Path, messages: int = 0) -> None:

@@ -95,6 +95,7 @@ def test_local_time_is_none_for_unusable_values():
     assert index.local_time(1690000000).year == 2023
 
 
+@pytest.mark.sqlite_only
 def test_forget_moves_the_sessions_updated_at_back_to_its_newest_message(store):
     report = ImportReport()
     msgs = read_jsonl([jsonl({"id": "a", "session": "s", "content": "first", "timestamp": 1000}),

@@ -47,6 +47,7 @@ def test_int8_storage_keeps_directions(embedder):
     assert float(np.min(np.sum(back * v, axis=1))) > 0.999
 
 
+@pytest.mark.sqlite_only
 def test_meaning_is_found_without_shared_words(store, embedder):
     load(store, [
         ("Ana", "The soup at lunch was far too salty."),
@@ -63,6 +64,7 @@ def test_meaning_is_found_without_shared_words(store, embedder):
     assert searcher.search("Which vehicle did Ana purchase?", 1)[0].id == "D1:3"
 
 
+@pytest.mark.sqlite_only
 def test_forgotten_messages_leave_the_vector_index(store, embedder):
     from ember.memory import inventory
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from ember.memory.importer import ImportReport, import_messages, parse_timestamp, read_jsonl
 
 
@@ -35,6 +37,7 @@ def test_timestamps_naive_are_local_and_offsets_are_honoured():
     assert parse_timestamp(12.5) == 12.5
 
 
+@pytest.mark.sqlite_only
 def test_sessions_are_named_reused_and_duplicates_skipped(store):
     lines = [json.dumps({"id": f"D1:{i}", "session": "S1", "content": f"turn {i}", "speaker": "Ana",
                          "timestamp": f"2023-05-0{i}T10:00:00"}) for i in range(1, 4)]

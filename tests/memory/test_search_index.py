@@ -41,6 +41,7 @@ def ids(store) -> dict[str, int]:
     return {r[0]: r[1] for r in store._read("SELECT external_id, id FROM messages WHERE external_id IS NOT NULL")}
 
 
+@pytest.mark.sqlite_only
 def test_migration_adds_columns_and_tables(store):
     columns = {r[1] for r in store._read("PRAGMA table_info(messages)")}
     assert {"external_id", "speaker"} <= columns
@@ -70,6 +71,7 @@ def test_a_new_message_updates_its_predecessors_context(store):
     assert "sunrise" in fts(store, first)[1]
 
 
+@pytest.mark.sqlite_only
 def test_time_mentions_are_resolved_against_the_message_time(store):
     load(store, CHAT)
     index.refresh(store)
@@ -80,6 +82,7 @@ def test_time_mentions_are_resolved_against_the_message_time(store):
             for a, b in rows] == [("2023-05-07", "2023-05-08")]
 
 
+@pytest.mark.sqlite_only
 def test_live_agent_messages_are_indexed_but_tool_output_is_not(store):
     session = store.create_session()
     store.add_message(session.id, Message(role="user", content="remind me about the dentist on friday"))
@@ -91,6 +94,7 @@ def test_live_agent_messages_are_indexed_but_tool_output_is_not(store):
     assert sorted(roles) == ["assistant", "user"]
 
 
+@pytest.mark.sqlite_only
 def test_forget_removes_the_message_its_index_rows_and_its_text_from_neighbours(store):
     load(store, CHAT)
     index.refresh(store)
@@ -104,6 +108,7 @@ def test_forget_removes_the_message_its_index_rows_and_its_text_from_neighbours(
     assert inventory.forget(store, "D1:4") is None
 
 
+@pytest.mark.sqlite_only
 def test_forget_by_row_id_and_session_delete_clean_the_index(store):
     load(store, CHAT)
     index.refresh(store)
@@ -116,6 +121,7 @@ def test_forget_by_row_id_and_session_delete_clean_the_index(store):
     assert store._read("SELECT COUNT(*) FROM search_times")[0][0] == 0
 
 
+@pytest.mark.sqlite_only
 def test_rebuild_starts_over_from_the_messages(store):
     load(store, CHAT)
     index.refresh(store)
@@ -135,14 +141,12 @@ def test_counts_describe_the_store(store):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "markdown"])
-def test_export_round_trips_through_import(store, tmp_path, fmt):
+def test_export_round_trips_through_import(store, store_backend, tmp_path, fmt):
     load(store, CHAT)
     items = list(inventory.export_messages(store))
     assert [i["id"] for i in items] == [t["id"] for t in CHAT]
     if fmt == "jsonl":
-        from ember.memory.store import open_store
-
-        with open_store(tmp_path / "copy.db") as copy:
+        with store_backend.open(tmp_path / "copy") as copy:
             report = ImportReport()
             import_messages(copy, read_jsonl(inventory.as_jsonl(iter(items)), report), report)
             assert report.messages == 5 and not report.problems

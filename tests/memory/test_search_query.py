@@ -70,6 +70,7 @@ def test_relative_periods_are_resolved_against_the_latest_message(searcher):
     assert top(searcher, "what class did Ana start last month", 1) == ["D3:2"]
 
 
+@pytest.mark.sqlite_only
 def test_session_filter_and_k(searcher, store):
     s2 = store._read("SELECT id FROM sessions WHERE title = 'S2'")[0][0]
     hits = searcher.search("kitten marathon lighthouse", 10, session=s2)
@@ -84,12 +85,10 @@ def test_hits_carry_what_a_reader_needs(searcher):
     assert hit.score > 0
 
 
-def test_queries_that_find_nothing_or_nothing_stored(store, searcher):
+def test_queries_that_find_nothing_or_nothing_stored(store, store_backend, tmp_path, searcher):
     assert searcher.search("the of and what", 5) == []  # stopwords only: nothing to look for
     assert searcher.search('"OR NEAR( * zebra', 5) == []  # FTS5 syntax in a query is plain text, never an error
-    from ember.memory.store import open_store
-
-    with open_store(store.path.parent / "empty.db") as empty:
+    with store_backend.open(tmp_path / "empty") as empty:
         assert MemorySearch(empty, embedder=None).search("anything", 5) == []
 
 

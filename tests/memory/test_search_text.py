@@ -9,6 +9,7 @@ import pytest
 from ember.memory import textproc
 from ember.memory.timeref import mention_ranges, query_ranges
 from ember.memory.wordpiece import WordPiece
+from ember.store.sqlite.fts import fts_any
 
 
 def days(ranges) -> list[tuple[str, str]]:
@@ -68,7 +69,7 @@ def test_names_are_stripped_as_whole_words_with_possessives():
 def test_sentences_and_fts_quoting():
     assert textproc.sentences("Hi. I painted a sunrise today! Look at it [image: a photo of a sunrise]") == [
         "I painted a sunrise today!", "Look at it", "a photo of a sunrise"]
-    assert textproc.fts_any(['say "hi"', "or"]) == '"say ""hi""" OR "or"'
+    assert fts_any(['say "hi"', "or"]) == '"say ""hi""" OR "or"'
 
 
 def tiny_tokenizer() -> WordPiece:

@@ -3,14 +3,17 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+import typing
+from typing import Protocol
 
 import pytest
 
-from ember.memory.store import AmbiguousSessionError, SQLiteStore, Store, StoreError, open_store
 from ember.models.base import Message, ToolCall, Usage
+from ember.store.ports import PORTS, Store
+from ember.store.records import AmbiguousSessionError, StoreError
 
 
-def test_every_message_field_round_trips(store: SQLiteStore, db_path):
+def test_every_message_field_round_trips(store: Store, store_backend, store_home):
     session = store.create_session(source="telegram", title="t", model="m")
     messages = [
         Message("system", "be brief"),
@@ -31,7 +34,7 @@ def test_every_message_field_round_trips(store: SQLiteStore, db_path):
            for m in messages]
     assert ids == sorted(ids)
     store.close()
-    with open_store(db_path) as reopened:
+    with store_backend.open(store_home) as reopened:
         stored = reopened.get_messages(session.id)
     assert [s.message for s in stored] == messages
     assert [s.id for s in stored] == ids
@@ -141,6 +144,7 @@ def test_hostile_query_finds_literal_words(store):
     assert [h.message.id for h in store.search_messages('foo" OR (bar')] == [mid]
 
 
+@pytest.mark.sqlite_only
 def test_deleting_a_session_removes_everything(store):
     keep = store.create_session().id
     gone = store.create_session().id
@@ -192,7 +196,7 @@ def test_usage_totals(store):
         store.record_usage("missing", model="m", usage=Usage())
 
 
-def test_allowed_commands_and_meta(store, db_path):
+def test_allowed_commands_and_meta(store, store_backend, store_home):
     store.add_allowed_command("git status")
     store.add_allowed_command("ls *")
     store.add_allowed_command("git status")
@@ -203,10 +207,11 @@ def test_allowed_commands_and_meta(store, db_path):
     store.set_meta("k", "1")
     store.set_meta("k", "2")
     store.close()
-    with open_store(db_path) as again:
+    with store_backend.open(store_home) as again:
         assert again.get_meta("k") == "2" and again.allowed_commands() == ["ls *"]
 
 
+@pytest.mark.sqlite_only
 def test_integrity_problems_reports_and_rebuild_repairs_search_index(store):
     sid = store.create_session().id
     store.add_message(sid, Message("user", "indexed words"))
@@ -221,15 +226,30 @@ def test_integrity_problems_reports_and_rebuild_repairs_search_index(store):
     assert len(store.search_messages("unindexed")) == 1
 
 
-def test_sqlite_store_satisfies_the_protocol(store):
+def _declared(protocol: type) -> set[str]:
+    """The public members a protocol declares, its base protocols' included."""
+    return {n for cls in protocol.__mro__ if getattr(cls, "_is_protocol", False) and cls is not Protocol
+            for n in vars(cls) if not n.startswith("_")}
+
+
+def _same_signatures(protocol: type, implementation: type) -> None:
+    public = {n for n in dir(implementation) if not n.startswith("_")}
+    declared = _declared(protocol)
+    assert declared == public, implementation
+    for name in declared:  # same parameters, defaults and annotations
+        if isinstance(inspect.getattr_static(protocol, name), property):
+            continue
+        assert inspect.signature(getattr(protocol, name)) == inspect.signature(getattr(implementation, name)), name
+
+
+def test_the_store_satisfies_the_protocol(store):
     def takes(s: Store) -> Store:
         return s
     assert takes(store) is store
-    public = {n for n in dir(SQLiteStore) if not n.startswith("_")}
-    declared = {n for n in vars(Store) if not n.startswith("_")}
-    assert declared == public
-    for name in declared:  # same parameters, defaults and annotations
-        assert inspect.signature(getattr(Store, name)) == inspect.signature(getattr(SQLiteStore, name)), name
+    _same_signatures(Store, type(store))
+    for name in PORTS:  # each port the store exposes: every method of its protocol, the same way
+        port = typing.get_type_hints(inspect.getattr_static(Store, name).fget)["return"]
+        _same_signatures(port, type(getattr(store, name)))
 
 
 def test_closed_store_raises(store):

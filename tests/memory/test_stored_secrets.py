@@ -14,9 +14,10 @@ from pathlib import Path
 
 from ember.memory import episodes
 from ember.memory.episodes import Episode, Step
-from ember.memory.store import SQLiteStore
 from ember.models.base import Message, ToolCall
 from ember.security.redact import Redactor
+from ember.store.ports import Store
+from tests.store_backends import StoreBackend
 
 KEY = "known-secret-value-42xyz"  # a configured key (EMBER_API_KEY, a value in .env)
 HF = "hf_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL"
@@ -29,12 +30,12 @@ SECRETS = (KEY, HF, STRIPE, JWT, URL_PASSWORD)
 PLACEHOLDERS = ("<your-token>", "${OPENAI_API_KEY}", "sk-...")
 
 
-def _store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "ember.db", redactor=Redactor([KEY], placeholders=False))
+def _store(backend: StoreBackend, tmp_path: Path) -> Store:
+    return backend.open(tmp_path, redactor=Redactor([KEY], placeholders=False))
 
 
-def _file_bytes(path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+def _file_bytes(backend: StoreBackend, tmp_path: Path) -> bytes:
+    return backend.stored_bytes(tmp_path)
 
 
 def _assert_clean(text: str) -> None:
@@ -42,8 +43,8 @@ def _assert_clean(text: str) -> None:
         assert secret not in text, secret
 
 
-def test_every_text_of_a_message_is_stored_masked(tmp_path):
-    store = _store(tmp_path)
+def test_every_text_of_a_message_is_stored_masked(store_backend, tmp_path):
+    store = _store(store_backend, tmp_path)
     session = store.create_session(title=f"deploy with {KEY}").id
     call = ToolCall("c1", "shell", {"command": f"curl -H 'Authorization: Bearer {JWT}' {URL}", "retries": 3,
                                     "env": {"TOKEN": HF, "list": [KEY, 1, None]}},
@@ -81,11 +82,11 @@ def test_every_text_of_a_message_is_stored_masked(tmp_path):
     store.set_session_title(session, f"renamed {HF}")
     assert store.get_session(session).title == "renamed [REDACTED]"
     store.close()
-    _assert_clean(_file_bytes(tmp_path / "ember.db").decode("latin-1"))
+    _assert_clean(_file_bytes(store_backend, tmp_path).decode("latin-1"))
 
 
-def test_reasoning_blocks_without_a_secret_are_kept_as_sent(tmp_path):
-    store = _store(tmp_path)
+def test_reasoning_blocks_without_a_secret_are_kept_as_sent(store_backend, tmp_path):
+    store = _store(store_backend, tmp_path)
     session = store.create_session().id
     blocks = [{"type": "thinking", "thinking": "plain thoughts", "signature": "c2lnbmF0dXJl"}]
     store.add_message(session, Message(role="assistant", content="ok", reasoning="plain thoughts",
@@ -94,16 +95,16 @@ def test_reasoning_blocks_without_a_secret_are_kept_as_sent(tmp_path):
     store.close()
 
 
-def test_a_store_opened_without_keys_still_masks_real_looking_ones(tmp_path):
-    store = SQLiteStore(tmp_path / "ember.db")
+def test_a_store_opened_without_keys_still_masks_real_looking_ones(store_backend, tmp_path):
+    store = store_backend.open(tmp_path)
     session = store.create_session().id
     store.add_message(session, Message(role="user", content=f"{HF} {STRIPE} {KEY} <your-token>"))
     assert store.get_messages(session)[0].message.content == f"[REDACTED] [REDACTED] {KEY} <your-token>"
     store.close()
 
 
-def test_episodes_are_recorded_masked_and_found_again(tmp_path):
-    store = _store(tmp_path)
+def test_episodes_are_recorded_masked_and_found_again(store_backend, tmp_path):
+    store = _store(store_backend, tmp_path)
     session = store.create_session().id
     task = f"deploy with {KEY}"
     episode = Episode(task=task, session_id=session, answer=f"done, used {STRIPE}", outcome="failure",
@@ -119,7 +120,7 @@ def test_episodes_are_recorded_masked_and_found_again(tmp_path):
     later = episodes.record(store, Episode(task=task, session_id=session))
     assert episodes.previous_attempt(store, task, later).id == episode.id  # the raw task still finds it
     store.close()
-    _assert_clean(_file_bytes(tmp_path / "ember.db").decode("latin-1"))
+    _assert_clean(_file_bytes(store_backend, tmp_path).decode("latin-1"))
 
 
 # --- the tripwire ---------------------------------------------------------------------------------
@@ -129,43 +130,43 @@ _WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|REPLACE\s+INTO)\
 
 # Every table each module writes to, and how secrets are kept out of it. A new write fails the test
 # below: make it pass its text through ``store.redact`` (or say why it holds none), then add it here.
+# Every SQL string lives in the SQLite backend (store/sqlite/); where the text is masked before it
+# reaches the backend (so that every backend gets it masked), the entry names that caller.
 WRITES: dict[tuple[str, str], str] = {
-    ("memory/store.py", "sessions"): "titles pass store.redact",
-    ("memory/store.py", "messages"): "add_message: records.redact_message",
-    ("memory/store.py", "summaries"): "add_summary: store.redact",
-    ("memory/store.py", "allowed_commands"): "add_allowed_command: store.redact",
-    ("memory/store.py", "usage"): "numbers and model names",
-    ("memory/store.py", "meta"): "internal state",
-    ("memory/store.py", "messages_fts"): "an index of the stored (masked) messages",
-    ("memory/episodes.py", "episodes"): "record: store.redact on every text",
-    ("memory/lessons.py", "lessons"): "rules pass security.scan.check, which masks secrets",
-    ("memory/learn_events.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
-    ("memory/learned.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
-    ("memory/learned.py", "meta"): "internal state",
-    ("memory/skill_stats.py", "skill_stats"): "skill names and counts",
-    ("memory/inventory.py", "sessions"): "times only",
-    ("memory/index.py", "search_fts"): "an index of the stored (masked) messages",
-    ("memory/index.py", "search_times"): "times",
-    ("memory/index.py", "meta"): "internal state",
-    ("memory/embedding_index.py", "search_vectors"): "vectors of the stored (masked) messages",
-    ("memory/embedding_index.py", "search_terms"): "words of the stored (masked) messages",
-    ("memory/embedding_index.py", "search_claims"): "message ids",
-    ("memory/embedding_index.py", "meta"): "internal state",
-    ("memory/migrations.py", "schema_migrations"): "migration names",
-    ("memory/migrations.py", "messages_fts"): "the index's rebuild from stored messages",
-    ("memory/migrations.py", "episodes_fts"): "the index's rebuild from stored episodes",
-    ("memory/migrations.py", "lessons_fts"): "the index's rebuild from stored lessons",
-    ("gateway/ledger.py", "gateway_outbox"): "store.redact(part.text)",
-    ("gateway/ledger.py", "gateway_inbox"): "store.redact(message.text), store.redact(payload)",
-    ("scheduler/jobs.py", "cron_jobs"): "store.redact(task), store.redact(name)",
-    ("gateway/ledger.py", "gateway_chats"): "ids",
-    ("gateway/ledger.py", "gateway_senders"): "ids",
-    ("gateway/ledger.py", "gateway_pairing"): "one-time pairing codes",
-    ("scheduler/jobs.py", "cron_runs"): "statuses, times, counts and errors",
-    # Text written as it was given, for now: what a person imports or types as a job or a message to
-    # the gateway. Each should pass store.redact like the messages it becomes.
-    ("memory/importer.py", "messages"): "imported conversations (ember memory import), as given",
-    ("memory/importer.py", "sessions"): "imported session titles (ember memory import), as given",
+    ("store/sqlite/store.py", "sessions"): "titles pass store.redact",
+    ("store/sqlite/store.py", "messages"): "add_message: records.redact_message",
+    ("store/sqlite/store.py", "summaries"): "add_summary: store.redact",
+    ("store/sqlite/store.py", "allowed_commands"): "add_allowed_command: store.redact",
+    ("store/sqlite/store.py", "usage"): "numbers and model names",
+    ("store/sqlite/store.py", "meta"): "internal state",
+    ("store/sqlite/database.py", "messages_fts"): "an index of the stored (masked) messages",
+    ("store/sqlite/episodes.py", "episodes"): "memory/episodes.py record: store.redact on every text",
+    ("store/sqlite/lessons.py", "lessons"): "rules pass security.scan.check, which masks secrets",
+    ("store/sqlite/learning.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
+    ("store/sqlite/learning.py", "meta"): "undo records of what the model wrote, checked by the scanner",
+    ("store/sqlite/skill_stats.py", "skill_stats"): "skill names and counts",
+    ("store/sqlite/archive.py", "sessions"): "times only",
+    ("store/sqlite/text_index.py", "search_fts"): "an index of the stored (masked) messages",
+    ("store/sqlite/text_index.py", "search_times"): "times",
+    ("store/sqlite/text_index.py", "meta"): "internal state",
+    ("store/sqlite/vectors.py", "search_vectors"): "vectors of the stored (masked) messages",
+    ("store/sqlite/vectors.py", "search_terms"): "words of the stored (masked) messages",
+    ("store/sqlite/vectors.py", "search_claims"): "message ids",
+    ("store/sqlite/vectors.py", "meta"): "internal state",
+    ("store/sqlite/opening.py", "schema_migrations"): "migration names",
+    ("store/sqlite/migrations.py", "messages_fts"): "the index's rebuild from stored messages",
+    ("store/sqlite/migrations.py", "episodes_fts"): "the index's rebuild from stored episodes",
+    ("store/sqlite/migrations.py", "lessons_fts"): "the index's rebuild from stored lessons",
+    ("store/sqlite/gateway.py", "gateway_outbox"): "gateway/ledger.py: store.redact(part.text)",
+    ("store/sqlite/gateway.py", "gateway_inbox"): "gateway/ledger.py: store.redact(message.text), store.redact(payload)",
+    ("store/sqlite/cron.py", "cron_jobs"): "scheduler/jobs.py: store.redact(task), store.redact(name)",
+    ("store/sqlite/gateway.py", "gateway_chats"): "ids",
+    ("store/sqlite/gateway.py", "gateway_senders"): "ids",
+    ("store/sqlite/gateway.py", "gateway_pairing"): "one-time pairing codes",
+    ("store/sqlite/cron.py", "cron_runs"): "statuses, times, counts and errors",
+    # Text written as it was given, for now: what a person imports. Each should pass store.redact
+    # like the messages it becomes.
+    ("store/sqlite/archive.py", "messages"): "imported conversations (ember memory import), as given",
 }
 
 
@@ -182,3 +183,8 @@ def test_every_sql_write_is_known_to_keep_secrets_out():
     assert not unknown, (
         f"new SQL writes {unknown}: pass their text through the store's redactor (store.redact, "
         "store.redact_value, records.redact_message), then list them in WRITES with how")
+
+
+def test_every_listed_write_is_still_there():
+    gone = sorted(set(WRITES) - _writes())
+    assert not gone, f"WRITES lists writes no module makes any more: {gone}; follow them to where they went"

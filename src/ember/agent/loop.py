@@ -52,9 +52,9 @@ from ember.models.router import RouteNotice
 if TYPE_CHECKING:
     from ember.agent.door import Door, TurnApprovals
     from ember.config import Settings
-    from ember.memory.store import SQLiteStore
     from ember.models.router import Router
     from ember.security.approval import Approver
+    from ember.store.ports import Store
     from ember.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ FailureListener = Callable[[str, str, TurnFailed], None]
 @dataclass
 class Agent:
     settings: Settings
-    store: SQLiteStore
+    store: Store
     router: Router
     registry: ToolRegistry
     approver: Approver
@@ -165,8 +165,8 @@ class Agent:
         text, even where this agent was given no redactor). Worked out once per session."""
         if session_id in self._titled:
             return None
-        from ember.memory.records import session_title
         from ember.security.redact import Redactor
+        from ember.store.records import session_title
 
         shapes = Redactor()
         title = session_title(user_message, redact=lambda line: shapes.redact(self.redact(line)))

@@ -47,8 +47,8 @@ def check_database(settings) -> Check:
     import os
 
     from ember.config import home_issue
-    from ember.memory.store import StoreError
     from ember.runtime import open_store
+    from ember.store.records import StoreError
 
     path = settings.db_path
     if not path.exists():
@@ -176,19 +176,17 @@ def check_endpoint(spec) -> Check:
 def check_memory_scan(settings) -> Check:
     """Skills and USER.md lines the scan leaves out of the prompt (placed or edited by hand, or written
     before the scan knew better), with why."""
-    import sqlite3
-
     from ember.config import home_issue
     from ember.memory import profile, skills
-    from ember.memory.store import StoreError
+    from ember.store.records import StoreError
 
     try:
         refused = [info for info in skills.list_skills(settings.home) if info.refused]
         _, left_out = profile.screened(settings.home)
-        # SQLite needs a writable folder for its WAL files: with a read-only home, lessons are not checked
+        # The store needs a writable folder (SQLite's WAL files): with a read-only home, lessons are not checked
         planted = _refused_lessons(settings) if settings.db_path.exists() and not home_issue(settings.home, write=True) \
             else []
-    except (OSError, StoreError, sqlite3.Error) as exc:
+    except (OSError, StoreError) as exc:  # the store turns its database's errors into StoreError
         return Check("memory scan", True, f"skipped: {exc}")
     found = [f"skill {info.name}: it contains {info.refused}" for info in refused]
     found += [f"USER.md line {line!r}: {why}" for line, why in left_out]

@@ -57,7 +57,7 @@ def exit_code_for(exc: BaseException) -> tuple[int, str, str | None]:
     module = type(exc).__module__
     if name == "AmbiguousSessionError":  # a usage mistake, not a broken database
         return EXIT_CONFIG, str(exc), "give more of the id (`ember sessions list` shows them)"
-    if module.startswith("ember.memory"):
+    if module.startswith(("ember.store", "ember.memory")):
         return EXIT_STORE, str(exc), None
     if module.startswith("ember.models"):
         if name == "Cancelled":

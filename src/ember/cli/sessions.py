@@ -13,7 +13,7 @@ from ember.cli.errors import CliError
 from ember.cli.group import DefaultGroup
 
 if TYPE_CHECKING:
-    from ember.memory.records import SessionInfo, StoredMessage
+    from ember.store.records import SessionInfo, StoredMessage
 
 
 def _store():
@@ -72,7 +72,7 @@ def _read_session(store, ref: str) -> tuple[SessionInfo, list[StoredMessage]]:
     an older Ember stored before it redacted everything is shown and exported masked too."""
     from dataclasses import replace
 
-    from ember.memory.records import redact_message
+    from ember.store.records import redact_message
 
     info = find_session(store, ref)
     messages = [replace(m, message=redact_message(m.message, store.redact)) for m in store.get_messages(info.id)]
@@ -81,7 +81,7 @@ def _read_session(store, ref: str) -> tuple[SessionInfo, list[StoredMessage]]:
 
 def find_session(store, ref: str) -> SessionInfo:
     """The session ``ref`` names (an id or a unique prefix); ``CliError`` (exit code 2) otherwise."""
-    from ember.memory.records import AmbiguousSessionError
+    from ember.store.records import AmbiguousSessionError
 
     try:
         info = store.get_session(ref)

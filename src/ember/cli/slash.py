@@ -90,7 +90,7 @@ def _tools(chat: ChatSession, arg: str) -> None:
 
 def _usage(chat: ChatSession, arg: str) -> None:
     store = chat.runtime.store
-    from ember.memory.records import UsageTotals
+    from ember.store.records import UsageTotals
 
     # no session yet: nothing spent in it (usage_totals(None) would be all sessions)
     here = store.usage_totals(chat.session_id) if chat.session_id else UsageTotals()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ember.memory.hits import Hit
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 PROFILE_FILE = "USER.md"
 MAX_ITEM_CHARS = 300  # one short line, as the built-in user_profile tool takes
@@ -85,7 +85,7 @@ def _memory_hit(hit: Hit, redact: Callable[[str], str]) -> MemoryHit:
 
 
 def search_memory(
-    store: SQLiteStore, query: str, limit: int = 10, scope: str = "all", *,
+    store: Store, query: str, limit: int = 10, scope: str = "all", *,
     redact: Callable[[str], str] = lambda text: text,
 ) -> list[MemoryHit]:
     """The best ``limit`` hits (1 to 50) for ``query`` in ``scope``, best first, snippets redacted.

@@ -10,9 +10,10 @@ for it:
 - search embeds a small backlog itself (a few new chat messages) and otherwise uses the vectors
   that exist, saying how far the index is (``embedding_state``).
 
-A message is embedded when it has a ``search_vectors`` row of part 0; there is no other mark.
-Work is taken in batches: one transaction claims a batch of messages without vectors
-(``search_claims``), the batch is embedded (``BATCH`` messages, about 5 s of work on two cores),
+A message is embedded when it has a vector of part 0; there is no other mark. The store keeps the
+vectors and the claims (``store.vectors``, the ``VectorIndex`` port).
+Work is taken in batches: one transaction claims a batch of messages without vectors, the
+batch is embedded (``BATCH`` messages, about 5 s of work on two cores),
 and one transaction writes its vectors (the message, its sentences, its new words) and drops
 the claim. An interruption (Ctrl-C, ``kill -9``) loses at
 most the batch being embedded; the next run starts from the messages still without vectors.
@@ -38,12 +39,10 @@ from typing import TYPE_CHECKING, Any
 from ember.memory import index, textproc
 
 if TYPE_CHECKING:
-    import sqlite3
-
     import numpy as np
 
     from ember.memory.embeddings import Embedder
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,6 @@ CLAIM_TTL = 600.0  # seconds after which any claim is taken over, even one of a 
 INLINE_LIMIT = 64  # search embeds a backlog this small itself (well under a second)
 
 _HOST = socket.gethostname()
-# search_fts_docsize is FTS5's own table of one row per indexed message (rowid = message id):
-# counting or scanning it does not read the indexed text.
-_INDEXED = "search_fts_docsize"
 
 
 @dataclass
@@ -91,26 +87,18 @@ class EmbedReport:
     interrupted: bool = False  # stopped (``stop`` set) before the index was complete
 
 
-def embedding_state(store: SQLiteStore, model: str) -> EmbeddingState:
+def embedding_state(store: Store, model: str) -> EmbeddingState:
     """How many indexed messages have a vector of ``model`` (cheap: two counts over indexes)."""
-    messages = int(store._read(f"SELECT COUNT(*) FROM {_INDEXED}")[0][0])
-    if store.get_meta(index.VECTOR_MODEL) != model:  # vectors of another model do not count
+    messages = store.index.indexed_count()
+    if store.vectors.model() != model:  # vectors of another model do not count
         return EmbeddingState(0, messages)
-    embedded = int(store._read("SELECT COUNT(*) FROM search_vectors WHERE part = 0")[0][0])
-    return EmbeddingState(min(embedded, messages), messages)
+    return EmbeddingState(min(store.vectors.embedded_count(), messages), messages)
 
 
-def _use_model(store: SQLiteStore, model: str) -> None:
+def _use_model(store: Store, model: str) -> None:
     """Another model's vectors are useless to this one: drop them before embedding with ``model``."""
-    if store.get_meta(index.VECTOR_MODEL) == model:
-        return
-    with store._write() as db:
-        found = db.execute("SELECT value FROM meta WHERE key = ?", (index.VECTOR_MODEL,)).fetchone()
-        if found is None or found[0] != model:
-            db.execute("DELETE FROM search_vectors")
-            db.execute("DELETE FROM search_terms")
-            db.execute("DELETE FROM search_claims")
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (index.VECTOR_MODEL, model))
+    if store.vectors.model() != model:
+        store.vectors.use_model(model)
 
 
 # --- claims ----------------------------------------------------------------------------------------
@@ -139,32 +127,19 @@ def _owner_gone(owner: str) -> bool:
     return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
 
 
-def _drop_stale_claims(db: sqlite3.Connection, now: float) -> None:
-    for owner, oldest in db.execute("SELECT owner, MIN(claimed_at) FROM search_claims GROUP BY owner").fetchall():
-        if now - oldest > CLAIM_TTL or _owner_gone(owner):
-            db.execute("DELETE FROM search_claims WHERE owner = ?", (owner,))
+def _stale(owner: str, oldest: float, now: float) -> bool:
+    """A claim to take over: older than ``CLAIM_TTL``, or of a process of this host that is gone."""
+    return now - oldest > CLAIM_TTL or _owner_gone(owner)
 
 
-def _claim(store: SQLiteStore, owner: str, after: int, size: int) -> list[int]:
+def _claim(store: Store, owner: str, after: int, size: int) -> list[int]:
     """Claim up to ``size`` indexed messages after id ``after`` that have no vector and no live claim."""
     now = time.time()
-    with store._write() as db:
-        _drop_stale_claims(db, now)
-        ids = [r[0] for r in db.execute(
-            f"""SELECT f.id FROM {_INDEXED} f WHERE f.id > ?
-                AND NOT EXISTS (SELECT 1 FROM search_vectors v WHERE v.message_id = f.id AND v.part = 0)
-                AND NOT EXISTS (SELECT 1 FROM search_claims c WHERE c.message_id = f.id)
-                ORDER BY f.id LIMIT ?""",
-            (after, size),
-        )]
-        db.executemany("INSERT INTO search_claims (message_id, owner, claimed_at) VALUES (?, ?, ?)",
-                       [(i, owner, now) for i in ids])
-    return ids
+    return store.vectors.claim(owner, after, size, now=now, stale=lambda other, oldest: _stale(other, oldest, now))
 
 
-def _release(store: SQLiteStore, owner: str) -> None:
-    with store._write() as db:
-        db.execute("DELETE FROM search_claims WHERE owner = ?", (owner,))
+def _release(store: Store, owner: str) -> None:
+    store.vectors.release(owner)
 
 
 # --- one batch -------------------------------------------------------------------------------------
@@ -173,11 +148,10 @@ class _Stopped(Exception):
     """Raised from the progress callback to leave a batch half way when asked to stop."""
 
 
-def _texts(store: SQLiteStore, ids: list[int]) -> tuple[list[str], list[tuple[int, int]], list[str]]:
+def _texts(store: Store, ids: list[int]) -> tuple[list[str], list[tuple[int, int]], list[str]]:
     """(texts, (message id, part) of each, words): each message, its sentences when it has several,
     and the words of the batch that have no vector yet."""
-    marks = ", ".join("?" * len(ids))
-    rows = store._read(f"SELECT id, session_id, content FROM messages WHERE id IN ({marks}) ORDER BY id", tuple(ids))
+    rows = store.vectors.texts(ids)
     names_of: dict[str, re.Pattern[str] | None] = {}
     texts: list[str] = []
     keys: list[tuple[int, int]] = []
@@ -194,15 +168,11 @@ def _texts(store: SQLiteStore, ids: list[int]) -> tuple[list[str], list[tuple[in
             keys += [(mid, n) for n in range(1, len(parts) + 1)]
         words |= textproc.vocabulary_words(content)
     ordered = sorted(words)
-    known: set[str] = set()
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        known |= {r[0] for r in store._read(f"SELECT term FROM search_terms WHERE term IN ({marks})", tuple(chunk))}
+    known = store.vectors.known_words(ordered)
     return texts, keys, [w for w in ordered if w not in known]
 
 
-def _embed_batch(store: SQLiteStore, embedder: Embedder, owner: str, ids: list[int],
+def _embed_batch(store: Store, embedder: Embedder, owner: str, ids: list[int],
                  step: Callable[[float], None]) -> tuple[int, int]:
     """Embed the claimed messages ``ids`` and commit their vectors; (messages written, new words)."""
     from ember.memory.vectors import encode
@@ -218,33 +188,19 @@ def _embed_batch(store: SQLiteStore, embedder: Embedder, owner: str, ids: list[i
 
     vectors: np.ndarray | list[np.ndarray] = embedder.embed(texts + words, progress=advance) if total else []
     message_vectors, word_vectors = vectors[:len(texts)], vectors[len(texts):]
-    marks = ", ".join("?" * len(ids))
-    with store._write() as db:
-        model = db.execute("SELECT value FROM meta WHERE key = ?", (index.VECTOR_MODEL,)).fetchone()
-        if model is None or model[0] != embedder.name:
-            raise _Stopped  # another model took over the index meanwhile: these vectors are useless
-        # Only for messages that still exist and have no vector: one may have been forgotten, or
-        # embedded by a process that took over our claim.
-        todo = {r[0] for r in db.execute(
-            f"""SELECT m.id FROM messages m WHERE m.id IN ({marks})
-                AND NOT EXISTS (SELECT 1 FROM search_vectors v WHERE v.message_id = m.id AND v.part = 0)""",
-            tuple(ids),
-        )}
-        db.executemany("DELETE FROM search_vectors WHERE message_id = ?", [(m,) for m in sorted(todo)])
-        db.executemany(
-            "INSERT INTO search_vectors (message_id, part, model, vector) VALUES (?, ?, ?, ?)",
-            [(m, part, embedder.name, encode(v)) for (m, part), v in zip(keys, message_vectors, strict=True)
-             if m in todo],
-        )
-        added = db.executemany("INSERT OR IGNORE INTO search_terms (term, model, vector) VALUES (?, ?, ?)",
-                               [(w, embedder.name, encode(v)) for w, v in zip(words, word_vectors, strict=True)])
-        db.execute(f"DELETE FROM search_claims WHERE owner = ? AND message_id IN ({marks})", (owner, *ids))
-    return len(todo), max(added.rowcount, 0)
+    saved = store.vectors.save(
+        embedder.name, owner, ids,
+        [(m, part, encode(v)) for (m, part), v in zip(keys, message_vectors, strict=True)],
+        [(w, encode(v)) for w, v in zip(words, word_vectors, strict=True)],
+    )
+    if saved is None:
+        raise _Stopped  # another model took over the index meanwhile: these vectors are useless
+    return saved
 
 
 # --- the loop --------------------------------------------------------------------------------------
 
-def embed_missing(store: SQLiteStore, embedder: Embedder, *, progress: index.Progress | None = None,
+def embed_missing(store: Store, embedder: Embedder, *, progress: index.Progress | None = None,
                   stop: threading.Event | None = None, batch: int = BATCH, wait_for_others: bool = False,
                   report: EmbedReport | None = None) -> EmbedReport:
     """Embed every indexed message that has no vector yet, committing each batch as it is done.
@@ -302,8 +258,8 @@ def embed_missing(store: SQLiteStore, embedder: Embedder, *, progress: index.Pro
     return report
 
 
-def _claimed_by_others(store: SQLiteStore, owner: str) -> bool:
-    return bool(store._read("SELECT 1 FROM search_claims WHERE owner != ? LIMIT 1", (owner,)))
+def _claimed_by_others(store: Store, owner: str) -> bool:
+    return store.vectors.claimed_by_others(owner)
 
 
 # --- in the background of a long-running process ---------------------------------------------------
@@ -352,12 +308,13 @@ class BackgroundIndexer:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        from ember.memory.store import StoreError, open_store
+        from ember.store.backends import open_backend
+        from ember.store.records import StoreError
 
         _lower_thread_priority(self.nice)
         embedder: Embedder | None = None
         try:
-            with open_store(self.db_path) as store:
+            with open_backend(self.db_path) as store:
                 while not self._stop.is_set():
                     try:
                         embedder = self._round(store, embedder)
@@ -367,7 +324,7 @@ class BackgroundIndexer:
         except Exception:
             log.warning("the background embedding index stopped", exc_info=True)
 
-    def _round(self, store: SQLiteStore, embedder: Embedder | None) -> Embedder | None:
+    def _round(self, store: Store, embedder: Embedder | None) -> Embedder | None:
         from ember.memory import embeddings
 
         index.refresh(store)

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ember.store.search_records import ImportedRow
+
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 ROLES = ("user", "assistant", "system", "tool")  # "tool": what ``memory export`` writes for tool results
 # Times a message may carry: 1970-01-01 up to the end of year 9999 (what ``datetime`` can show);
@@ -146,12 +148,12 @@ def read_jsonl(lines: Iterable[str | bytes], report: ImportReport) -> list[Impor
     return out
 
 
-def _session_ids(store: SQLiteStore, names: list[str], report: ImportReport) -> dict[str, str]:
+def _session_ids(store: Store, names: list[str], report: ImportReport) -> dict[str, str]:
     ids: dict[str, str] = {}
     for name in names:
-        rows = store._read("SELECT id FROM sessions WHERE source = ? AND title = ? ORDER BY id LIMIT 1", (SOURCE, name))
-        if rows:
-            ids[name] = rows[0][0]
+        found = store.archive.session_named(SOURCE, name)
+        if found is not None:
+            ids[name] = found
         else:
             ids[name] = store.create_session(source=SOURCE, title=name).id
             report.sessions_created += 1
@@ -159,34 +161,17 @@ def _session_ids(store: SQLiteStore, names: list[str], report: ImportReport) -> 
 
 
 def import_messages(
-    store: SQLiteStore, messages: list[ImportedMessage], report: ImportReport,
+    store: Store, messages: list[ImportedMessage], report: ImportReport,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Insert the messages, in file order, into their named sessions (see the module docstring)."""
     sessions = _session_ids(store, list(dict.fromkeys(m.session for m in messages)), report)
     for start in range(0, len(messages), BATCH):
         batch = messages[start:start + BATCH]
-        with store._write() as db:
-            for m in batch:
-                sid = sessions[m.session]
-                if m.external_id is not None and db.execute(
-                    "SELECT 1 FROM messages WHERE session_id = ? AND external_id = ?", (sid, m.external_id)
-                ).fetchone():
-                    report.duplicates += 1
-                    continue
-                db.execute(
-                    """INSERT INTO messages (session_id, role, content, external_id, speaker, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?)""",
-                    (sid, m.role, m.content, m.external_id, m.speaker, m.created_at),
-                )
-                report.messages += 1
-            for sid in {sessions[m.session] for m in batch}:  # a session spans its messages' times
-                db.execute(
-                    """UPDATE sessions SET
-                       created_at = COALESCE((SELECT MIN(created_at) FROM messages WHERE session_id = ?1), created_at),
-                       updated_at = COALESCE((SELECT MAX(created_at) FROM messages WHERE session_id = ?1), updated_at)
-                       WHERE id = ?1""",
-                    (sid,),
-                )
+        added, duplicates = store.archive.import_messages([
+            ImportedRow(sessions[m.session], m.role, m.content, m.external_id, m.speaker, m.created_at) for m in batch
+        ])
+        report.messages += added
+        report.duplicates += duplicates
         if progress:
             progress(min(start + BATCH, len(messages)), len(messages))

@@ -9,8 +9,8 @@ sources (lessons, episodes...) are counted and forgotten through their own ``Sou
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ember.memory import index, textproc
@@ -18,28 +18,24 @@ from ember.memory.importer import MAX_TIME, MIN_TIME
 from ember.memory.search import sources
 
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 
-def counts(store: SQLiteStore) -> dict[str, Any]:
+def counts(store: Store) -> dict[str, Any]:
     """Sessions, messages and the state of the search index, plus each registered source's count."""
-
-    def one(sql: str) -> int:
-        return int(store._read(sql)[0][0] or 0)
-
     from ember.memory.embeddings import embeddings_available
 
+    stored = store.archive.counts()
     data: dict[str, Any] = {
-        "sessions": one("SELECT COUNT(*) FROM sessions"),
-        "messages": one("SELECT COUNT(*) FROM messages"),
-        "imported_messages": one("SELECT COUNT(*) FROM messages WHERE external_id IS NOT NULL"),
-        "indexed_messages": one("SELECT COUNT(*) FROM search_fts"),
-        "embedded_messages": one("SELECT COUNT(*) FROM search_vectors WHERE part = 0"),
-        "word_vectors": one("SELECT COUNT(*) FROM search_terms"),
-        "vector_model": store.get_meta("search.vector_model"),
+        "sessions": stored.sessions,
+        "messages": stored.messages,
+        "imported_messages": stored.imported_messages,
+        "indexed_messages": store.index.indexed_count(),
+        "embedded_messages": store.vectors.embedded_count(),
+        "word_vectors": store.vectors.word_count(),
+        "vector_model": store.vectors.model(),
         "embeddings_installed": embeddings_available(),
-        "speakers": [r[0] for r in store._read(
-            "SELECT speaker FROM messages WHERE speaker IS NOT NULL GROUP BY speaker ORDER BY COUNT(*) DESC LIMIT 20")],
+        "speakers": stored.speakers,
     }
     for name, source in sorted(sources().items()):
         if source.count is not None:
@@ -67,48 +63,41 @@ class AmbiguousMessage(LookupError):
         )
 
 
-_WITH_TITLE = "SELECT m.*, s.title AS session_title FROM messages m JOIN sessions s ON s.id = m.session_id"
-
-
-def find_message(store: SQLiteStore, ref: str) -> dict[str, Any] | None:
+def find_message(store: Store, ref: str) -> dict[str, Any] | None:
     """The message ``ref`` names, or None; raises ``AmbiguousMessage`` when it names several.
 
     ``ref`` is an external id (as search returns it), ``SESSION/ID`` (the session's name or id,
     then the external id) when several sessions share an id, ``#N`` for the message's row id,
-    or a bare number for the row id when no external id is that number.
+    or a bare number for the row id when no external id is that number. The message is a dict:
+    id, session_id, session_title, external_id, role, speaker, content, created_at.
     """
     ref = ref.strip()
     if ref.startswith("#") and ref[1:].isdigit():
-        rows = store._read(f"{_WITH_TITLE} WHERE m.id = ?", (int(ref[1:]),))
-        return dict(rows[0]) if rows else None
-    rows = store._read(f"{_WITH_TITLE} WHERE m.external_id = ? ORDER BY m.id", (ref,))
+        rows = store.archive.find(message_id=int(ref[1:]))
+        return asdict(rows[0]) if rows else None
+    rows = store.archive.find(external_id=ref)
     if not rows:
         found: dict[int, Any] = {}
         for at in (i for i, ch in enumerate(ref) if ch == "/"):
             session, ext = ref[:at], ref[at + 1:]
             if session and ext:
-                for r in store._read(
-                    f"{_WITH_TITLE} WHERE m.external_id = ? AND (s.title = ? OR s.id = ?) ORDER BY m.id",
-                    (ext, session, session),
-                ):
-                    found[r["id"]] = r
+                for r in store.archive.find(external_id=ext, session=session):
+                    found[r.id] = r
         rows = list(found.values())
     if not rows and ref.isdigit():
-        rows = store._read(f"{_WITH_TITLE} WHERE m.id = ?", (int(ref),))
+        rows = store.archive.find(message_id=int(ref))
     if len(rows) > 1:
-        raise AmbiguousMessage(ref, [dict(r) for r in rows])
-    return dict(rows[0]) if rows else None
+        raise AmbiguousMessage(ref, [asdict(r) for r in rows])
+    return asdict(rows[0]) if rows else None
 
 
-def _drop_orphan_words(store: SQLiteStore, text: str) -> None:
+def _drop_orphan_words(store: Store, text: str) -> None:
     for word in textproc.vocabulary_words(text):
-        still = store._read("SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT 1", (textproc.fts_any([word]),))
-        if not still:
-            with store._write() as db:
-                db.execute("DELETE FROM search_terms WHERE term = ?", (word,))
+        if not store.index.contains_word(word):
+            store.vectors.forget_word(word)
 
 
-def forget(store: SQLiteStore, ref: str) -> str | None:
+def forget(store: Store, ref: str) -> str | None:
     """Delete the item ``ref`` names; returns what was deleted, or None when nothing matched.
 
     ``ref`` is anything ``find_message`` takes, or ``<source>:<id>`` for a registered source.
@@ -121,43 +110,24 @@ def forget(store: SQLiteStore, ref: str) -> str | None:
     row = find_message(store, ref)
     if row is None:
         return None
-    with store._write() as db:  # triggers and ON DELETE CASCADE remove its FTS row, vectors and times
-        db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
-        # the session's times follow its remaining messages (a bad stored time must not outlive its message)
-        db.execute(
-            """UPDATE sessions SET created_at = COALESCE(
-                   (SELECT MIN(created_at) FROM messages WHERE session_id = ?1), ?4)
-               WHERE id = ?1 AND NOT created_at BETWEEN ?2 AND ?3""",
-            (row["session_id"], MIN_TIME, MAX_TIME, time.time()),
-        )
-        db.execute(
-            """UPDATE sessions SET updated_at = MAX(created_at, COALESCE(
-                   (SELECT MAX(created_at) FROM messages WHERE session_id = ?1), created_at))
-               WHERE id = ?1""",
-            (row["session_id"],),
-        )
+    # with its search entries, vectors and times; the session's times follow its remaining messages
+    store.archive.delete_message(row["id"], row["session_id"], valid_times=(MIN_TIME, MAX_TIME))
     index.reindex_around(store, row["session_id"], row["id"])
     _drop_orphan_words(store, row["content"])
     label = row["external_id"] or row["id"]
     return f"message {label} of session {row['session_id']}"
 
 
-def export_messages(store: SQLiteStore, session: str | None = None) -> Iterator[dict[str, Any]]:
+def export_messages(store: Store, session: str | None = None) -> Iterator[dict[str, Any]]:
     """Every message, in the import format (so an export can be imported again), oldest session first."""
-    rows = store._read(
-        """SELECT m.id, m.external_id, m.session_id, s.title, m.role, m.speaker, m.content, m.created_at
-           FROM messages m JOIN sessions s ON s.id = m.session_id
-           WHERE (?1 IS NULL OR m.session_id = ?1) ORDER BY s.created_at, s.id, m.id""",
-        (session,),
-    )
-    for r in rows:
+    for r in store.archive.export(session):
         yield {
-            "id": r["external_id"] if r["external_id"] is not None else str(r["id"]),
-            "session": r["title"] or r["session_id"],
-            "role": r["role"],
-            "speaker": r["speaker"],
-            "content": r["content"],
-            "timestamp": _iso(r["created_at"]),
+            "id": r.external_id if r.external_id is not None else str(r.id),
+            "session": r.title or r.session_id,
+            "role": r.role,
+            "speaker": r.speaker,
+            "content": r.content,
+            "timestamp": _iso(r.created_at),
         }
 
 

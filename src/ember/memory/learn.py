@@ -39,9 +39,9 @@ from ember.memory.learn_inputs import LearningConfig, Turn
 
 if TYPE_CHECKING:
     from ember.config import Settings
-    from ember.memory.store import SQLiteStore
     from ember.models.base import Message
     from ember.models.router import Router
+    from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class LearningAbandoned(Exception):
 
 
 class Learner:
-    def __init__(self, store: SQLiteStore, router: Router, settings: Settings, config: LearningConfig | None = None,
+    def __init__(self, store: Store, router: Router, settings: Settings, config: LearningConfig | None = None,
                  cancel: threading.Event | None = None):
         self.store = store
         self.router = router
@@ -224,18 +224,13 @@ class Learner:
         self._store_lesson(parsed, "correction", previous.id)
 
     def _events_of(self, episode_id: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-        marks = ", ".join("?" * len(kinds))
-        rows = self.store._read(f"SELECT * FROM learning_events WHERE episode_id = ? AND kind IN ({marks})",
-                                (episode_id, *kinds))
-        return [dict(r) for r in rows]
+        return [event.as_dict() for event in self.store.learning.of_episode(episode_id, kinds)]
 
     def _person_of_episode(self, episode_id: int | None) -> str:
         """Whose episode it is ("" the owner): lessons and USER.md are learned for that person."""
         if episode_id is None:
             return ""
-        rows = self.store._read("SELECT s.person FROM episodes e JOIN sessions s ON s.id = e.session_id"
-                                " WHERE e.id = ?", (episode_id,))
-        return rows[0][0] if rows else ""
+        return self.store.episodes.person_of(episode_id)
 
     def _store_lesson(self, parsed: tuple[str, str], kind: str, episode_id: int) -> None:
         rule = self._checked(parsed[0], "a lesson", episode_id)

@@ -3,7 +3,7 @@
 USER.md items and skills written by the model (the ``user_profile`` and ``skill_manage`` tools
 during a turn, the learning loop after it) are ``learning_events`` rows like every other thing
 learned; what it takes to undo one (the item and what it replaced, the skill's previous text) is
-kept beside it in the store's ``meta`` table under ``learned:<id>``. Undoing:
+kept beside it (``store.learning``: ``log(..., undo=)``, ``undo_record``). Undoing:
 
 - a USER.md item: removed, and the item it replaced put back;
 - a new skill: archived (``ember skills restore NAME`` brings it back);
@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 KINDS = ("profile", "skill", "skill-refined", "skill-edited")
-_KEY = "learned:{id}"
-_UNDONE = "learned:{id}:undone"
 
 
 class UndoError(ValueError):
@@ -49,22 +46,14 @@ class Learned:
         return asdict(self)
 
 
-def record(store: SQLiteStore, kind: str, subject: str, detail: str, undo: dict[str, Any], *,
+def record(store: Store, kind: str, subject: str, detail: str, undo: dict[str, Any], *,
            episode_id: int | None = None) -> int:
     """Log a learning event with what it takes to undo it; returns its id (what ``ember memory undo`` takes)."""
-    with store._write() as db:
-        cursor = db.execute(
-            "INSERT INTO learning_events (kind, subject, detail, episode_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, subject[:300], detail[:1000], episode_id, time.time()),
-        )
-        event_id = int(cursor.lastrowid or 0)
-        db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   (_KEY.format(id=event_id), json.dumps(undo, ensure_ascii=False)))
-    return event_id
+    return store.learning.log(kind, subject[:300], detail[:1000], episode_id, undo=json.dumps(undo, ensure_ascii=False))
 
 
-def _undo_record(store: SQLiteStore, event: dict[str, Any]) -> dict[str, Any]:
-    raw = store.get_meta(_KEY.format(id=event["id"]))
+def _undo_record(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+    raw = store.learning.undo_record(event["id"])
     if raw:
         return json.loads(raw)
     if event["kind"] == "profile":  # recorded by the learning loop ("item; item") or ember mcp serve (one item)
@@ -85,23 +74,19 @@ def _describe(event: dict[str, Any], undo: dict[str, Any]) -> str:
     return f"skill {name} changed" + (f": {event['detail']}" if event["detail"] else "")
 
 
-def _event(store: SQLiteStore, event_id: int) -> dict[str, Any] | None:
-    marks = ", ".join("?" * len(KINDS))
-    rows = store._read(f"SELECT * FROM learning_events WHERE id = ? AND kind IN ({marks})", (event_id, *KINDS))
-    return dict(rows[0]) if rows else None
+def _event(store: Store, event_id: int) -> dict[str, Any] | None:
+    found = store.learning.get(event_id, KINDS)
+    return found.as_dict() if found else None
 
 
-def entries(store: SQLiteStore, *, include_undone: bool = False, limit: int = 50) -> list[Learned]:
+def entries(store: Store, *, include_undone: bool = False, limit: int = 50) -> list[Learned]:
     """USER.md items and skills the model wrote, newest first."""
-    marks = ", ".join("?" * len(KINDS))
-    rows = store._read(f"SELECT * FROM learning_events WHERE kind IN ({marks}) ORDER BY id DESC LIMIT ?",
-                       (*KINDS, limit * 4 if not include_undone else limit))
     found = []
-    for row in rows:
-        event = dict(row)
+    for row in store.learning.of_kinds(KINDS, limit * 4 if not include_undone else limit):
+        event = row.as_dict()
         if event["kind"] == "profile" and not event["subject"].startswith("USER.md"):
             continue
-        undone = store.get_meta(_UNDONE.format(id=event["id"])) is not None
+        undone = store.learning.undone(event["id"])
         if undone and not include_undone:
             continue
         undo = _undo_record(store, event)
@@ -112,19 +97,19 @@ def entries(store: SQLiteStore, *, include_undone: bool = False, limit: int = 50
     return found
 
 
-def undo(store: SQLiteStore, home: Path, event_id: int) -> str:
+def undo(store: Store, home: Path, event_id: int) -> str:
     """Undo change ``event_id``; returns what was done. Raises ``UndoError`` when it cannot be undone."""
     event = _event(store, event_id)
     if event is None:
         raise UndoError(f"no learned change #{event_id}; see `ember memory learned`")
-    if store.get_meta(_UNDONE.format(id=event_id)) is not None:
+    if store.learning.undone(event_id):
         raise UndoError(f"change #{event_id} was undone already")
     record_ = _undo_record(store, event)
     if record_["type"] == "profile":  # the USER.md it changed: EMBER_HOME's, or a gateway person's own
         done = _undo_profile(Path(record_.get("home") or home), record_)
     else:
         done = _undo_skill(store, home, event, record_)
-    store.set_meta(_UNDONE.format(id=event_id), str(time.time()))
+    store.learning.mark_undone(event_id)
     from ember.memory.learn_events import log_event
 
     log_event(store, "undone", f"change #{event_id}", done)
@@ -154,7 +139,7 @@ def _undo_profile(home: Path, record_: dict[str, Any]) -> str:
     return f"removed {'; '.join(repr(i) for i in removed)} from USER.md{back}"
 
 
-def _undo_skill(store: SQLiteStore, home: Path, event: dict[str, Any], record_: dict[str, Any]) -> str:
+def _undo_skill(store: Store, home: Path, event: dict[str, Any], record_: dict[str, Any]) -> str:
     from ember.memory import skills
 
     name = record_["name"]

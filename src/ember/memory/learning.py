@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ember.agent.events import TurnFailed, TurnFinished
     from ember.agent.loop import Agent
     from ember.memory.learn import Learner
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Learning:
         if cached and cached[0] == request.user_message:
             return cached[2]
         found: list[Any] = []
-        if self.agent.store._read("SELECT 1 FROM lessons WHERE retired_at IS NULL LIMIT 1"):
+        if self.agent.store.lessons.any_active():
             from ember.memory import lessons
 
             found = lessons.relevant(self.agent.store, request.user_message, k=self.config.lessons_in_prompt,
@@ -240,7 +240,7 @@ def install_learning(agent: Agent, config: LearningConfig | None = None) -> Lear
     return learning
 
 
-def learning_summary(store: SQLiteStore, home: Path) -> dict[str, Any]:
+def learning_summary(store: Store, home: Path) -> dict[str, Any]:
     """What the learning loop holds and did lately, for ``ember memory show``."""
     from ember.memory import episodes, lessons, profile, skills
     from ember.memory.learn_events import recent_events
@@ -264,7 +264,7 @@ def learning_summary(store: SQLiteStore, home: Path) -> dict[str, Any]:
     }
 
 
-def recent_learning(store: SQLiteStore, limit: int = 8) -> list[str]:
+def recent_learning(store: Store, limit: int = 8) -> list[str]:
     """What was learned lately, newest first, one short line each (for ``ember memory show``)."""
     from datetime import datetime
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ember.memory.hits import Hit
 from ember.memory.search import register_source
+from ember.store.learning_records import Lesson
 
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 KINDS = ("correction", "failure", "manual")
 MIN_SHARED = 2  # content words a lesson must share with the message
@@ -64,71 +64,25 @@ def overlap(a: set[str], b: set[str]) -> tuple[int, float]:
     return shared, (shared / math.sqrt(len(a) * len(b)) if a and b else 0.0)
 
 
-@dataclass
-class Lesson:
-    id: int
-    rule: str
-    keywords: str
-    kind: str
-    episode_id: int | None
-    uses: int
-    successes: int
-    recent: str
-    confirmations: int
-    retired_at: float | None
-    retired_reason: str | None
-    created_at: float
-
-    @property
-    def active(self) -> bool:
-        return self.retired_at is None
-
-    @property
-    def words(self) -> set[str]:
-        return set(keywords(self.rule + " " + self.keywords))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "rule": self.rule, "keywords": self.keywords, "kind": self.kind,
-            "episode_id": self.episode_id, "uses": self.uses, "successes": self.successes,
-            "confirmations": self.confirmations, "active": self.active, "retired_reason": self.retired_reason,
-            "created_at": self.created_at,
-        }
+def words_of(lesson: Lesson) -> set[str]:
+    """The content words of a lesson's rule and keywords (see ``keywords``)."""
+    return set(keywords(lesson.rule + " " + lesson.keywords))
 
 
-def _from_row(row: Any) -> Lesson:
-    return Lesson(
-        id=row["id"], rule=row["rule"], keywords=row["keywords"], kind=row["kind"], episode_id=row["episode_id"],
-        uses=row["uses"], successes=row["successes"], recent=row["recent"], confirmations=row["confirmations"],
-        retired_at=row["retired_at"], retired_reason=row["retired_reason"], created_at=row["created_at"],
-    )
+def get(store: Store, lesson_id: int) -> Lesson | None:
+    return store.lessons.get(lesson_id)
 
 
-def get(store: SQLiteStore, lesson_id: int) -> Lesson | None:
-    rows = store._read("SELECT * FROM lessons WHERE id = ?", (lesson_id,))
-    return _from_row(rows[0]) if rows else None
+def list_lessons(store: Store, *, include_retired: bool = False) -> list[Lesson]:
+    return store.lessons.all(include_retired=include_retired)
 
 
-def list_lessons(store: SQLiteStore, *, include_retired: bool = False) -> list[Lesson]:
-    where = "" if include_retired else "WHERE retired_at IS NULL"
-    return [_from_row(r) for r in store._read(f"SELECT * FROM lessons {where} ORDER BY id")]
-
-
-def _candidates(store: SQLiteStore, words: list[str], *, include_retired: bool, limit: int = 30,
+def _candidates(store: Store, words: list[str], *, include_retired: bool, limit: int = 30,
                 person: str | None = None) -> list[Lesson]:
-    if not words:
-        return []
-    match = " OR ".join(f'"{w}"*' for w in words[:32])
-    rows = store._read(
-        """SELECT l.* FROM lessons_fts JOIN lessons l ON l.id = lessons_fts.rowid
-           WHERE lessons_fts MATCH ? AND (? OR l.retired_at IS NULL) AND (? IS NULL OR l.person = ?)
-           ORDER BY bm25(lessons_fts) LIMIT ?""",
-        (match, include_retired, person, person, limit),
-    )
-    return [_from_row(r) for r in rows]
+    return store.lessons.candidates(words[:32], include_retired=include_retired, limit=limit, person=person)
 
 
-def relevant(store: SQLiteStore, text: str, k: int = 3, *, person: str | None = None) -> list[Lesson]:
+def relevant(store: Store, text: str, k: int = 3, *, person: str | None = None) -> list[Lesson]:
     """The active lessons relevant to ``text``, best first; none when nothing is close enough.
 
     ``person``: only that person's lessons ("" the owner); None: everyone's (``ember memory``).
@@ -137,23 +91,23 @@ def relevant(store: SQLiteStore, text: str, k: int = 3, *, person: str | None = 
     wanted = set(words)
     scored = []
     for lesson in _candidates(store, words, include_retired=False, person=person):
-        shared, cosine = overlap(wanted, lesson.words)
-        if shared >= MIN_SHARED and shared / min(len(wanted), len(lesson.words)) >= MIN_OVERLAP:
+        shared, cosine = overlap(wanted, words_of(lesson))
+        if shared >= MIN_SHARED and shared / min(len(wanted), len(words_of(lesson))) >= MIN_OVERLAP:
             scored.append((cosine, lesson.confirmations, lesson))
     scored.sort(key=lambda item: (-item[0], -item[1]))
     return [lesson for *_, lesson in scored[:k]]
 
 
-def search(store: SQLiteStore, query: str, limit: int = 10, *, person: str | None = None) -> list[tuple[Lesson, float]]:
+def search(store: Store, query: str, limit: int = 10, *, person: str | None = None) -> list[tuple[Lesson, float]]:
     """Lessons (retired too) matching any word of ``query``, with a similarity score; for memory search."""
     wanted = set(keywords(query))
-    found = [(lesson, overlap(wanted, lesson.words)[1]) for lesson in
+    found = [(lesson, overlap(wanted, words_of(lesson))[1]) for lesson in
              _candidates(store, keywords(query), include_retired=True, limit=limit * 3, person=person)]
     found.sort(key=lambda item: -item[1])
     return found[:limit]
 
 
-def add(store: SQLiteStore, rule: str, words: str = "", *, kind: str = "correction",
+def add(store: Store, rule: str, words: str = "", *, kind: str = "correction",
         episode_id: int | None = None, person: str = "") -> tuple[Lesson, bool]:
     """Store a lesson; returns ``(lesson, created)``.
 
@@ -165,81 +119,39 @@ def add(store: SQLiteStore, rule: str, words: str = "", *, kind: str = "correcti
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     rule, words = " ".join(rule.split()), " ".join(words.split())
     new_words = set(keywords(rule + " " + words))
-    now = time.time()
     for existing in _candidates(store, keywords(rule + " " + words), include_retired=True, limit=10, person=person):
-        if overlap(new_words, existing.words)[1] >= SAME_LESSON:
+        if overlap(new_words, words_of(existing))[1] >= SAME_LESSON:
             merged = " ".join(dict.fromkeys((existing.keywords + " " + words).split()))
-            with store._write() as db:
-                db.execute(
-                    """UPDATE lessons SET rule = ?, keywords = ?, confirmations = confirmations + 1,
-                       episode_id = COALESCE(?, episode_id), retired_at = NULL, retired_reason = NULL,
-                       recent = CASE WHEN retired_at IS NULL THEN recent ELSE '' END, updated_at = ?
-                       WHERE id = ?""",
-                    (rule, merged[:300], episode_id, now, existing.id),
-                )
+            store.lessons.reinforce(existing.id, rule, merged[:300], episode_id)
             updated = get(store, existing.id)
             assert updated is not None
             return updated, False
-    with store._write() as db:
-        cursor = db.execute(
-            """INSERT INTO lessons (rule, keywords, kind, episode_id, created_at, updated_at, person)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (rule, words[:300], kind, episode_id, now, now, person),
-        )
-        lesson_id = int(cursor.lastrowid or 0)
+    lesson_id = store.lessons.add(rule, words[:300], kind=kind, episode_id=episode_id, person=person)
     created = get(store, lesson_id)
     assert created is not None
     return created, True
 
 
-def record_outcome(store: SQLiteStore, lesson_ids: list[int], helped: bool, *, window: int = 5,
+def _retirement(window: int, below: float) -> Callable[[str], str | None]:
+    """Why a lesson with these recent outcomes is retired, or None while it still helps."""
+
+    def reason(recent: str) -> str | None:
+        if not failing(recent, window, below):
+            return None
+        return f"helped in {recent.count('1')} of its last {len(recent)} uses"
+
+    return reason
+
+
+def record_outcome(store: Store, lesson_ids: list[int], helped: bool, *, window: int = 5,
                    below: float = 0.4) -> list[int]:
     """Count one use of each lesson and whether the task then went well; return the ids retired."""
-    retired = []
-    now = time.time()
-    with store._write() as db:
-        for lesson_id in dict.fromkeys(lesson_ids):
-            row = db.execute("SELECT recent, retired_at FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
-            if row is None:
-                continue
-            recent = (row["recent"] + ("1" if helped else "0"))[-max(window, 1):]
-            db.execute(
-                "UPDATE lessons SET uses = uses + 1, successes = successes + ?, recent = ?, updated_at = ? WHERE id = ?",
-                (1 if helped else 0, recent, now, lesson_id),
-            )
-            if row["retired_at"] is None and _retire_if_failing(db, lesson_id, recent, window, below, now):
-                retired.append(lesson_id)
-    return retired
+    return store.lessons.record_outcome(lesson_ids, helped, window=window, retire=_retirement(window, below))
 
 
-def _retire_if_failing(db: Any, lesson_id: int, recent: str, window: int, below: float, now: float) -> bool:
-    """Retire a lesson whose recent uses helped too rarely; True when it was retired."""
-    if not failing(recent, window, below):
-        return False
-    db.execute(
-        "UPDATE lessons SET retired_at = ?, retired_reason = ? WHERE id = ?",
-        (now, f"helped in {recent.count('1')} of its last {len(recent)} uses", lesson_id),
-    )
-    return True
-
-
-def record_correction(store: SQLiteStore, lesson_ids: list[int], *, window: int = 5, below: float = 0.4) -> list[int]:
+def record_correction(store: Store, lesson_ids: list[int], *, window: int = 5, below: float = 0.4) -> list[int]:
     """The task that used these lessons was corrected by the user: its success did not count."""
-    retired = []
-    now = time.time()
-    with store._write() as db:
-        for lesson_id in dict.fromkeys(lesson_ids):
-            row = db.execute("SELECT recent, retired_at FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
-            if row is None or not row["recent"].endswith("1"):
-                continue
-            recent = row["recent"][:-1] + "0"
-            db.execute(
-                "UPDATE lessons SET successes = MAX(successes - 1, 0), recent = ?, updated_at = ? WHERE id = ?",
-                (recent, now, lesson_id),
-            )
-            if row["retired_at"] is None and _retire_if_failing(db, lesson_id, recent, window, below, now):
-                retired.append(lesson_id)
-    return retired
+    return store.lessons.record_correction(lesson_ids, retire=_retirement(window, below))
 
 
 def failing(recent: str, window: int, below: float) -> bool:
@@ -251,37 +163,23 @@ def failing(recent: str, window: int, below: float) -> bool:
     return len(recent) >= needed and recent.count("1") / len(recent) < below
 
 
-def set_retired(store: SQLiteStore, lesson_id: int, retired: bool, reason: str = "retired by the user") -> bool:
+def set_retired(store: Store, lesson_id: int, retired: bool, reason: str = "retired by the user") -> bool:
     """Retire or restore a lesson by hand; False when there is no such lesson."""
-    with store._write() as db:
-        if retired:
-            cursor = db.execute(
-                "UPDATE lessons SET retired_at = ?, retired_reason = ? WHERE id = ?", (time.time(), reason, lesson_id)
-            )
-        else:
-            cursor = db.execute(
-                "UPDATE lessons SET retired_at = NULL, retired_reason = NULL, recent = '' WHERE id = ?", (lesson_id,)
-            )
-        return cursor.rowcount > 0
+    return store.lessons.set_retired(lesson_id, retired, reason)
 
 
-def delete(store: SQLiteStore, lesson_id: int) -> bool:
-    with store._write() as db:
-        return db.execute("DELETE FROM lessons WHERE id = ?", (lesson_id,)).rowcount > 0
+def delete(store: Store, lesson_id: int) -> bool:
+    return store.lessons.delete(lesson_id)
 
 
-def counts(store: SQLiteStore) -> dict[str, int]:
-    row = store._read(
-        "SELECT COUNT(*) AS total, SUM(retired_at IS NULL) AS active FROM lessons"
-    )[0]
-    total, active = row["total"] or 0, row["active"] or 0
-    return {"active": active, "retired": total - active}
+def counts(store: Store) -> dict[str, int]:
+    return store.lessons.counts()
 
 
 # --- `ember memory search` / `show` / `forget` see lessons through this source -------------------
 
 
-def _hits(store: SQLiteStore, query: str, k: int, person: str | None = None) -> list[Hit]:
+def _hits(store: Store, query: str, k: int, person: str | None = None) -> list[Hit]:
     return [
         Hit(id=f"lessons:{lesson.id}", score=score, source="lessons",
             text=lesson.rule + ("" if lesson.active else " (retired)"), created_at=lesson.created_at)

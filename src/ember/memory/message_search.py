@@ -13,7 +13,8 @@ For a query, candidates come from three places:
 Each candidate is then scored on the features of ``ranking`` and the best ``k`` returned; while
 the embedding index is incomplete, vectors are used where they exist (``embedding_index``).
 A ``MessageSearcher`` keeps vectors and names in memory between queries and reads only what
-was added since; it is cheap to keep and cheap to ask again.
+was added since; it is cheap to keep and cheap to ask again. The store gives the candidates
+(``store.index``: BM25, time ranges) and the vectors (``store.vectors``); the scoring is here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ember.memory.embeddings import Embedder
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
+    from ember.store.search_records import Candidate, Scope
 
 LEX_LIMIT = 300
 POSTINGS_BUDGET = 20_000
@@ -45,11 +47,6 @@ NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
 
 
-# Which messages a search looks at: (session, person); None is "any". Parameters ?1 and ?2 of every
-# query that uses IN_SCOPE (a person's sessions are theirs: one person's memory is never another's).
-Scope = tuple[str | None, str | None]
-IN_SCOPE = ("(?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR session_id IN "
-            "(SELECT s.id FROM sessions s WHERE s.person = ?2))")
 
 def _same_stem(a: str, b: str) -> bool:
     """A cheap test for inflections ("paint"/"painting"): FTS5 already matches those."""
@@ -63,13 +60,12 @@ def _same_stem(a: str, b: str) -> bool:
 class MessageSearcher:
     """Search over one store's messages; see the module docstring."""
 
-    def __init__(self, store: SQLiteStore, embedder: Embedder | None = None):
+    def __init__(self, store: Store, embedder: Embedder | None = None):
         self.store = store
         self.embedder = embedder
         self.names: list[str] = []
         self._names_pattern: re.Pattern[str] | None = None
-        self._synced_upto: tuple[int, ...] = ()
-        self._data_version = -1
+        self._synced: tuple[int, ...] = ()
         self._vectors: Any = None
         self._mixed: Any = None
         self._parts_order: Any = None
@@ -95,13 +91,11 @@ class MessageSearcher:
             if missing and (embed_limit is None or missing <= embed_limit):
                 done = embedding_index.embed_missing(self.store, self.embedder, progress=progress)
                 report.embedded, report.words = done.embedded, done.words
-        top = tuple(self.store._read("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM messages")[0])
-        version = self.store._read("PRAGMA data_version")[0][0]  # changes when another connection commits
-        if (top, version) == (self._synced_upto, self._data_version) and not (report.indexed or report.embedded):
+        version = self.store.index.version()  # changes when messages change, here or in another process
+        if version == self._synced and not (report.indexed or report.embedded):
             return report
-        self._synced_upto, self._data_version = top, version
-        rows = self.store._read("SELECT DISTINCT speaker FROM messages WHERE speaker IS NOT NULL")
-        self.names = sorted({r[0] for r in rows if r[0]})
+        self._synced = version
+        self.names = sorted(set(self.store.index.speakers()))
         self._names_pattern = textproc.name_pattern(self.names)
         if self.embedder is not None:
             self._load_vectors()
@@ -115,24 +109,18 @@ class MessageSearcher:
         assert self.embedder is not None
         if self._vectors is None:
             self._vectors = MessageVectors(self.embedder.name, self.embedder.dim)
-        with self.store._lock:
-            added = self._vectors.refresh(self.store._conn())
+        added = self._vectors.refresh(self.store.vectors)
         vec = self._vectors
         if added is None or self._mixed is None:
             self._mixed = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
-            self._mix(self.store._read(
-                "SELECT id, session_id FROM messages WHERE id IN (SELECT message_id FROM search_vectors "
-                "WHERE part = 0 AND model = ?) ORDER BY session_id, id", (self.embedder.name,)))
+            self._mix(self.store.vectors.embedded_messages(self.embedder.name))
         elif len(added):  # a batch was embedded: mix the new vectors, and redo their sessions' others
             grown = np.empty((len(vec.whole_ids), vec.dim), dtype=np.float32)
             grown[:len(self._mixed)] = self._mixed
             self._mixed = grown
-            sessions = {r[0] for start in range(0, len(added), 500) for r in self.store._read(
-                f"SELECT DISTINCT session_id FROM messages WHERE id IN ({', '.join('?' * len(added[start:start + 500]))})",
-                tuple(int(m) for m in added[start:start + 500]))}
-            rows = [r for session in sorted(sessions) for r in self.store._read(
-                "SELECT id, session_id FROM messages WHERE session_id = ? ORDER BY id", (session,))
-                if vec.row_of(r[0]) is not None]
+            sessions = self.store.index.sessions_of(int(m) for m in added)
+            rows = [(mid, session) for session in sorted(sessions)
+                    for mid in self.store.index.session_message_ids(session) if vec.row_of(mid) is not None]
             self._mix(rows)
         if added is None or len(added):
             self._parts_order = np.argsort(vec.part_ids, kind="stable")
@@ -141,10 +129,9 @@ class MessageSearcher:
             self._sample = np.sort(sample)
         if self._words is None:
             self._words = WordVectors(self.embedder.name, self.embedder.dim)
-        with self.store._lock:
-            self._words.refresh(self.store._conn())
+        self._words.refresh(self.store.vectors)
 
-    def _mix(self, rows: list[Any]) -> None:
+    def _mix(self, rows: list[tuple[int, str]]) -> None:
         """``_mixed`` for the messages ``rows`` ((id, session id), each session's in id order, all with
         vectors): each message's vector mixed with its neighbours' in the same session."""
         import numpy as np
@@ -186,18 +173,13 @@ class MessageSearcher:
         return [self._hit(rows[mid], value) for value, mid in scored[:k]]
 
     def candidates(self, query: str, session: str | None = None, person: str | None = None
-                   ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, float]], bool]:
+                   ) -> tuple[dict[int, Candidate], dict[int, dict[str, float]], bool]:
         """(rows, features, dense): every candidate message and its ``ranking`` features."""
         scope = (session, person)
         # The newest message's time anchors "last week"; a time no datetime can hold (from a store
         # written before import checked them) is passed over, so one bad row never breaks search.
-        latest = self.store._read(
-            f"SELECT MAX(created_at) FROM messages WHERE {IN_SCOPE} AND created_at <= ?3",
-            (*scope, MAX_TIME),
-        )[0][0]
-        if latest is None and not self.store._read(
-            f"SELECT 1 FROM messages WHERE {IN_SCOPE} LIMIT 1", scope
-        ):
+        latest = self.store.index.latest_time(scope, MAX_TIME)
+        if latest is None and not self.store.index.has_messages(scope):
             return {}, {}, False
         now = index.local_time(latest) or datetime.now()
         ranges, rest = timeref.query_ranges(query, now)
@@ -215,46 +197,33 @@ class MessageSearcher:
         dense = self.embedder is not None and self._mixed is not None and len(self._mixed) > 0
         if dense:
             self._dense(query, terms, scope, features, put)
-        rows = self._rows(list(features)) if features else {}
+        rows = self.store.index.candidates(list(features), index.SEARCHABLE_ROLES) if features else {}
         best_lex: dict[str, float] = {}
         for mid, row in rows.items():
             f = features[mid]
             if named:
-                mine = (row["speaker"] or "").lower() in named
+                mine = (row.speaker or "").lower() in named
                 f["speaker"], f["other"] = (1.0, 0.0) if mine else (0.0, 1.0)
             if ranges:
-                said = any(a <= row["created_at"] < b for a, b in ranges)
+                said = any(a <= row.created_at < b for a, b in ranges)
                 f["in_time"] = 1.0 if said else 0.0
                 f.setdefault("mentions", 0.0)
                 f["off_time"] = 0.0 if said or f["mentions"] else 1.0
-            f["answer"] = 1.0 if row["after_question"] else 0.0
-            best_lex[row["session_id"]] = max(best_lex.get(row["session_id"], 0.0), f.get("lex", 0.0))
+            f["answer"] = 1.0 if row.after_question else 0.0
+            best_lex[row.session_id] = max(best_lex.get(row.session_id, 0.0), f.get("lex", 0.0))
         for mid, row in rows.items():
-            features[mid]["session"] = best_lex[row["session_id"]]
+            features[mid]["session"] = best_lex[row.session_id]
         return rows, features, dense
 
     def _bm25(self, words: list[str], scope: Scope, limit: int) -> dict[int, float]:
         """BM25 of an OR query over the words; see ``_affordable`` for how cost is bounded."""
         kept, total = self._affordable(words)
-        match = textproc.fts_any(kept)
-        if not match:
+        if not any(kept):
             return {}
         since = 0
         if total > POSTINGS_BUDGET:  # one very common word: score only its most recent matches
-            found = self.store._read(
-                "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                (match, POSTINGS_BUDGET),
-            )
-            since = found[0][0] if found else 0
-        rows = self.store._read(
-            f"""SELECT rowid, -rank FROM search_fts
-                WHERE search_fts MATCH ?3 AND rank MATCH 'bm25({BODY_WEIGHT}, {CONTEXT_WEIGHT})' AND rowid >= ?5
-                  AND (?1 IS NULL AND ?2 IS NULL OR rowid IN (SELECT id FROM messages m
-                       WHERE {IN_SCOPE.replace('session_id', 'm.session_id')}))
-                ORDER BY rank LIMIT ?4""",
-            (*scope, match, limit, since),
-        )
-        return {r[0]: max(r[1], 0.0) for r in rows}
+            since = self.store.index.nth_newest_match(kept, POSTINGS_BUDGET)
+        return self.store.index.lexical(kept, scope, limit=limit, weights=(BODY_WEIGHT, CONTEXT_WEIGHT), since=since)
 
     def _affordable(self, words: list[str]) -> tuple[list[str], int]:
         """The rarest words whose matches add up to at most ``POSTINGS_BUDGET`` (at least one), and
@@ -267,12 +236,9 @@ class MessageSearcher:
         """
         counted = []
         for word in dict.fromkeys(words):
-            rows = self.store._read(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?)",
-                (textproc.fts_any([word]), POSTINGS_BUDGET * 4),
-            )
-            if rows[0][0]:
-                counted.append((rows[0][0], word))
+            count = self.store.index.match_count(word, POSTINGS_BUDGET * 4)
+            if count:
+                counted.append((count, word))
         counted.sort()
         kept: list[str] = []
         total = 0
@@ -356,52 +322,23 @@ class MessageSearcher:
 
         if scope == (None, None):
             return None
-        ids = {r[0] for r in self.store._read(f"SELECT id FROM messages WHERE {IN_SCOPE}", scope)}
+        ids = self.store.index.message_ids(scope)
         return np.array([int(m) in ids for m in self._vectors.whole_ids], dtype=bool)
 
     def _time(self, ranges: list[timeref.Range], scope: Scope, features: dict[int, dict[str, float]]) -> None:
         """Messages said in, or talking about, the periods asked for become candidates."""
-        roles = ", ".join(f"'{r}'" for r in index.SEARCHABLE_ROLES)
         for start, end in ranges:
-            said = self.store._read(
-                f"""SELECT id FROM messages WHERE created_at >= ?3 AND created_at < ?4 AND {IN_SCOPE}
-                    AND role IN ({roles}) AND content != '' LIMIT {TIME_LIMIT}""",
-                (*scope, start, end),
-            )
-            for r in said:
-                features.setdefault(r[0], {})
-            mentioned = self.store._read(
-                f"""SELECT DISTINCT t.message_id FROM search_times t JOIN messages m ON m.id = t.message_id
-                    WHERE t.start < ?4 AND t.end > ?3 AND {IN_SCOPE.replace('session_id', 'm.session_id')}
-                    LIMIT {TIME_LIMIT}""",
-                (*scope, start, end),
-            )
-            for r in mentioned:
-                features.setdefault(r[0], {})["mentions"] = 1.0
+            for mid in self.store.index.said_between(start, end, scope, index.SEARCHABLE_ROLES, TIME_LIMIT):
+                features.setdefault(mid, {})
+            for mid in self.store.index.mentioning(start, end, scope, TIME_LIMIT):
+                features.setdefault(mid, {})["mentions"] = 1.0
 
-    def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        roles = ", ".join(f"'{r}'" for r in index.SEARCHABLE_ROLES)
-        out: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for r in self.store._read(
-                f"""SELECT m.id, m.session_id, m.role, m.speaker, m.created_at, m.external_id, m.content,
-                       (SELECT p.content LIKE '%?%' FROM messages p WHERE p.session_id = m.session_id
-                        AND p.id < m.id AND p.role IN ({roles}) AND p.content != '' ORDER BY p.id DESC LIMIT 1)
-                       AS after_question
-                    FROM messages m WHERE m.id IN ({marks})""",
-                tuple(chunk),
-            ):
-                out[r["id"]] = dict(r)
-        return out
-
-    def _hit(self, row: dict[str, Any], score: float) -> Hit:
-        text = row["content"]
+    def _hit(self, row: Candidate, score: float) -> Hit:
+        text = row.content
         return Hit(
-            id=row["external_id"] if row["external_id"] is not None else str(row["id"]),
+            id=row.external_id if row.external_id is not None else str(row.id),
             score=round(score, 4) if math.isfinite(score) else 0.0,
             source="messages", text=text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…",
-            session_id=row["session_id"], speaker=row["speaker"], role=row["role"],
-            created_at=row["created_at"], message_id=row["id"],
+            session_id=row.session_id, speaker=row.speaker, role=row.role,
+            created_at=row.created_at, message_id=row.id,
         )

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ember.memory.embeddings import Embedder
     from ember.memory.index import Progress, RefreshReport
     from ember.memory.message_search import MessageSearcher
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 __all__ = ["SCOPES", "Hit", "MemorySearch", "Source", "register_source", "search", "searcher_for", "sources"]
 
@@ -62,8 +62,8 @@ SourceSearch = Callable[..., list[Hit]]
 class Source:
     name: str
     search: SourceSearch
-    count: Callable[[SQLiteStore], int] | None = None
-    forget: Callable[[SQLiteStore, str], bool] | None = None
+    count: Callable[[Store], int] | None = None
+    forget: Callable[[Store, str], bool] | None = None
 
     @property
     def scoped(self) -> bool:
@@ -80,8 +80,8 @@ _SOURCES: dict[str, Source] = {}
 
 
 def register_source(
-    name: str, search: SourceSearch, *, count: Callable[[SQLiteStore], int] | None = None,
-    forget: Callable[[SQLiteStore, str], bool] | None = None,
+    name: str, search: SourceSearch, *, count: Callable[[Store], int] | None = None,
+    forget: Callable[[Store, str], bool] | None = None,
 ) -> None:
     """Make ``name`` searchable (see the module docstring); registering a name again replaces it."""
     if name in ("all", "messages"):
@@ -129,7 +129,7 @@ def _fuse(lists: list[list[Hit]], k: int) -> list[Hit]:
 class MemorySearch:
     """Search over one store, keeping indexes in memory between queries (one per store is enough)."""
 
-    def __init__(self, store: SQLiteStore, embedder: Embedder | None | Literal["auto"] = "auto"):
+    def __init__(self, store: Store, embedder: Embedder | None | Literal["auto"] = "auto"):
         from ember.memory.embeddings import load_embedder
         from ember.memory.message_search import MessageSearcher
 
@@ -185,7 +185,7 @@ class MemorySearch:
 _searchers_lock = threading.Lock()
 
 
-def searcher_for(store: SQLiteStore) -> MemorySearch:
+def searcher_for(store: Store) -> MemorySearch:
     """The ``MemorySearch`` of ``store``, made once and kept on the store (so it lives as long)."""
     with _searchers_lock:
         found = getattr(store, "_memory_search", None)
@@ -195,7 +195,7 @@ def searcher_for(store: SQLiteStore) -> MemorySearch:
         return found
 
 
-def search(store: SQLiteStore, query: str, k: int = 10, scope: str = "all",
+def search(store: Store, query: str, k: int = 10, scope: str = "all",
            session: str | None = None, *, person: str | None = None) -> list[Hit]:
     """``searcher_for(store).search(...)``: the one memory search (module docstring)."""
     return searcher_for(store).search(query, k, scope, session, person=person)

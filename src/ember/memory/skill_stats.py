@@ -1,58 +1,34 @@
-"""What is counted about skills (``skill_stats`` table): uses, successes, recent outcomes, archiving.
+"""What is counted about skills (``store.skill_stats``): uses, successes, recent outcomes, archiving.
 
-The skills themselves are files (``ember.memory.skills``); their counts live in SQLite, keyed by
+The skills themselves are files (``ember.memory.skills``); their counts live in the store, keyed by
 name, so a hand-edited SKILL.md keeps its record. ``recent`` holds the latest outcomes, oldest
 first ("1" the task went well, "0" it did not), which is what archiving a failing skill looks at.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ember.store.learning_records import SkillStats
+
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 ORIGINS = ("learned", "agent", "installed", "local")
 
 
-@dataclass
-class SkillStats:
-    name: str
-    origin: str = "local"
-    uses: int = 0
-    successes: int = 0
-    recent: str = ""
-    last_used: float | None = None
-    archived_at: float | None = None
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-
-def ensure(store: SQLiteStore, name: str, origin: str) -> None:
+def ensure(store: Store, name: str, origin: str) -> None:
     """Give ``name`` a record (kept if it has one) and mark it active."""
-    now = time.time()
-    with store._write() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO skill_stats (name, origin, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (name, origin, now, now),
-        )
-        db.execute("UPDATE skill_stats SET archived_at = NULL WHERE name = ?", (name,))
+    store.skill_stats.ensure(name, origin)
 
 
-def set_archived(store: SQLiteStore, name: str, archived: bool) -> None:
+def set_archived(store: Store, name: str, archived: bool) -> None:
     """Archived now; or restored, with a clean slate: fresh recent outcomes, and the unused-clock
     restarted through ``updated_at`` (see ``idle_since``). A restore is not a use: ``uses`` and
     ``last_used`` stay as they were."""
     ensure(store, name, "local")
-    now = time.time()
-    with store._write() as db:
-        if archived:
-            db.execute("UPDATE skill_stats SET archived_at = ?, updated_at = ? WHERE name = ?", (now, now, name))
-        else:
-            db.execute("UPDATE skill_stats SET recent = '', updated_at = ? WHERE name = ?", (now, name))
+    store.skill_stats.set_archived(name, archived)
 
 
 def idle_since(record: SkillStats) -> float:
@@ -61,43 +37,22 @@ def idle_since(record: SkillStats) -> float:
     return max(record.last_used or 0.0, record.created_at, record.updated_at)
 
 
-def delete(store: SQLiteStore, name: str) -> None:
-    with store._write() as db:
-        db.execute("DELETE FROM skill_stats WHERE name = ?", (name,))
+def delete(store: Store, name: str) -> None:
+    store.skill_stats.delete(name)
 
 
-def stats(store: SQLiteStore) -> dict[str, SkillStats]:
-    rows = store._read("SELECT * FROM skill_stats")
-    return {
-        r["name"]: SkillStats(r["name"], r["origin"], r["uses"], r["successes"], r["recent"], r["last_used"],
-                              r["archived_at"], r["created_at"], r["updated_at"])
-        for r in rows
-    }
+def stats(store: Store) -> dict[str, SkillStats]:
+    return store.skill_stats.all()
 
 
-def record_outcome(store: SQLiteStore, names: Iterable[str], helped: bool, *, window: int = 5) -> None:
+def record_outcome(store: Store, names: Iterable[str], helped: bool, *, window: int = 5) -> None:
     """Count one use of each skill and whether the task then went well."""
-    now = time.time()
     for name in dict.fromkeys(names):
         ensure(store, name, "local")
-        with store._write() as db:
-            row = db.execute("SELECT recent FROM skill_stats WHERE name = ?", (name,)).fetchone()
-            recent = ((row["recent"] if row else "") + ("1" if helped else "0"))[-max(window, 1):]
-            db.execute(
-                "UPDATE skill_stats SET uses = uses + 1, successes = successes + ?, recent = ?, last_used = ?, "
-                "updated_at = ? WHERE name = ?",
-                (1 if helped else 0, recent, now, now, name),
-            )
+        store.skill_stats.record_outcome(name, helped, window=window)
 
 
-def record_correction(store: SQLiteStore, names: Iterable[str]) -> None:
+def record_correction(store: Store, names: Iterable[str]) -> None:
     """The task that used these skills was corrected afterwards: its success did not count."""
     for name in dict.fromkeys(names):
-        with store._write() as db:
-            row = db.execute("SELECT recent FROM skill_stats WHERE name = ?", (name,)).fetchone()
-            if row is None or not row["recent"].endswith("1"):
-                continue
-            db.execute(
-                "UPDATE skill_stats SET successes = MAX(successes - 1, 0), recent = ? WHERE name = ?",
-                (row["recent"][:-1] + "0", name),
-            )
+        store.skill_stats.record_correction(name)

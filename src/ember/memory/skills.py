@@ -40,7 +40,7 @@ from ember.memory.skill_format import (
 )
 
 if TYPE_CHECKING:
-    from ember.memory.store import SQLiteStore
+    from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def _kept_fields(skill_file: Path) -> dict[str, str]:
 
 def save(
     home: Path,
-    store: SQLiteStore | None,
+    store: Store | None,
     name: str,
     description: str,
     body: str,
@@ -294,7 +294,7 @@ def previous_version(home: Path, name: str, before: float) -> str | None:
     return max(kept, key=lambda p: int(p.stem)).read_text(encoding="utf-8")
 
 
-def install(home: Path, source: Path, store: SQLiteStore | None, *, secrets: Iterable[str] = (),
+def install(home: Path, source: Path, store: Store | None, *, secrets: Iterable[str] = (),
             replace: bool = False, confirm_secrets: Callable[[list[str]], bool] | None = None) -> SkillInfo:
     """Copy a skill folder (or the folder of a SKILL.md) into the library after validating and scanning it.
 
@@ -394,7 +394,7 @@ def _copy_in(folder: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def archive(home: Path, name: str, store: SQLiteStore | None, reason: str = "") -> Path:
+def archive(home: Path, name: str, store: Store | None, reason: str = "") -> Path:
     """Move a skill to ``skills/.archive/`` (a dated name if one is archived already); returns where."""
     info = find(home, name)
     if info is None:
@@ -411,7 +411,7 @@ def archive(home: Path, name: str, store: SQLiteStore | None, reason: str = "") 
     return target
 
 
-def restore(home: Path, name: str, store: SQLiteStore | None) -> Path:
+def restore(home: Path, name: str, store: Store | None) -> Path:
     """Bring an archived skill back into the library, with a fresh record of recent outcomes."""
     info = find(home, name, archived=True)
     if info is None:
@@ -425,7 +425,7 @@ def restore(home: Path, name: str, store: SQLiteStore | None) -> Path:
     return target
 
 
-def remove(home: Path, name: str, store: SQLiteStore | None) -> Path:
+def remove(home: Path, name: str, store: Store | None) -> Path:
     """Delete a skill (active or archived) and its counts; the one destructive operation."""
     info = find(home, name) or find(home, name, archived=True)
     if info is None:
@@ -439,7 +439,7 @@ def remove(home: Path, name: str, store: SQLiteStore | None) -> Path:
 # --- upkeep and ranking --------------------------------------------------------------------------
 
 
-def archive_stale(home: Path, store: SQLiteStore, *, unused_days: float = 90, window: int = 5,
+def archive_stale(home: Path, store: Store, *, unused_days: float = 90, window: int = 5,
                   below: float = 0.4, now: float | None = None) -> list[tuple[str, str]]:
     """Archive skills that keep failing or have not been used for ``unused_days``; returns (name, why)."""
     now = time.time() if now is None else now
@@ -464,7 +464,7 @@ def archive_stale(home: Path, store: SQLiteStore, *, unused_days: float = 90, wi
     return archived
 
 
-def ranked(home: Path, store: SQLiteStore | None, query: str = "") -> list[tuple[SkillInfo, int, float]]:
+def ranked(home: Path, store: Store | None, query: str = "") -> list[tuple[SkillInfo, int, float]]:
     """Active skills as ``(info, shared words, similarity)`` to ``query``, closest (then most successful) first."""
     counts = skill_stats.stats(store) if store is not None else {}
     wanted = set(keywords(query))
@@ -483,7 +483,7 @@ def search(home: Path, query: str, limit: int = 10) -> list[tuple[SkillInfo, flo
     return [(info, score) for info, shared, score in ranked(home, None, query) if shared][:limit]
 
 
-def index_lines(home: Path, store: SQLiteStore | None, query: str = "", limit: int = 20,
+def index_lines(home: Path, store: Store | None, query: str = "", limit: int = 20,
                 description_chars: int = 160) -> list[str]:
     """``name: description`` for the prompt's skill index; the skills closest to ``query`` first."""
     lines = []
@@ -496,18 +496,18 @@ def index_lines(home: Path, store: SQLiteStore | None, query: str = "", limit: i
 
 
 # --- `ember memory search` / `show` / `forget` see skills through this source ---------------------
-# The store lives in EMBER_HOME, so its folder is where the skills are.
+# The store's home (EMBER_HOME) is where the skills are.
 
 
-def _hits(store: SQLiteStore, query: str, k: int, person: str | None = None) -> list[Hit]:
+def _hits(store: Store, query: str, k: int, person: str | None = None) -> list[Hit]:
     # Skills are shared by every person: they are how-to, not personal data (docs/gateway.md).
     return [Hit(id=f"skills:{info.name}", score=score, source="skills", text=f"{info.name}: {info.description}")
-            for info, score in search(store.path.parent, query, k)]
+            for info, score in search(store.home, query, k)]
 
 
-def _forget(store: SQLiteStore, name: str) -> bool:
+def _forget(store: Store, name: str) -> bool:
     try:
-        remove(store.path.parent, name, store)
+        remove(store.home, name, store)
     except SkillError:
         return False
     return True
@@ -515,6 +515,6 @@ def _forget(store: SQLiteStore, name: str) -> bool:
 
 register_source(
     "skills", _hits,
-    count=lambda store: sum(1 for s in list_skills(store.path.parent) if not s.problem),
+    count=lambda store: sum(1 for s in list_skills(store.home) if not s.problem),
     forget=_forget,
 )

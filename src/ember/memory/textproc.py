@@ -54,11 +54,6 @@ def query_terms(text: str, names: Iterable[str] = ()) -> tuple[list[str], list[s
     return terms, named
 
 
-def fts_any(terms: Iterable[str]) -> str:
-    """An FTS5 query matching any of ``terms``; each is quoted, so no input is an FTS5 operator."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms if t)
-
-
 def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     """A regex for whole-word speaker names (with a possessive 's), or None when there are none."""
     cleaned = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)

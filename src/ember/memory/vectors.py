@@ -1,4 +1,4 @@
-"""Embedding vectors in SQLite and in memory, as int8.
+"""Embedding vectors in memory, as int8, read from the store's ``VectorIndex`` port.
 
 A 384-dim unit vector is stored as 384 signed bytes scaled by its largest component (cosine
 error ~1e-4, a quarter of float32's size): 100,000 messages take ~40 MB on disk and as much in
@@ -13,11 +13,12 @@ searcher stays in step cheaply while the embedding index fills in.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ember.store.ports import VectorIndex
 
 
 def encode(vector: np.ndarray) -> bytes:
@@ -61,7 +62,7 @@ class MessageVectors:
         self._seen_rowid = 0
         self._count = 0
 
-    def refresh(self, db: sqlite3.Connection) -> np.ndarray | None:
+    def refresh(self, store: VectorIndex) -> np.ndarray | None:
         """Read what was added since the last call.
 
         Returns the ids of the messages whose vectors were appended (empty when nothing changed),
@@ -69,12 +70,11 @@ class MessageVectors:
         """
         import numpy as np
 
-        count = db.execute("SELECT COUNT(*) FROM search_vectors WHERE model = ?", (self.model,)).fetchone()[0]
-        rows = self._read_after(db, self._seen_rowid)
+        count, rows = store.vectors_since(self.model, self._seen_rowid)
         reloaded = self._seen_rowid == 0 or count != self._count + len(rows)
         if reloaded and self._seen_rowid:  # rows were deleted or replaced: reload everything (rare)
             self.__init__(self.model, self.dim)  # type: ignore[misc]
-            rows = self._read_after(db, 0)
+            count, rows = store.vectors_since(self.model, 0)
         self._count = count
         if not rows:
             return None if reloaded else np.zeros(0, dtype=np.int64)
@@ -99,18 +99,12 @@ class MessageVectors:
         self._seen_rowid = rows[-1][0]
         return None if reloaded else added
 
-    def _read_after(self, db: sqlite3.Connection, rowid: int) -> list[tuple[int, int, int, bytes]]:
-        return db.execute(
-            "SELECT rowid, message_id, part, vector FROM search_vectors WHERE model = ? AND rowid > ? ORDER BY rowid",
-            (self.model, rowid),
-        ).fetchall()
-
     def row_of(self, message_id: int) -> int | None:
         return self._row_of.get(message_id)
 
 
 class WordVectors:
-    """The vectors of the indexed words (``search_terms``), for query expansion: ``words[i]`` has
+    """The vectors of the indexed words, for query expansion: ``words[i]`` has
     row ``i`` of ``matrix`` (float32, unit rows); ``row`` maps a word to its row."""
 
     def __init__(self, model: str, dim: int):
@@ -120,24 +114,20 @@ class WordVectors:
         self.matrix = decode_many([], dim)
         self._seen_rowid = 0
 
-    def refresh(self, db: sqlite3.Connection) -> None:
+    def refresh(self, store: VectorIndex) -> None:
         """Append the words added since the last call; read them all again after some were removed."""
         import numpy as np
 
-        count = db.execute("SELECT COUNT(*) FROM search_terms").fetchone()[0]
+        count = store.word_count()
         if count == len(self.words):
             return  # nothing new (a cheap count: another model's words are dropped before embedding)
-        new = self._read_after(db, self._seen_rowid)
+        new = store.words_since(self.model, self._seen_rowid)
         if len(self.words) + len(new) != count:  # words were forgotten (or another model's are there)
             self.__init__(self.model, self.dim)  # type: ignore[misc]
-            new = self._read_after(db, 0)
+            new = store.words_since(self.model, 0)
         if not new:
             return
         self.row.update({t[1]: len(self.words) + i for i, t in enumerate(new)})
         self.words += [t[1] for t in new]
         self.matrix = np.vstack([self.matrix, decode_many([t[2] for t in new], self.dim)])
         self._seen_rowid = new[-1][0]
-
-    def _read_after(self, db: sqlite3.Connection, rowid: int) -> list[tuple[int, str, bytes]]:
-        return db.execute("SELECT rowid, term, vector FROM search_terms WHERE model = ? AND rowid > ? ORDER BY rowid",
-                          (self.model, rowid)).fetchall()

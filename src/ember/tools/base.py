@@ -24,8 +24,8 @@ from ember.tools.schema import ToolDefinitionError, build_parameters, signature_
 if TYPE_CHECKING:
     from ember.agent.door import Door, TurnApprovals
     from ember.config import Settings
-    from ember.memory.store import SQLiteStore
     from ember.models.router import Router
+    from ember.store.ports import Store
     from ember.tools.services import SubAgents
 
 CORE = "core"
@@ -69,7 +69,7 @@ class ToolContext:
     state: dict[str, Any] = field(default_factory=dict)
     door: Door | None = None  # who answers this turn; None: the approver's default door
     approvals: TurnApprovals | None = None  # what this turn asked, allowed and refused
-    store: SQLiteStore | None = None
+    store: Store | None = None
     router: Router | None = None
     subagents: SubAgents | None = None
 

@@ -1,0 +1,201 @@
+"""The gateway's records in SQLite (tables of migration ``gateway_inbox_outbox``): the
+``GatewayStore`` port. A turn's replies are queued in the same transaction that closes its
+inbox item."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+from ember.store.gateway_records import (
+    DELIVERED,
+    PENDING,
+    QUEUED,
+    RUNNING,
+    UNDELIVERABLE,
+    AllowedSender,
+    Button,
+    InboxItem,
+    OutboxItem,
+    OutboxPart,
+)
+
+if TYPE_CHECKING:
+    from ember.store.sqlite.database import Database
+
+
+def _inbox(row: Any) -> InboxItem:
+    return InboxItem(
+        id=row["id"], event_id=row["event_id"], platform=row["platform"], chat=row["chat"], thread=row["thread"],
+        user_id=row["user_id"], user_name=row["user_name"], text=row["text"], status=row["status"],
+        session_id=row["session_id"], attempts=row["attempts"], payload=json.loads(row["payload"] or "{}"),
+    )
+
+
+def _outbox(row: Any) -> OutboxItem:
+    buttons = [Button(b["label"], b["value"]) for b in json.loads(row["buttons"] or "[]")]
+    return OutboxItem(
+        id=row["id"], platform=row["platform"], chat=row["chat"], thread=row["thread"], text=row["text"],
+        buttons=buttons, request_id=row["request_id"], file=row["file"], kind=row["kind"],
+        inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
+        last_error=row["last_error"], ack=row["ack"],
+    )
+
+
+def _set_status(db: sqlite3.Connection, inbox_id: int, status: str, error: str | None, now: float) -> None:
+    db.execute("UPDATE gateway_inbox SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+               (status, error, now, inbox_id))
+
+
+class SQLiteGateway:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- inbox -----------------------------------------------------------------------------------------
+
+    def record_inbound(self, *, event_id: str, platform: str, chat: str, thread: str | None, user_id: str,
+                       user_name: str, text: str, payload: str, status: str) -> int | None:
+        now = time.time()
+        with self._db._write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO gateway_inbox (event_id, platform, chat, thread, user_id, user_name, text,"
+                " payload, status, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event_id, platform, chat, thread, user_id, user_name, text, payload, status, now, now),
+            )
+            return cursor.lastrowid if cursor.rowcount else None
+
+    def inbox_item(self, inbox_id: int) -> InboxItem | None:
+        rows = self._db._read("SELECT * FROM gateway_inbox WHERE id = ?", (inbox_id,))
+        return _inbox(rows[0]) if rows else None
+
+    def start(self, inbox_id: int, session_id: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_inbox SET status = ?, session_id = ?, attempts = attempts + 1, updated_at = ?"
+                       " WHERE id = ?", (RUNNING, session_id, time.time(), inbox_id))
+
+    def set_status(self, inbox_id: int, status: str, error: str | None = None) -> None:
+        with self._db._write() as db:
+            _set_status(db, inbox_id, status, error, time.time())
+
+    def unfinished(self) -> list[InboxItem]:
+        rows = self._db._read("SELECT * FROM gateway_inbox WHERE status IN (?, ?) ORDER BY id", (QUEUED, RUNNING))
+        return [_inbox(r) for r in rows]
+
+    def queue_depths(self) -> dict[str, int]:
+        rows = self._db._read(
+            "SELECT platform, chat, COUNT(*) AS n FROM gateway_inbox WHERE status IN (?, ?) GROUP BY platform, chat",
+            (QUEUED, RUNNING))
+        return {f"{r['platform']}:{r['chat']}": r["n"] for r in rows}
+
+    # --- outbox ----------------------------------------------------------------------------------------
+
+    def enqueue(self, platform: str, chat: str, thread: str | None, parts: list[OutboxPart], *, kind: str,
+                inbox_id: int | None = None, close: tuple[str, str | None] | None = None) -> list[int]:
+        now = time.time()
+        ids = []
+        with self._db._write() as db:
+            for number, part in enumerate(parts):
+                buttons = json.dumps([{"label": b.label, "value": b.value} for b in part.buttons]) if part.buttons \
+                    else None
+                cursor = db.execute(
+                    "INSERT INTO gateway_outbox (platform, chat, thread, text, buttons, request_id, file, kind,"
+                    " inbox_id, part, status, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (platform, chat, thread, part.text, buttons, part.request_id, part.file, kind, inbox_id, number,
+                     PENDING, now, now),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            if close is not None and inbox_id is not None:
+                _set_status(db, inbox_id, close[0], close[1], now)
+        return ids
+
+    def due(self, platform: str, now: float, limit: int) -> list[OutboxItem]:
+        rows = self._db._read(
+            "SELECT o.* FROM gateway_outbox o JOIN (SELECT MIN(id) AS id FROM gateway_outbox WHERE status = ?"
+            " AND platform = ? GROUP BY chat) first ON first.id = o.id WHERE o.next_at <= ? ORDER BY o.id LIMIT ?",
+            (PENDING, platform, now, limit))
+        return [_outbox(r) for r in rows]
+
+    def next_due_at(self, platform: str) -> float | None:
+        rows = self._db._read("SELECT MIN(next_at) AS t FROM gateway_outbox WHERE status = ? AND platform = ?",
+                              (PENDING, platform))
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def delivered(self, outbox_id: int, ack: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET status = ?, ack = ?, attempts = attempts + 1, delivered_at = ?,"
+                       " last_error = NULL WHERE id = ?", (DELIVERED, ack, time.time(), outbox_id))
+
+    def retry_later(self, outbox_id: int, error: str, at: float) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?",
+                       (error, at, outbox_id))
+
+    def undeliverable(self, outbox_id: int, error: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                       (UNDELIVERABLE, error, outbox_id))
+
+    def outbox_item(self, outbox_id: int) -> OutboxItem | None:
+        rows = self._db._read("SELECT * FROM gateway_outbox WHERE id = ?", (outbox_id,))
+        return _outbox(rows[0]) if rows else None
+
+    def outbox_statuses(self, outbox_ids: list[int]) -> list[str]:
+        if not outbox_ids:
+            return []
+        marks = ",".join("?" * len(outbox_ids))
+        return [r["status"] for r in self._db._read(f"SELECT status FROM gateway_outbox WHERE id IN ({marks})",
+                                                    tuple(outbox_ids))]
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        rows = self._db._read("SELECT platform, status, COUNT(*) AS n FROM gateway_outbox GROUP BY platform, status")
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["platform"], {PENDING: 0, DELIVERED: 0, UNDELIVERABLE: 0})[row["status"]] = row["n"]
+        return counts
+
+    def last_errors(self) -> dict[str, str]:
+        rows = self._db._read(
+            "SELECT platform, last_error FROM gateway_outbox WHERE last_error IS NOT NULL AND status != ?"
+            " ORDER BY id", (DELIVERED,))
+        return {r["platform"]: r["last_error"] for r in rows}
+
+    # --- chats and sessions ----------------------------------------------------------------------------
+
+    def session_for(self, platform: str, chat: str, thread: str | None) -> str | None:
+        rows = self._db._read("SELECT session_id FROM gateway_chats WHERE platform = ? AND chat = ? AND thread = ?",
+                              (platform, chat, thread or ""))
+        return rows[0]["session_id"] if rows else None
+
+    def set_session(self, platform: str, chat: str, thread: str | None, session_id: str, person: str = "") -> None:
+        with self._db._write() as db:
+            db.execute("INSERT OR REPLACE INTO gateway_chats (platform, chat, thread, session_id, person, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", (platform, chat, thread or "", session_id, person, time.time()))
+
+    # --- senders and pairing ---------------------------------------------------------------------------
+
+    def sender(self, platform: str, user_id: str) -> str | None:
+        rows = self._db._read("SELECT person FROM gateway_senders WHERE platform = ? AND user_id = ?",
+                              (platform, user_id))
+        return rows[0]["person"] if rows else None
+
+    def allow_sender(self, platform: str, user_id: str, person: str, how: str) -> None:
+        with self._db._write() as db:
+            db.execute("INSERT OR REPLACE INTO gateway_senders (platform, user_id, person, how, created_at)"
+                       " VALUES (?, ?, ?, ?, ?)", (platform, user_id, person, how, time.time()))
+
+    def senders(self) -> list[AllowedSender]:
+        rows = self._db._read("SELECT platform, user_id, person, how FROM gateway_senders ORDER BY person, platform")
+        return [AllowedSender(r["platform"], r["user_id"], r["person"], r["how"]) for r in rows]
+
+    def add_pairing_code(self, code: str, expires_at: float) -> None:
+        with self._db._write() as db:
+            db.execute("DELETE FROM gateway_pairing WHERE expires_at < ?", (time.time(),))
+            db.execute("INSERT INTO gateway_pairing (code, expires_at) VALUES (?, ?)", (code, expires_at))
+
+    def use_pairing_code(self, code: str, by: str) -> bool:
+        with self._db._write() as db:
+            cursor = db.execute("UPDATE gateway_pairing SET used_by = ? WHERE code = ? AND used_by IS NULL"
+                                " AND expires_at >= ?", (by, code, time.time()))
+            return cursor.rowcount == 1
