@@ -115,3 +115,21 @@ def test_ember_send_and_gateway_status(ember_home, tmp_path, telegram, monkeypat
     assert failed["failed"] == 1 and "blocked" in failed["last_error"]
     bad = runner("send", "telegram:not-a-chat", "x")
     assert bad.returncode == 2
+
+
+def test_gateway_link_joins_accounts_of_any_channel(ember_home, tmp_path):
+    runner = EmberRunner(ember_home, tmp_path)
+    linked = runner("gateway", "link", "telegram:4242", "email:ana@example.org", "discord:81234567890", "--person", "ana")
+    assert linked.returncode == 0, linked.stderr
+    from ember.gateway.ledger import Ledger
+    from ember.runtime import open_store
+
+    store = open_store(load_settings())
+    try:
+        ledger = Ledger(store)
+        assert {ledger.sender("telegram", "4242"), ledger.sender("email", "ana@example.org"),
+                ledger.sender("discord", "81234567890")} == {"ana"}
+    finally:
+        store.close()
+    bad = runner("gateway", "link", "fax:123")
+    assert bad.returncode == 2 and "telegram" in bad.stderr and "email" in bad.stderr

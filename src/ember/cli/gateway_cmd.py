@@ -128,13 +128,17 @@ def pair(minutes: int) -> None:
 @click.argument("senders", nargs=-1, required=True)
 @click.option("--person", default=None, help="The person's name (default: the first sender; 'owner' is you).")
 def link(senders: tuple[str, ...], person: str | None) -> None:
-    """Make SENDERS (PLATFORM:USER_ID, e.g. telegram:123456789 slack:U0123) one person with one memory."""
+    """Make SENDERS (PLATFORM:USER_ID: telegram:123456789, slack:U0123, email:ana@example.org) one person."""
+    from ember.gateway.channels import available
+
+    platforms = sorted(name for name in available() if name != "webhook")
     parsed = []
     for sender in senders:
         platform, _, user = sender.partition(":")
-        if platform not in ("telegram", "slack") or not user:
-            raise click.UsageError(f"{sender!r}: write PLATFORM:USER_ID, e.g. telegram:123456789 or slack:U0123ABC")
-        parsed.append((platform, user))
+        if platform not in platforms or not user.strip():
+            raise click.UsageError(f"{sender!r}: write PLATFORM:USER_ID with PLATFORM one of {', '.join(platforms)} "
+                                   "(e.g. telegram:123456789, slack:U0123ABC, email:ana@example.org)")
+        parsed.append((platform, user.strip()))
     name = person or f"{parsed[0][0]}:{parsed[0][1]}"
     settings, _ = _settings_and_config()
     ledger = _ledger(settings)
