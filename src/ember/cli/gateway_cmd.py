@@ -44,7 +44,7 @@ def _ledger(settings):
 
 @click.group(cls=DefaultGroup, default_command="status")
 def gateway() -> None:
-    """Run Ember in Telegram, Slack and signed webhooks; status, pairing, linking people."""
+    """Run Ember in chat apps and signed webhooks; status, pairing, linking people."""
 
 
 @gateway.command("run")

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "skills": ("ember.cli.skills_cmd", "skills", "List, show, install, archive or remove skills (SKILL.md)."),
     "config": ("ember.cli.config_cmd", "config", "Show the effective configuration (secrets masked)."),
     "approvals": ("ember.cli.approvals_cmd", "approvals", "List or remove what you allowed to run outside the sandbox."),
-    "gateway": ("ember.cli.gateway_cmd", "gateway", "Run Ember in Telegram, Slack and webhooks; status, pairing."),
+    "gateway": ("ember.cli.gateway_cmd", "gateway", "Run Ember in your chat apps (Telegram, Slack, Discord...); status, pairing."),
     "send": ("ember.cli.gateway_cmd", "send", "Send a message to a chat through the gateway's outbox."),
     "cron": ("ember.cli.cron_cmd", "cron", "Scheduled jobs: add, list, pause, run now, see their runs."),
     "doctor": ("ember.cli.doctor", "doctor", "Check config, home, database and endpoints; print fixes."),
