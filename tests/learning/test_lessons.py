@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ember.memory import episodes, lessons
+import pytest
+
+from ember.memory import episodes, learn, lessons
 
 TYPO = "When classifying the severity of an issue about a documentation typo, classify it as low, not high."
 CSV = "When a script reads a CSV file, skip the header row, not parse it as data."
@@ -71,3 +73,17 @@ def test_search_lists_retired_lessons_too(store):
     lessons.set_retired(store, lesson.id, True)
     found = lessons.search(store, "typo severity")
     assert [x.id for x, _ in found] == [lesson.id] and found[0][1] > 0
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("no, it's the 5th", True),
+    ("#12 is not critical, it's low", True),
+    ("Issue 12 isn't critical; it is low priority", True),
+    ("the meeting is not on Monday. It's on Tuesday", True),
+    ("not in feet, but in metres", True),
+    ("thanks, that's great", False),
+    ("that's fine, it's done", False),
+    ("no problem, carry on", False),
+])
+def test_a_correction_is_noticed_however_it_is_worded(message, expected):
+    assert learn.looks_like_correction(message) is expected

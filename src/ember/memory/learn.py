@@ -55,13 +55,19 @@ _CORRECTION = re.compile(
     re.I,
 )
 _NOT_BUT = re.compile(r"\bnot\s+[\w\s-]{1,30}?,?\s+but\b|\b(?:instead of|rather than)\b", re.I)
+# "#12 is not critical, it's low": a correction of a value, stated without "no" or "but".
+_IS_NOT_ITS = re.compile(
+    r"\b(?:is not|isn'?t|'s not|are not|aren'?t|was not|wasn'?t|were not|weren'?t)\b[^.!?\n]{1,60}?"
+    r"[,;.:\u2014-]\s*(?:it|they|that|this|he|she)(?:'s|'re| is| are| was| were)\b",
+    re.I,
+)
 _STRONG = re.compile(r"^\W*(?:no\b|nope\b|wrong\b|incorrect\b)", re.I)
 
 
 def looks_like_correction(message: str) -> bool:
     """Cheap first check that a message corrects the previous answer; the model confirms it."""
     head = message.strip()[:300]
-    return bool(_CORRECTION.search(head) or _NOT_BUT.search(head))
+    return bool(_CORRECTION.search(head) or _NOT_BUT.search(head) or _IS_NOT_ITS.search(head))
 
 
 class LearningAbandoned(Exception):

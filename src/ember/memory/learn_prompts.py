@@ -59,7 +59,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _step_line(step: Step) -> str:
-    args = _clip(json.dumps(step.arguments, ensure_ascii=False), 160)
+    # The arguments get more room than the result: a skill is only reusable when it keeps the exact
+    # command, URL or filter that worked, while the result only has to show whether it did.
+    args = _clip(json.dumps(step.arguments, ensure_ascii=False), 400)
     status = "ok" if step.ok else "ERROR"
     return f"- {step.tool}({args}) -> {status}: {_clip(step.result, 160)}"
 
