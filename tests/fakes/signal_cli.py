@@ -32,6 +32,7 @@ Use it as a context manager::
         fake.wait_sent(1)[0]            # Sent: .recipient .group .message .attachments [(name, bytes)] .timestamp
         fake.typing, fake.calls         # sendTyping targets; Call(transport, method, params)
         fake.wait_receivers(1)          # until something receives (an event stream or a subscribed socket)
+        fake.wait_handed_out()          # until every receiver was handed what was queued for it
         fake.drop_receivers()           # cut every receiving connection
         fake.unregistered.add("+1555...")   # sends to this number fail as signal-cli says
         fake.untrusted.add("+1555...")      # ... with an untrusted identity (-4)
@@ -281,6 +282,11 @@ class FakeSignalCli:
 
     def wait_receivers(self, count: int = 1, timeout: float = 5.0) -> None:
         self.wait_for(lambda: self.receivers >= count, timeout, f"{count} receiver(s)")
+
+    def wait_handed_out(self, timeout: float = 5.0) -> None:
+        """Until every receiving connection was handed everything queued for it."""
+        self.wait_for(lambda: not any(r.queue for r in self._receivers if not r.closed), timeout,
+                      "every queued message handed to a receiver")
 
     def calls_of(self, method: str) -> list[Call]:
         with self.lock:

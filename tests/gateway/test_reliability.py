@@ -1,19 +1,41 @@
-"""Nothing lost, nothing repeated: the gateway under flaky sends and two SIGKILLs (scaled down;
-benchmarks/gateway_load.py runs the full 1,000 messages)."""
+"""Nothing lost, nothing repeated: the gateway under flaky sends and two SIGKILLs, on every platform
+(scaled down; benchmarks/gateway_load.py runs the full 1,000 messages, --channels to pick them).
+
+What each platform's own limits allow, as its channel documents them:
+
+- Every platform can repeat one answer per kill: a send the platform accepted just before the
+  SIGKILL, whose acknowledgement was not yet recorded, is sent again (docs/gateway.md, "Repeats").
+- Signal can lose one message per kill: signal-cli has no acknowledgement and writes each message
+  to its event stream once, so a message already written when Ember is killed, and not yet
+  recorded, is gone (docs/gateway-signal.md). The others hand an unrecorded message out again
+  (an unacked Slack envelope, Telegram's offset, Discord's resumed sequence, Meta's redelivery of
+  an unanswered webhook, an email left unread).
+- Email starts a conversation per new mail: each person writes once and replies in that thread,
+  so their messages are one chat whose order is checked.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-pytest.importorskip("websockets", reason="the gateway extra is not installed")
+from tests.gateway.load import PLATFORMS, run_load
 
-from tests.gateway.load import run_load  # noqa: E402
+NEEDS_WEBSOCKETS = {"slack", "discord"}
 
 
-def test_every_message_is_answered_once_in_order_through_failures_and_kills(tmp_path):
-    result = run_load(tmp_path / "home", messages=80, people=8, kills=2, fail_rate=0.1, timeout=180)
-    assert result.lost == [], f"lost: {result.lost[:10]}"
-    assert result.out_of_order == [], f"out of order in {result.out_of_order}"
-    # Slack answers with a ts, but a kill between its ack and our record can repeat one message.
-    assert sum(result.duplicated.values()) <= result.kills, result.duplicated
-    assert result.answered == 80 and result.injected_failures > 0
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_every_message_is_answered_once_in_order_through_failures_and_kills(tmp_path, platform):
+    if platform in NEEDS_WEBSOCKETS and importlib.util.find_spec("websockets") is None:
+        pytest.skip("the gateway extra (websockets) is not installed")
+    result = run_load(tmp_path / "home", platform=platform, messages=60, people=6, kills=2, fail_rate=0.1,
+                      timeout=90)
+    log = (tmp_path / "home" / "gateway.log").read_text(errors="replace")[-2000:]
+    if platform == "signal":  # the message written to the stream as the kill lands may be gone
+        assert len(result.lost) <= result.kills, f"lost: {result.lost}\n{log}"
+    else:
+        assert result.lost == [], f"lost: {result.lost[:10]}\n{log}"
+    assert result.out_of_order == [], f"out of order in {result.out_of_order}\n{log}"
+    assert sum(result.duplicated.values()) <= result.kills, result.duplicated  # the ack window: one per kill
+    assert result.answered == 60 - len(result.lost) and result.injected_failures > 0
