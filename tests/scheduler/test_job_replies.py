@@ -28,6 +28,16 @@ def users_of(request) -> list[str]:
 
 def answer(request) -> Reply:
     said = users_of(request)[-1]
+    results = [m["content"] for m in request["messages"] if m["role"] == "tool"]
+    if results and request["messages"][-1]["role"] == "tool":
+        return Reply(text=results[-1])
+    if said.startswith("schedule:"):
+        return Reply(tool_calls=[{"name": "schedule_job", "arguments": {
+            "when": "every day at 9am UTC", "task": said.removeprefix("schedule:").strip(), "name": "digest"}}])
+    if said.startswith("cancel "):
+        return Reply(tool_calls=[{"name": "cancel_job", "arguments": {"id": said.removeprefix("cancel ")}}])
+    if said == "my jobs?":
+        return Reply(tool_calls=[{"name": "list_jobs", "arguments": {}}])
     if said.startswith("[Scheduled job"):
         return Reply(text="Report for " + re.search(r"This run is for (\S+?);", said).group(1))
     return Reply(text=f"I see {len(users_of(request))} message(s) from you here.")
@@ -75,3 +85,36 @@ def test_a_reply_to_a_jobs_post_continues_its_run_for_the_owner_only(running):
     slack.mention(team, OTHER, "and me?", thread_ts=posts[1]["ts"])  # someone else: a conversation of their own
     assert slack.wait_posted(4, timeout=15)[3]["text"] == "I see 1 message(s) from you here."
     assert "Report" not in str(model.requests[-1]["messages"])
+
+
+def test_a_job_a_person_schedules_runs_as_them_and_only_they_see_it(running):
+    gateway, slack, model = running
+    store = gateway.runtime.store
+    other_dm = slack.add_dm(OTHER)
+    slack.user_says(other_dm, OTHER, "schedule: Summarise my day")
+    scheduled = slack.wait_posted(1, timeout=15)[0]["text"]
+    assert scheduled.startswith("Scheduled j"), scheduled
+    job = gateway.scheduler.book.get("digest")
+    assert job is not None and job.person == f"slack:{OTHER}" and job.deliver == f"slack:{other_dm}"
+
+    gateway.scheduler.tick(job.next_at)
+    run = gateway.scheduler.book.runs(job.id)[0]
+    assert run.status == "ran" and store.person_of(run.session_id) == f"slack:{OTHER}"  # their memory, their USER.md
+
+    assert slack.wait_posted(2, timeout=15)[1]["text"].startswith("Report for")  # delivered to their DM
+
+    def reply(dm: str, user: str, text: str) -> str:
+        count = len(slack.posted) + 1
+        slack.user_says(dm, user, text)
+        return slack.wait_posted(count, timeout=15)[count - 1]["text"]
+
+    owner_dm = slack.add_dm(OWNER)  # linked as the owner: sees and runs as the terminal's user
+    assert reply(owner_dm, OWNER, "schedule: Check the backups").startswith("Scheduled j")
+    owners = next(j for j in gateway.scheduler.book.all() if j.id != job.id)
+    assert owners.person == ""
+    listed = reply(other_dm, OTHER, "my jobs?")
+    assert job.id in listed and owners.id not in listed
+    assert "No job" in reply(other_dm, OTHER, f"cancel {owners.id}")
+    listed = reply(owner_dm, OWNER, "my jobs?")
+    assert job.id in listed and owners.id in listed
+    assert reply(other_dm, OTHER, f"cancel {job.id}").startswith(f"Cancelled {job.id}")

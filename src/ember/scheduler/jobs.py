@@ -37,8 +37,24 @@ class Job:
     timeout: float
     next_at: float | None
     last_at: float | None
-    created_by: str
+    created_by: str  # "cli", "agent" (the owner's agent) or "agent:PERSON" (a gateway person's agent)
     created_at: float
+
+    @property
+    def person(self) -> str:
+        """Whose job it is ("" the owner): its runs are that person's sessions, with their memory,
+        USER.md and lessons, and only they (and the owner) see it from a chat."""
+        return created_by_person(self.created_by)
+
+
+def created_by(person: str) -> str:
+    """The ``created_by`` of a job a person's agent made."""
+    return f"agent:{person}" if person else "agent"
+
+
+def created_by_person(created_by: str) -> str:
+    kind, _, person = created_by.partition(":")
+    return person if kind == "agent" else ""
 
 
 def _job(record: JobRecord) -> Job:

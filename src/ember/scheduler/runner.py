@@ -103,7 +103,7 @@ class Scheduler:
         from ember.models.base import Cancelled
 
         agent = self.runtime.agent
-        session = agent.new_session(source="cron", title=f"{job.name} ({job.schedule.describe()})")
+        session = agent.new_session(source="cron", title=f"{job.name} ({job.schedule.describe()})", person=job.person)
         cancel = threading.Event()
         timer = threading.Timer(job.timeout, cancel.set)
         timer.daemon = True

@@ -13,6 +13,16 @@ import time
 from ember.tools.base import ToolContext, ToolError, tool
 
 
+def _person(ctx: ToolContext) -> str:
+    """Whose turn this is ("" the owner): a person's jobs run as them and are theirs to list and cancel."""
+    return ctx.store.person_of(ctx.session_id) if ctx.store is not None and ctx.session_id else ""
+
+
+def _mine(ctx: ToolContext, job) -> bool:
+    person = _person(ctx)
+    return not person or job.person == person
+
+
 def _book(ctx: ToolContext):
     from ember.scheduler.jobs import JobBook
 
@@ -31,6 +41,7 @@ def schedule_job(ctx: ToolContext, when: str, task: str, deliver: str | None = N
         deliver: Where the result goes: PLATFORM:CHAT such as slack:#team, or local; default: this chat.
         name: A short name for the job.
     """
+    from ember.scheduler.jobs import created_by
     from ember.scheduler.runner import parse_target
     from ember.scheduler.schedule import ScheduleError, parse
 
@@ -42,7 +53,8 @@ def schedule_job(ctx: ToolContext, when: str, task: str, deliver: str | None = N
         raise ToolError(str(exc)) from exc
     if not task.strip():
         raise ToolError("task is empty: say what each run should do.")
-    job = _book(ctx).add(schedule, task.strip(), target, now=time.time(), name=name or "", created_by="agent")
+    job = _book(ctx).add(schedule, task.strip(), target, now=time.time(), name=name or "",
+                         created_by=created_by(_person(ctx)))
     when_next = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.next_at)) if job.next_at else "never"
     return (f"Scheduled {job.id} ({job.name}): {schedule.describe()}; next run {when_next}; results go to "
             f"{target}. The user can see it with `ember cron list` and stop it with `ember cron remove {job.id}`.")
@@ -51,7 +63,7 @@ def schedule_job(ctx: ToolContext, when: str, task: str, deliver: str | None = N
 @tool(toolset="schedule")
 def list_jobs(ctx: ToolContext) -> str:
     """The scheduled jobs: id, name, schedule, next run and where results go."""
-    jobs = _book(ctx).all()
+    jobs = [job for job in _book(ctx).all() if _mine(ctx, job)]
     if not jobs:
         return "No scheduled jobs."
     lines = []
@@ -71,7 +83,7 @@ def cancel_job(ctx: ToolContext, id: str) -> str:
     """
     book = _book(ctx)
     job = book.get(id)
-    if job is None:
+    if job is None or not _mine(ctx, job):
         raise ToolError(f"No job {id!r}; list_jobs shows them.")
     book.remove(job.id)
     return f"Cancelled {job.id} ({job.name})."
