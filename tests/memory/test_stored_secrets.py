@@ -128,6 +128,21 @@ def test_episodes_are_recorded_masked_and_found_again(store_backend, tmp_path):
 SRC = Path(__file__).resolve().parents[2] / "src" / "ember"
 _WRITE = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|REPLACE\s+INTO)\s+([a-z]\w*\b|\{)")
 
+def test_imported_conversations_are_stored_masked(store_backend, tmp_path):
+    from ember.memory.importer import ImportReport, import_messages, read_jsonl
+
+    store = _store(store_backend, tmp_path)
+    lines = [json.dumps({"id": f"m{i}", "session": "exported chat", "content": text})
+             for i, text in enumerate([f"the deploy key is {STRIPE}", f"and mine {KEY}", "use <your-token> here"])]
+    report = ImportReport()
+    import_messages(store, read_jsonl(lines, report), report)
+    assert report.messages == 3
+    stored = [m.message.content for m in store.get_messages(store.archive.session_named("import", "exported chat"))]
+    assert "use <your-token> here" in stored
+    _assert_clean("\n".join(stored))
+    _assert_clean(_file_bytes(store_backend, tmp_path).decode("utf-8", "replace"))
+
+
 # Every table each module writes to, and how secrets are kept out of it. A new write fails the test
 # below: make it pass its text through ``store.redact`` (or say why it holds none), then add it here.
 # Every SQL string lives in the SQLite backend (store/sqlite/); where the text is masked before it
@@ -164,9 +179,7 @@ WRITES: dict[tuple[str, str], str] = {
     ("store/sqlite/gateway.py", "gateway_senders"): "ids",
     ("store/sqlite/gateway.py", "gateway_pairing"): "one-time pairing codes",
     ("store/sqlite/cron.py", "cron_runs"): "statuses, times, counts and errors",
-    # Text written as it was given, for now: what a person imports. Each should pass store.redact
-    # like the messages it becomes.
-    ("store/sqlite/archive.py", "messages"): "imported conversations (ember memory import), as given",
+    ("store/sqlite/archive.py", "messages"): "memory/importer.py: store.redact(content)",
 }
 
 

@@ -169,7 +169,10 @@ def import_messages(
     for start in range(0, len(messages), BATCH):
         batch = messages[start:start + BATCH]
         added, duplicates = store.archive.import_messages([
-            ImportedRow(sessions[m.session], m.role, m.content, m.external_id, m.speaker, m.created_at) for m in batch
+            # Redacted like every message Ember stores: an exported chat can hold a pasted key, and
+            # what is imported is searched and shown to the model.
+            ImportedRow(sessions[m.session], m.role, store.redact(m.content), m.external_id, m.speaker, m.created_at)
+            for m in batch
         ])
         report.messages += added
         report.duplicates += duplicates

@@ -301,7 +301,7 @@ class MessageArchive(Protocol):
         """The oldest session of ``source`` with this title."""
         ...
     def import_messages(self, rows: list[ImportedRow]) -> tuple[int, int]:
-        """Add the messages as given (no redaction: what the file says), skipping one whose
+        """Add the messages (their texts masked by the caller), skipping one whose
         external id its session has; each touched session then spans its messages' times.
         One transaction; (added, duplicates)."""
         ...
