@@ -56,6 +56,11 @@ def test_ember_run_refuses_the_four_items_and_says_what_it_noted(ember):
     assert result.stderr.count("Noted for next time") == 1
     text = (ember.home / "USER.md").read_text()
     assert "- Dates as YYYY-MM-DD" in text
+    with FakeOpenAI([_profile_call("Times in 24-hour form", "Formats"), "Noted."]) as fake:
+        ember.point_at(fake)
+        as_json = ember("run", "--json", "remember this too")
+    notices = json.loads(as_json.stdout)["notices"]
+    assert len(notices) == 1 and notices[0].startswith("Noted for next time: Times in 24-hour form (USER.md, Formats")
     assert not any(word in text for word in ("id_rsa", "coming from the user", "previous instructions"))
 
 

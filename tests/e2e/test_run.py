@@ -28,7 +28,8 @@ def test_json_output_shape(ember, fake):
     fake.add(Reply(text="hi there", usage=(50, 3)))
     ember.point_at(fake)
     data = ember.json("run", "--json", "hello")
-    assert set(data) == {"answer", "session_id", "model", "usage", "tool_calls"}
+    assert set(data) == {"answer", "session_id", "model", "usage", "tool_calls", "notices"}
+    assert data["notices"] == []
     assert data["answer"] == "hi there"
     assert data["model"] == "fake-model"
     assert data["usage"]["input_tokens"] == 50 and data["usage"]["output_tokens"] == 3

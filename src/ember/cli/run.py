@@ -58,7 +58,7 @@ def format_call(name: str, arguments: dict) -> str:
 
 @click.command()
 @click.argument("message", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print {answer, session_id, model, usage, tool_calls}.")
+@click.option("--json", "as_json", is_flag=True, help="Print {answer, session_id, model, usage, tool_calls, notices}.")
 @click.option("--yes", "-y", is_flag=True, help="Approve tools that would ask for approval.")
 @click.option("--session", "-s", "session_ref", help="Continue a stored session (id or unique prefix).")
 @click.option("--model", "-m", "model_name", help="A named model from config.toml, or a model id.")
@@ -99,9 +99,16 @@ def run(
         from ember.agent.door import Unattended
 
         # No one to ask: approvals are refused (exit code 5), or all granted with --yes.
-        # Notices ("Noted for next time: ...") reach stderr with --json too: scripts read stdout.
-        door = Unattended(auto_approve=yes,
-                          on_notice=None if quiet else lambda text: sys.stderr.write(f"· {text}\n"))
+        # Notices ("Noted for next time: ...", a fallback to another model) reach stderr, with --json
+        # too, and the JSON's "notices" list: a script sees what a person would have been told.
+        notices: list[str] = []
+
+        def notice(text: str) -> None:
+            notices.append(text)
+            if not quiet:
+                sys.stderr.write(f"· {text}\n")
+
+        door = Unattended(auto_approve=yes, on_notice=notice)
         live = sys.stdout.isatty() and not as_json
         finished = None
         step_written = last_step_written = False  # text of the model call was written live
@@ -131,6 +138,7 @@ def run(
                 "model": finished.model,
                 "usage": {**finished.usage.as_dict(), "cost": round(finished.cost, 6), "steps": finished.steps},
                 "tool_calls": finished.tool_calls,
+                "notices": notices,
             }
             sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         elif not live:
