@@ -81,3 +81,29 @@ def test_off_switch_means_lexical_only(monkeypatch):
     monkeypatch.setenv("EMBER_EMBEDDINGS", "off")
     assert not embeddings.embeddings_available()
     assert embeddings.load_embedder() is None
+
+
+class Recording:
+    """The real model, noting every text it is given."""
+
+    def __init__(self, inner, texts: list[str]):
+        self.inner, self.texts = inner, texts
+        self.name, self.dim = inner.name, inner.dim
+
+    def embed(self, texts, progress=None):
+        self.texts.extend(texts)
+        return self.inner.embed(texts, progress)
+
+
+def test_the_query_vector_is_the_named_speakers_own_words(store, embedder):
+    load(store, [
+        ("Tim", "I finally read Becoming, and The Hobbit again."),
+        ("Ana", "Tim read so many books this year, I am jealous of Tim."),
+    ])
+    texts: list[str] = []
+    searcher = MemorySearch(store, embedder=Recording(embedder, texts))
+    searcher.refresh()
+    texts.clear()
+    hits = searcher.search("What books has Tim read?", 2, scope="messages")
+    assert texts[0] == "What books have I read?"  # the words searched are the question's own
+    assert hits[0].id == "D1:1"

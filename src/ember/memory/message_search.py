@@ -23,13 +23,11 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ember.memory import index, ranking, textproc, timeref
+from ember.memory import index, query_rewrite, ranking, textproc, timeref
 from ember.memory.hits import Hit
 from ember.memory.importer import MAX_TIME
 
 if TYPE_CHECKING:
-    import re
-
     import numpy as np
 
     from ember.memory.embeddings import Embedder
@@ -64,7 +62,6 @@ class MessageSearcher:
         self.store = store
         self.embedder = embedder
         self.names: list[str] = []
-        self._names_pattern: re.Pattern[str] | None = None
         self._synced: tuple[int, ...] = ()
         self._vectors: Any = None
         self._mixed: Any = None
@@ -96,7 +93,6 @@ class MessageSearcher:
             return report
         self._synced = version
         self.names = sorted(set(self.store.index.speakers()))
-        self._names_pattern = textproc.name_pattern(self.names)
         if self.embedder is not None:
             self._load_vectors()
         return report
@@ -211,8 +207,12 @@ class MessageSearcher:
                 f["off_time"] = 0.0 if said or f["mentions"] else 1.0
             f["answer"] = 1.0 if row.after_question else 0.0
             best_lex[row.session_id] = max(best_lex.get(row.session_id, 0.0), f.get("lex", 0.0))
+        listy = textproc.asks_for_list(query, self.names)
         for mid, row in rows.items():
-            features[mid]["session"] = best_lex[row.session_id]
+            f = features[mid]
+            f["session"] = best_lex[row.session_id]
+            f.update(ranking.turn_features(row.content))
+            ranking.derive(f, listy)
         return rows, features, dense
 
     def _bm25(self, words: list[str], scope: Scope, limit: int) -> dict[int, float]:
@@ -257,7 +257,7 @@ class MessageSearcher:
         vec = self._vectors
         words = [t for t in terms if len(t) > 2 and t.isalpha()]
         unknown = [w for w in words if w not in self._words.row]
-        qv = self.embedder.embed([textproc.strip_names(query, self._names_pattern) or query, *unknown])
+        qv = self.embedder.embed([query_rewrite.first_person(query, self.names), *unknown])
         if words and len(self._words.words):
             fresh = dict(zip(unknown, qv[1:], strict=True))
             word_vectors = np.array([fresh[w] if w in fresh else self._words.matrix[self._words.row[w]] for w in words])

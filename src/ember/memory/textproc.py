@@ -78,3 +78,34 @@ def sentences(text: str, min_words: int = 3) -> list[str]:
 def vocabulary_words(text: str) -> set[str]:
     """The words of ``text`` worth a vector for query expansion: alphabetic, 3+ letters, not stopwords."""
     return {w for w in words(text) if len(w) > 2 and w.isalpha() and w not in STOPWORDS}
+
+
+_LIST_QUESTION = re.compile(r"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([^\W\d_][\w'’-]*)"
+                            r"(?:\s+([^\W\d_][\w'’-]*))?(?:\s+([^\W\d_][\w'’-]*))?", re.IGNORECASE)
+_IRREGULAR_PLURALS = frozenset({"people", "children", "men", "women", "feet", "teeth", "mice", "geese"})
+_NOT_PLURALS = frozenset({"news", "series", "species", "physics", "mathematics", "politics", "gymnastics"})
+_AFTER_VERB = frozenset({"the", "a", "an", "his", "her", "their", "my", "your", "our", "you", "him", "them", "me",
+                         "us", "it", "people", "someone"})
+
+
+def _plural(word: str) -> bool:
+    if word in _IRREGULAR_PLURALS:
+        return True
+    return (len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s", "’s"))
+            and word not in STOPWORDS and word not in _NOT_PLURALS)
+
+
+def asks_for_list(query: str, names: Iterable[str] = ()) -> bool:
+    """Whether ``query`` asks for several things: "what / which [kinds / types of] W1 [W2]" with W1 or
+    W2 plural ("What books has Tim read?", "Which outdoor activities ..."). A plural-looking word
+    followed by a name or a determiner is a verb ("What motivates John", "what inspires the ...")."""
+    known = {n.lower() for n in names}
+    for m in _LIST_QUESTION.finditer(query):
+        w1, w2, w3 = (_bare(g.lower().replace("’", "'")) if g else "" for g in m.groups())
+        if w1 in STOPWORDS or w1 in known:
+            continue
+        if _plural(w1) and w2 not in known and w2 not in _AFTER_VERB:
+            return True
+        if w2 and w2 not in STOPWORDS and w2 not in known and _plural(w2) and w3 not in known and w3 not in _AFTER_VERB:
+            return True
+    return False
