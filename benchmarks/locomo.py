@@ -1,6 +1,6 @@
 """Memory retrieval on LoCoMo, through the real `ember` CLI: R@5, R@10 and search latency.
 
-    python benchmarks/locomo.py [--data ../shared/bench/locomo] [--files 26 30] [--runs 1]
+    python benchmarks/locomo.py [--data ../shared/bench/locomo] [--files 26 30] [--held-out]
 
 For each conversation: a fresh EMBER_HOME, the turns written as `ember memory import` JSONL
 (image captions appended as "[image: ...]"; the derived annotations - observations, summaries,
@@ -10,6 +10,11 @@ question's evidence turns in its top k, averaged over questions; malformed evide
 normalized ("D30:05" -> "D30:5", "D:11:26" -> "D11:26") and ids naming no turn stay in the
 denominator. Latency per query is the time between consecutive result lines of the batch
 (the first line, which includes loading, is left out). No LLM is involved.
+
+By default search ranks with the weights Ember ships, which were fitted on these same
+conversations. With --held-out, each conversation is searched with weights fitted on the
+others only (`benchmarks/fit_ranking.py`'s fit, passed to the same CLI), so the figures are
+those of conversations the ranking has not seen.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBER = str(Path(sys.executable).parent / "ember")
+WITH_WEIGHTS = (  # the ember CLI, ranking with the weights in $LOCOMO_WEIGHTS
+    "import json, os, sys; from ember.memory import ranking; w = json.loads(os.environ['LOCOMO_WEIGHTS']); "
+    "ranking.WEIGHTS_DENSE, ranking.WEIGHTS_LEXICAL = w['dense'], w['lexical']; "
+    "from ember.cli.main import main; sys.argv[0] = 'ember'; sys.exit(main())"
+)
 
 
 def session_numbers(conv: dict) -> list[int]:
@@ -69,7 +79,7 @@ def questions(conv: dict) -> list[dict]:
     ]
 
 
-def run_conversation(path: Path, k: int, env_extra: dict[str, str]) -> dict:
+def run_conversation(path: Path, k: int, env_extra: dict[str, str], weights: dict | None = None) -> dict:
     conv = json.loads(path.read_text())
     qs = questions(conv)
     with tempfile.TemporaryDirectory(prefix="ember-locomo-") as tmp:
@@ -85,8 +95,12 @@ def run_conversation(path: Path, k: int, env_extra: dict[str, str]) -> dict:
         import_s = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"import failed for {path.name}: {done.stderr}")
+        search = [EMBER]
+        if weights is not None:
+            search = [sys.executable, "-c", WITH_WEIGHTS]
+            env["LOCOMO_WEIGHTS"] = json.dumps(weights)
         start = time.perf_counter()
-        proc = subprocess.Popen([EMBER, "memory", "search", "--batch", str(batch), "--json", "-k", str(k)],
+        proc = subprocess.Popen([*search, "memory", "search", "--batch", str(batch), "--json", "-k", str(k)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         results, stamps = [], []
@@ -118,12 +132,36 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def held_out_weights(paths: list[Path]) -> dict[str, dict]:
+    """Per conversation: the ranking weights fitted on all the other conversations."""
+    import numpy as np
+    from fit_ranking import featurize, fit
+
+    from ember.memory.embeddings import load_embedder
+    from ember.memory.ranking import FEATURES, LEXICAL_FEATURES
+
+    embedder = load_embedder()
+    dense_qs = [q for p in paths for q in featurize(p, embedder, dense=True)] if embedder is not None else []
+    lex_qs = [q for p in paths for q in featurize(p, embedder, dense=False)]
+    out = {}
+    for p in paths:
+        weights = {}
+        for key, qs, names in (("dense", dense_qs, FEATURES), ("lexical", lex_qs, LEXICAL_FEATURES)):
+            keep = np.ones(len(names), dtype=bool)
+            rest = [q for q in qs if q.conversation != p.stem]
+            weights[key] = dict(zip(names, map(float, fit(rest, keep)), strict=True)) if rest else {}
+        out[p.stem] = weights
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "locomo")
     parser.add_argument("--files", nargs="*", help="conversation names (e.g. 26 30); default: all")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--no-embeddings", action="store_true", help="lexical search only (EMBER_EMBEDDINGS=off)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="search each conversation with weights fitted on the others only")
     args = parser.parse_args()
     paths = sorted(args.data.glob("*.json"))
     if args.files:
@@ -131,7 +169,10 @@ def main() -> None:
     if not paths:
         raise SystemExit(f"no LoCoMo conversations in {args.data}")
     env_extra = {"EMBER_EMBEDDINGS": "off"} if args.no_embeddings else {}
-    rows = [run_conversation(p, args.k, env_extra) for p in paths]
+    held_out = held_out_weights(paths) if args.held_out else {}
+    rows = [run_conversation(p, args.k, env_extra, held_out.get(p.stem)) for p in paths]
+    if args.held_out:
+        print("held out: each conversation ranked with weights fitted on the others")
     print(f"{'conv':>6} {'turns':>6} {'qs':>5} {'R@5':>6} {'R@10':>6} {'import s':>9} {'p50 ms':>7} {'p95 ms':>7}")
     all5, all10, lat = [], [], []
     by_cat: dict[int, list[float]] = {}
