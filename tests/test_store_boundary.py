@@ -1,11 +1,11 @@
-"""Storage stays behind the ports: SQL and sqlite3 live in the SQLite backend only.
+"""Storage stays behind the ports: SQL, sqlite3 and psycopg live in the backends only.
 
-Every module of ember outside ``store/sqlite/`` speaks to storage through the ports of
-``ember.store.ports``. This test reads each module with ``ast`` and fails, naming the module and
-line, when one imports ``sqlite3`` (also under ``if TYPE_CHECKING:``), holds a SQL statement in a
-string (SELECT ... FROM, INSERT, UPDATE ... SET, DELETE FROM, CREATE, ALTER, DROP, PRAGMA), or
-reaches into a store's connection (``store._read(...)``, ``store._write()``, ``store._conn()``).
-A second backend is one more package beside ``store/sqlite/``; this test then names it too.
+Every module of ember outside ``store/sqlite/`` and ``store/postgres/`` speaks to storage through
+the ports of ``ember.store.ports``. This test reads each module with ``ast`` and fails, naming the
+module and line, when one imports ``sqlite3`` or ``psycopg`` (also under ``if TYPE_CHECKING:``),
+holds a SQL statement in a string (SELECT ... FROM, INSERT, UPDATE ... SET, DELETE FROM, CREATE,
+ALTER, DROP, PRAGMA), or reaches into a store's connection (``store._read(...)``,
+``store._write()``, ``store._conn()``). A new backend is one more package beside them, named here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "ember"
-BACKENDS = [SRC / "store" / "sqlite"]
+BACKENDS = [SRC / "store" / "sqlite", SRC / "store" / "postgres"]
+DRIVERS = ("sqlite3", "psycopg")
 
 # Statements as Ember writes them: keywords in capitals (so English prose and the JavaScript of the
 # browser tools, which name the SELECT element, are not SQL).
@@ -63,8 +64,8 @@ def problems(source: str, name: str = "<source>") -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [f"{name}:{node.lineno}: imports {alias.name}" for alias in node.names
-                      if alias.name.split(".")[0] == "sqlite3"]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlite3":
+                      if alias.name.split(".")[0] in DRIVERS]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in DRIVERS:
             found.append(f"{name}:{node.lineno}: imports from {node.module}")
         elif isinstance(node, ast.Attribute) and node.attr in RAW_ACCESS and not (
                 isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
@@ -79,13 +80,14 @@ def problems(source: str, name: str = "<source>") -> list[str]:
 def test_no_sql_and_no_sqlite3_outside_the_backends():
     found = [p for path in modules() for p in problems(path.read_text(encoding="utf-8"), str(path.relative_to(SRC)))]
     assert not found, (
-        "storage outside store/sqlite/: give the domain a port method (ember/store/ports.py) and put the "
+        "storage outside the backends: give the domain a port method (ember/store/ports.py) and put the "
         "SQL in the backend:\n" + "\n".join(found))
 
 
-def test_the_backend_is_where_the_sql_is():
-    backend = [p for path in sorted(BACKENDS[0].rglob("*.py")) for p in problems(path.read_text(encoding="utf-8"))]
-    assert any("SQL" in p for p in backend) and any("sqlite3" in p for p in backend)
+def test_the_backends_are_where_the_sql_is():
+    for folder, driver in zip(BACKENDS, DRIVERS, strict=True):
+        backend = [p for path in sorted(folder.rglob("*.py")) for p in problems(path.read_text(encoding="utf-8"))]
+        assert any("SQL" in p for p in backend) and any(driver in p for p in backend), folder
 
 
 def test_what_counts_as_sql():
@@ -101,6 +103,8 @@ def test_what_counts_as_sql():
         'q = "PRAGMA data_version"',
         "import sqlite3",
         "from sqlite3 import Row",
+        "import psycopg",
+        "from psycopg.rows import dict_row",
         "rows = store._read('anything')",
         "with self.store._write() as db: pass",
     ]

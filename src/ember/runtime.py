@@ -73,15 +73,17 @@ def prepare_home(home: Path) -> None:
         ) from None
 
 
-def open_store(settings: Settings) -> Store:
-    """The home's store (the backend ``store.backends`` picks for it: SQLite, ``ember.db``);
-    everything written to it has the configured keys and real-looking secrets masked
-    (placeholders stay readable)."""
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The home's store: the backend ``store.backends`` picks for ``settings.store_location``
+    (EMBER_DATABASE_URL, ``[store] url``, else SQLite in ``EMBER_HOME/ember.db``); everything
+    written to it has the configured keys and real-looking secrets masked (placeholders stay
+    readable). With ``migrate`` False, pending migrations are left for ``store.migrate()``."""
     from ember.security.redact import Redactor
     from ember.store.backends import open_backend
 
     prepare_home(settings.home)
-    return open_backend(settings.db_path, redactor=Redactor(settings.secret_values(), placeholders=False))
+    return open_backend(settings.store_location, redactor=Redactor(settings.secret_values(), placeholders=False),
+                        home=settings.home, migrate=migrate)
 
 
 def prepare_workspace(settings: Settings) -> Path | None:

@@ -43,8 +43,11 @@ def load(store, lines: list[str]) -> None:
 
 
 def vector_rows(store) -> dict[int, int]:
-    """message id -> rowid of its part-0 vector."""
-    return {r[0]: r[1] for r in store._read("SELECT message_id, rowid FROM search_vectors WHERE part = 0")}
+    """message id -> sequence number of its part-0 vector."""
+    model = store.vectors.model()
+    if model is None:
+        return {}
+    return {message: seq for seq, message, part, _ in store.vectors.vectors_since(model, 0)[1] if part == 0}
 
 
 def test_import_indexes_text_only_and_search_answers_at_once(store, embedder):

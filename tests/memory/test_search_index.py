@@ -50,6 +50,7 @@ def test_migration_adds_columns_and_tables(store):
     assert "search_index" in store.schema_version()
 
 
+@pytest.mark.sqlite_only  # reads SQLite's search_fts
 def test_refresh_indexes_body_and_neighbours_without_speaker_names(store):
     load(store, CHAT)
     report = index.refresh(store)
@@ -61,6 +62,7 @@ def test_refresh_indexes_body_and_neighbours_without_speaker_names(store):
     assert index.refresh(store).indexed == 0  # nothing new, nothing done
 
 
+@pytest.mark.sqlite_only  # reads SQLite's search_fts
 def test_a_new_message_updates_its_predecessors_context(store):
     load(store, CHAT[:3])
     index.refresh(store)

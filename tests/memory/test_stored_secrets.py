@@ -145,7 +145,7 @@ def test_imported_conversations_are_stored_masked(store_backend, tmp_path):
 
 # Every table each module writes to, and how secrets are kept out of it. A new write fails the test
 # below: make it pass its text through ``store.redact`` (or say why it holds none), then add it here.
-# Every SQL string lives in the SQLite backend (store/sqlite/); where the text is masked before it
+# Every SQL string lives in a backend (store/sqlite/, store/postgres/); where the text is masked before it
 # reaches the backend (so that every backend gets it masked), the entry names that caller.
 WRITES: dict[tuple[str, str], str] = {
     ("store/sqlite/store.py", "sessions"): "titles pass store.redact",
@@ -180,6 +180,39 @@ WRITES: dict[tuple[str, str], str] = {
     ("store/sqlite/gateway.py", "gateway_pairing"): "one-time pairing codes",
     ("store/sqlite/cron.py", "cron_runs"): "statuses, times, counts and errors",
     ("store/sqlite/archive.py", "messages"): "memory/importer.py: store.redact(content)",
+    ("store/sqlite/tables.py", "{"): "ember db copy: rows another store kept (masked when it kept them)",
+    # The PostgreSQL backend writes the same tables, masked the same way.
+    ("store/postgres/store.py", "sessions"): "titles pass store.redact",
+    ("store/postgres/store.py", "messages"): "add_message: records.redact_message",
+    ("store/postgres/store.py", "summaries"): "add_summary: store.redact",
+    ("store/postgres/store.py", "allowed_commands"): "add_allowed_command: store.redact",
+    ("store/postgres/store.py", "usage"): "numbers and model names",
+    ("store/postgres/store.py", "meta"): "internal state",
+    ("store/postgres/episodes.py", "episodes"): "memory/episodes.py record: store.redact on every text",
+    ("store/postgres/lessons.py", "lessons"): "rules pass security.scan.check, which masks secrets",
+    ("store/postgres/learning.py", "learning_events"): "lessons and profile items checked by the scanner; errors",
+    ("store/postgres/learning.py", "meta"): "undo records of what the model wrote, checked by the scanner",
+    ("store/postgres/skill_stats.py", "skill_stats"): "skill names and counts",
+    ("store/postgres/archive.py", "sessions"): "times only",
+    ("store/postgres/archive.py", "messages"): "memory/importer.py: store.redact(content)",
+    ("store/postgres/text_index.py", "search_docs"): "an index of the stored (masked) messages",
+    ("store/postgres/text_index.py", "search_times"): "times",
+    ("store/postgres/text_index.py", "search_stats"): "counts",
+    ("store/postgres/text_index.py", "meta"): "internal state",
+    ("store/postgres/migrations.py", "search_stats"): "counts",
+    ("store/postgres/vectors.py", "search_vectors"): "vectors of the stored (masked) messages",
+    ("store/postgres/vectors.py", "search_terms"): "words of the stored (masked) messages",
+    ("store/postgres/vectors.py", "search_claims"): "message ids",
+    ("store/postgres/vectors.py", "meta"): "internal state",
+    ("store/postgres/opening.py", "schema_migrations"): "migration names",
+    ("store/postgres/gateway.py", "gateway_outbox"): "gateway/ledger.py: store.redact(part.text)",
+    ("store/postgres/gateway.py", "gateway_inbox"): "gateway/ledger.py: store.redact(message.text), store.redact(payload)",
+    ("store/postgres/gateway.py", "gateway_chats"): "ids",
+    ("store/postgres/gateway.py", "gateway_senders"): "ids",
+    ("store/postgres/gateway.py", "gateway_pairing"): "one-time pairing codes",
+    ("store/postgres/cron.py", "cron_jobs"): "scheduler/jobs.py: store.redact(task), store.redact(name)",
+    ("store/postgres/cron.py", "cron_runs"): "statuses, times, counts and errors",
+    ("store/postgres/tables.py", "{"): "ember db copy: rows another store kept (masked when it kept them)",
 }
 
 

@@ -57,7 +57,8 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
     workspace_created(runtime)
     from ember.memory.embedding_index import BackgroundIndexer
 
-    indexer = BackgroundIndexer(settings.db_path).start()  # fills the embedding index while the chat runs
+    # fills the embedding index while the chat runs
+    indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()
     try:
         ChatSession(runtime, console, show_reasoning, interactive, waits, door=door).loop(resume)
     finally:

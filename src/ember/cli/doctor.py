@@ -50,7 +50,9 @@ def check_database(settings) -> Check:
     from ember.runtime import open_store
     from ember.store.records import StoreError
 
-    path = settings.db_path
+    path = settings.store_file
+    if path is None:  # a database server (EMBER_DATABASE_URL or [store] url)
+        return _check_server(settings)
     if not path.exists():
         return Check("database", True, "not created yet")
     if home_issue(settings.home, write=True):
@@ -69,6 +71,32 @@ def check_database(settings) -> Check:
     if problems:
         return Check("database", False, "; ".join(problems[:3]), "restore a backup, or export sessions and start fresh")
     return Check("database", True, f"{path} ok")
+
+
+def _check_server(settings) -> Check:
+    """The store on a database server: reachable, Ember's, healthy (the URL shown without its password)."""
+    from ember.runtime import open_store
+    from ember.store.records import StoreError
+
+    where = f"{settings.store_shown} (set by {settings.store_from})"
+    try:
+        store = open_store(settings, migrate=False)
+    except StoreError as exc:
+        return Check("database", False, str(exc), f"start the server, or fix {settings.store_from} "
+                     "(see docs/postgres.md)")
+    try:
+        problems = store.integrity_problems()
+        pending = store.pending_migrations()
+    except StoreError as exc:
+        problems, pending = [str(exc)], []
+    finally:
+        store.close()
+    if problems:
+        return Check("database", False, f"{where}: " + "; ".join(problems[:3]), "see docs/postgres.md")
+    if pending:
+        return Check("database", True, f"{where} ok; {len(pending)} migration(s) to apply (`ember db migrate`, "
+                                       "or any command applies them)")
+    return Check("database", True, f"{where} ok")
 
 
 def check_workspace(settings) -> Check:
@@ -184,8 +212,9 @@ def check_memory_scan(settings) -> Check:
         refused = [info for info in skills.list_skills(settings.home) if info.refused]
         _, left_out = profile.screened(settings.home)
         # The store needs a writable folder (SQLite's WAL files): with a read-only home, lessons are not checked
-        planted = _refused_lessons(settings) if settings.db_path.exists() and not home_issue(settings.home, write=True) \
-            else []
+        store_file = settings.store_file
+        planted = _refused_lessons(settings) if (store_file is None or store_file.exists()) \
+            and not home_issue(settings.home, write=True) else []
     except (OSError, StoreError) as exc:  # the store turns its database's errors into StoreError
         return Check("memory scan", True, f"skipped: {exc}")
     found = [f"skill {info.name}: it contains {info.refused}" for info in refused]

@@ -27,7 +27,8 @@ ROUTE_KEYS = (*TASK_KINDS, "fallback")
 PRICE_KEYS = ("input", "output")
 AGENT_KEYS = ("max_steps", "compact_at", "keep_recent_turns", "stream", "identity")
 TOOLS_KEYS = ("enabled", "shell_timeout", "max_output_chars", "allow_commands", "network")
-OWN_TABLES = ("model", "models", "routes", "prices", "agent", "tools")
+STORE_KEYS = ("url",)
+OWN_TABLES = ("model", "models", "routes", "prices", "agent", "tools", "store")
 # Tables other modules read (and check) when they are used; see docs/configuration.md. A table
 # that is in neither list is left alone (a plugin's, say) unless its name is a near miss of one.
 OTHER_TABLES = (

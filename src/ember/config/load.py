@@ -18,6 +18,7 @@ from ember.config.checks import (
     MODEL_KEYS,
     PRICE_KEYS,
     ROUTE_KEYS,
+    STORE_KEYS,
     TOOLS_KEYS,
     as_table,
     bad,
@@ -222,6 +223,29 @@ def _allow_patterns(patterns: list[str]) -> list[str]:
     return patterns
 
 
+def _store(raw: Mapping[str, Any], lookup: Mapping[str, str]) -> tuple[str | None, str]:
+    """Where the store is, when not ``EMBER_HOME/ember.db``: EMBER_DATABASE_URL, else ``[store] url``
+    (a URL such as ``postgresql://user@host/db`` or ``sqlite:///path/ember.db``, or a file path);
+    and which of the two said so."""
+    table = as_table(raw.get("store", {}), "[store]")
+    check_keys(table, STORE_KEYS, "[store]")
+    url = expect(table.get("url", ""), str, "[store].url").strip()
+    source = "[store] url in config.toml" if url else ""
+    if lookup.get("EMBER_DATABASE_URL", "").strip():
+        url, source = lookup["EMBER_DATABASE_URL"].strip(), "EMBER_DATABASE_URL"
+    if not url:
+        return None, ""
+    scheme, sep, _ = url.partition("://")
+    if sep and not scheme.replace("+", "").isidentifier():
+        from ember.store.backends import shown_location
+
+        raise ConfigError(f"{source}: {shown_location(url)} is not a store URL; write it as "
+                          "postgresql://user:password@host/database or sqlite:///path/to/ember.db")
+    if not sep:  # a path to a SQLite file
+        url = os.path.abspath(Path(url).expanduser())
+    return url, source
+
+
 def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None, *,
                   default_workspace: str = "home") -> Settings:
     """Load the effective settings. Raises ``ConfigError`` with a clear message on bad input.
@@ -274,10 +298,12 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
         workspace, workspace_from = lookup["EMBER_WORKSPACE"], "EMBER_WORKSPACE"
     cwd = _current_dir() if default_workspace == "cwd" and not workspace else None
     retries = number(raw.get("retries", 2), "retries", integer=True, low=0, high=100)
+    store_url, store_from = _store(raw, lookup)
     secrets = {k: v for k, v in dotenv.items()}
     for var in ("EMBER_API_KEY", *filter(None, PROVIDER_KEY_ENV.values())):
         if lookup.get(var):
             secrets[var] = lookup[var]
+
     return Settings(
         home=home,
         models=models,
@@ -290,6 +316,8 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] | None = None
         workspace_from=workspace_from,
         default_workspace=cwd,
         retries=retries,
+        store_url=store_url,
+        store_from=store_from,
         raw=raw,
         secrets=secrets,
     )

@@ -72,6 +72,8 @@ class Settings:
     workspace_from: str = ""  # which of the two set it, for messages
     default_workspace: Path | None = None  # the door's default when none is set (see load_settings)
     retries: int = 2
+    store_url: str | None = None  # EMBER_DATABASE_URL or [store] url; None: EMBER_HOME/ember.db
+    store_from: str = ""  # which of the two set it, for messages
     raw: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -81,7 +83,29 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
+        """The default store: the SQLite file ``EMBER_HOME/ember.db``."""
         return self.home / "ember.db"
+
+    @property
+    def store_location(self) -> str:
+        """Where the store is, as ``store.backends.open_backend`` takes it: the configured URL, else
+        the path of ``EMBER_HOME/ember.db``. It may hold a password: show ``store_shown``."""
+        return self.store_url or str(self.db_path)
+
+    @property
+    def store_shown(self) -> str:
+        """``store_location`` as messages and ``ember doctor`` show it: any password masked."""
+        from ember.store.backends import shown_location
+
+        return shown_location(self.store_location)
+
+    @property
+    def store_file(self) -> Path | None:
+        """The SQLite file of the store, or None when the store is a server (PostgreSQL)."""
+        from ember.store.backends import split_location
+
+        scheme, rest = split_location(self.store_location)
+        return Path(rest) if scheme == "sqlite" else None
 
     @property
     def workspace_dir(self) -> Path:
@@ -105,6 +129,10 @@ class Settings:
         """Every secret value known, so logs and prompts can redact them."""
         values = [v for v in self.secrets.values() if v and len(v) >= 6]
         values += [m.api_key for m in self.models.values() if m.api_key and len(m.api_key) >= 6]
+        if self.store_url:  # the store's password
+            from ember.store.backends import location_secrets
+
+            values += [v for v in location_secrets(self.store_url) if len(v) >= 6]
         return sorted(set(values), key=len, reverse=True)
 
 

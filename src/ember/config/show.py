@@ -33,6 +33,7 @@ def effective_config(settings: Settings) -> dict[str, Any]:
             models[name]["reasoning_budget"] = spec.reasoning_budget
     return {
         "home": str(settings.home),
+        "store": settings.store_shown,
         "workspace": str(settings.workspace_dir),
         "models": models,
         "routes": dict(settings.routes),

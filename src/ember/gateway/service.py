@@ -91,7 +91,8 @@ class Gateway:
         self.scheduler.start()
         from ember.memory.embedding_index import BackgroundIndexer
 
-        self.indexer = BackgroundIndexer(self.runtime.settings.db_path).start()  # embeddings, off the hot path
+        settings = self.runtime.settings
+        self.indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()  # embeddings, off the hot path
 
     def _heartbeat(self) -> None:
         """The channels' states in the store, for `ember gateway status` from another process."""

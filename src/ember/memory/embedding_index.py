@@ -267,7 +267,7 @@ def _claimed_by_others(store: Store, owner: str) -> bool:
 class BackgroundIndexer:
     """Fills the embedding index in a daemon thread while chat or the gateway runs.
 
-        indexer = BackgroundIndexer(settings.db_path).start()
+        indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()
         ...
         indexer.stop()
 
@@ -280,8 +280,10 @@ class BackgroundIndexer:
     given back, and the next indexer (or ``ember memory index``) goes on from there.
     """
 
-    def __init__(self, db_path: Path | str, *, poll_s: float = 30.0, nice: int = 10, batch: int = BATCH):
-        self.db_path = Path(db_path)
+    def __init__(self, location: Path | str, *, home: Path | str | None = None, poll_s: float = 30.0,
+                 nice: int = 10, batch: int = BATCH):
+        self.location = location  # the store's path or URL (settings.store_location)
+        self.home = home
         self.poll_s = poll_s
         self.nice = nice
         self.batch = batch
@@ -314,7 +316,7 @@ class BackgroundIndexer:
         _lower_thread_priority(self.nice)
         embedder: Embedder | None = None
         try:
-            with open_backend(self.db_path) as store:
+            with open_backend(self.location, home=self.home) as store:
                 while not self._stop.is_set():
                     try:
                         embedder = self._round(store, embedder)

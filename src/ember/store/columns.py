@@ -1,20 +1,20 @@
-"""SQLite rows to the store's records and back: ``Message`` <-> columns, sessions, messages."""
+"""Rows to the store's records and back, for every backend: ``Message`` <-> columns, sessions,
+messages. A row is anything indexed by column name (``sqlite3.Row``, a psycopg dict row)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from ember.models.base import Message, ToolCall, Usage
 from ember.store.records import SessionInfo, StoredMessage
 
 # JSON is written with ensure_ascii so that lone surrogates (undecodable tool output) survive the
-# trip through SQLite's UTF-8 instead of making add_message fail and lose the message.
+# trip through the database's UTF-8 instead of making add_message fail and lose the message.
 
 
 def _clean_text(text: str | None) -> str | None:
-    """Replace lone surrogates, which SQLite cannot store as UTF-8, with U+FFFD."""
+    """Replace lone surrogates, which no database stores as UTF-8, with U+FFFD."""
     if text is None:
         return None
     try:
@@ -40,7 +40,6 @@ def message_columns(message: Message) -> dict[str, Any]:
         "is_error": 1 if message.is_error else 0,
         "images": json.dumps(message.images) if message.images else None,
     }
-
 
 
 def message_from_row(row: Any) -> Message:
@@ -85,7 +84,7 @@ def reasoning_blocks_column(message: Message) -> str | None:
     return json.dumps(message.reasoning_blocks) if message.reasoning_blocks else None
 
 
-def stored(row: sqlite3.Row) -> StoredMessage:
+def stored(row: Any) -> StoredMessage:
     """A message row as a record, with its reasoning blocks (dropped if unreadable: the adapter
     then finishes that tool loop without thinking rather than fail)."""
     record = stored_message_from_row(row)

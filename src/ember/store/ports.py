@@ -1,6 +1,6 @@
 """The storage ports: what the rest of Ember may ask of a store, one small protocol per domain.
 
-A backend (``store/sqlite/``, later ``store/postgres/``) implements all of them and holds every
+A backend (``store/sqlite/``, ``store/postgres/``) implements all of them and holds every
 SQL string; the rest of Ember types against these protocols and speaks the records of
 ``ember.store.*_records``, never a row. One object, the ``Store``, is handed around:
 
@@ -11,7 +11,8 @@ SQL string; the rest of Ember types against these protocols and speaks the recor
   ``store.lessons``, ``store.skill_stats``, ``store.learning``, ``store.index`` (the text index
   of messages and the lexical and time candidates of a search), ``store.vectors`` (embeddings
   and the embedding index's claims), ``store.archive`` (import, export, forget),
-  ``store.gateway`` (inbox, outbox, chats, senders, pairing) and ``store.cron`` (jobs and runs).
+  ``store.gateway`` (inbox, outbox, chats, senders, pairing), ``store.cron`` (jobs and runs) and
+  ``store.tables`` (every table's rows as they are, for ``ember db copy``).
 
 Every write commits before the method returns. Texts are stored as they are given, except where
 a method says it masks them: the domain modules pass what they keep through ``store.redact``
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         StoredWord,
         TimeMention,
     )
+    from ember.store.transfer import Table
 
 # --- the core: the Store's own methods ---------------------------------------------------------------
 
@@ -387,6 +389,26 @@ class CronStore(Protocol):
         ...
 
 
+# --- moving a store ------------------------------------------------------------------------------------
+
+
+class TableTransfer(Protocol):
+    """Every table's rows as they are (``ember.store.transfer``: the same tables and columns in every
+    backend), for ``ember db copy``. Rows are tuples in the order of ``table.columns``."""
+
+    def count(self, table: Table) -> int: ...
+    def read(self, table: Table, after: tuple[Any, ...] | None, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` rows in key order, those after the key ``after`` (None: from the first)."""
+        ...
+    def write(self, table: Table, rows: list[tuple[Any, ...]]) -> int:
+        """Add the rows whose key the table does not have yet (the others are left as they are),
+        ids as given, in one transaction; how many were added."""
+        ...
+    def finish(self) -> None:
+        """After writing: ids the database hands out next come after the largest one written."""
+        ...
+
+
 # --- the Store -------------------------------------------------------------------------------------------
 
 
@@ -414,6 +436,13 @@ class Store(SessionStore, MetaStore, AllowedCommandStore, Protocol):
     def schema_version(self) -> list[str]:
         """The names of the applied migrations, oldest first."""
         ...
+    def pending_migrations(self) -> list[str]:
+        """The migrations this Ember knows that the database has not had yet (a store opened with
+        ``migrate=False``), in order."""
+        ...
+    def migrate(self) -> list[str]:
+        """Apply the pending migrations in one transaction; the names applied."""
+        ...
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -436,7 +465,9 @@ class Store(SessionStore, MetaStore, AllowedCommandStore, Protocol):
     def gateway(self) -> GatewayStore: ...
     @property
     def cron(self) -> CronStore: ...
+    @property
+    def tables(self) -> TableTransfer: ...
 
 
-PORTS = ("episodes", "lessons", "skill_stats", "learning", "index", "vectors", "archive", "gateway", "cron")
+PORTS = ("episodes", "lessons", "skill_stats", "learning", "index", "vectors", "archive", "gateway", "cron", "tables")
 """The domain ports every ``Store`` exposes, by attribute name."""

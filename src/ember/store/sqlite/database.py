@@ -48,24 +48,27 @@ def _make_private(path: Path) -> None:
 class Database:
     """A checked, migrated SQLite file; ``redactor`` masks secrets in every text the store keeps."""
 
-    def __init__(self, path: Path | str, *, redactor: Redactor | None = None):
+    def __init__(self, path: Path | str, *, redactor: Redactor | None = None, home: Path | str | None = None,
+                 migrate: bool = True):
         if redactor is None:
             from ember.security.redact import Redactor
 
             redactor = Redactor(placeholders=False)
         self.redactor = redactor
         self.path = Path(path)
+        self._home = Path(home) if home is not None else self.path.parent
         self._lock = threading.RLock()
         created = _create_private(self.path)
-        self._db: sqlite3.Connection | None = open_database(self.path)
+        self._db: sqlite3.Connection | None = open_database(self.path, migrate=migrate)
         if created:  # SQLite gives -wal and -shm the mode of the database; make sure of it
             for suffix in ("-wal", "-shm"):
                 _make_private(self.path.with_name(self.path.name + suffix))
 
     @property
     def home(self) -> Path:
-        """The folder of the database file: EMBER_HOME."""
-        return self.path.parent
+        """The EMBER_HOME whose files (USER.md, skills) go with this database: the database file's
+        folder unless told otherwise."""
+        return self._home
 
     def __enter__(self) -> Self:
         return self
@@ -146,6 +149,23 @@ class Database:
         with self._lock:
             try:
                 return applied_migrations(self._conn())
+            except sqlite3.Error as e:
+                raise store_error(self.path, e) from e
+
+    def pending_migrations(self) -> list[str]:
+        """The migrations this Ember knows that the database has not had yet, in order."""
+        from ember.store.sqlite.migrations import MIGRATIONS
+
+        applied = set(self.schema_version())
+        return [m.__name__ for m in MIGRATIONS if m.__name__ not in applied]
+
+    def migrate(self) -> list[str]:
+        """Apply the pending migrations (one transaction); the names applied."""
+        from ember.store.sqlite.opening import apply_migrations
+
+        with self._lock:
+            try:
+                return apply_migrations(self._conn())
             except sqlite3.Error as e:
                 raise store_error(self.path, e) from e
 

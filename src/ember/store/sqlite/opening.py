@@ -129,10 +129,11 @@ def _check_contents(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def open_database(path: Path) -> sqlite3.Connection:
+def open_database(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     """Open, check and migrate the database at ``path``: an autocommit connection in WAL mode.
 
-    A missing or 0-byte file becomes a new database. Raises ``CorruptDatabaseError``,
+    A missing or 0-byte file becomes a new database; with ``migrate`` False, pending migrations
+    are left for ``apply_migrations``. Raises ``CorruptDatabaseError``,
     ``ForeignDatabaseError`` or ``NewerSchemaError`` with what to do, leaving the file untouched.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +150,8 @@ def open_database(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes; fsync at checkpoints
         try:
-            apply_migrations(db)
+            if migrate:
+                apply_migrations(db)
         except ValueError as e:  # another process upgraded it between our check and our lock
             raise _refuse(NewerSchemaError, path, str(e), "Upgrade Ember to open it.") from e
     except sqlite3.Error as e:

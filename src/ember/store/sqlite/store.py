@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         SearchIndex,
         SkillStatsStore,
         Store,
+        TableTransfer,
         VectorIndex,
     )
 
@@ -335,6 +336,12 @@ class SQLiteStore(Database):
         from ember.store.sqlite.cron import SQLiteCron
 
         return SQLiteCron(self)
+
+    @cached_property
+    def tables(self) -> TableTransfer:
+        from ember.store.sqlite.tables import SQLiteTables
+
+        return SQLiteTables(self)
 
 
 def open_store(path: Path | str) -> SQLiteStore:

@@ -1,0 +1,214 @@
+"""The gateway's records on PostgreSQL (tables of migration ``gateway_inbox_outbox``): the
+``GatewayStore`` port. A turn's replies are queued in the same transaction that closes its inbox
+item."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from ember.store.gateway_records import (
+    DELIVERED,
+    PENDING,
+    QUEUED,
+    RUNNING,
+    UNDELIVERABLE,
+    AllowedSender,
+    Button,
+    InboxItem,
+    OutboxItem,
+    OutboxPart,
+)
+
+if TYPE_CHECKING:
+    from ember.store.postgres.database import Database
+
+_INBOX = ("id, event_id, platform, chat, thread, user_id, user_name, text, payload, status, session_id, attempts,"
+          " error, received_at, updated_at")
+_OUTBOX = ("id, platform, chat, thread, text, buttons, request_id, file, kind, inbox_id, part, status, attempts,"
+           " next_at, last_error, ack, created_at, delivered_at")
+
+
+def _inbox(row: Any) -> InboxItem:
+    return InboxItem(
+        id=row["id"], event_id=row["event_id"], platform=row["platform"], chat=row["chat"], thread=row["thread"],
+        user_id=row["user_id"], user_name=row["user_name"], text=row["text"], status=row["status"],
+        session_id=row["session_id"], attempts=row["attempts"], payload=json.loads(row["payload"] or "{}"),
+    )
+
+
+def _outbox(row: Any) -> OutboxItem:
+    buttons = [Button(b["label"], b["value"]) for b in json.loads(row["buttons"] or "[]")]
+    return OutboxItem(
+        id=row["id"], platform=row["platform"], chat=row["chat"], thread=row["thread"], text=row["text"],
+        buttons=buttons, request_id=row["request_id"], file=row["file"], kind=row["kind"],
+        inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
+        last_error=row["last_error"], ack=row["ack"],
+    )
+
+
+def _set_status(db: Any, inbox_id: int, status: str, error: str | None, now: float) -> None:
+    db.execute("UPDATE gateway_inbox SET status = %s, error = %s, updated_at = %s WHERE id = %s",
+               (status, error, now, inbox_id))
+
+
+class PostgresGateway:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- inbox -----------------------------------------------------------------------------------------
+
+    def record_inbound(self, *, event_id: str, platform: str, chat: str, thread: str | None, user_id: str,
+                       user_name: str, text: str, payload: str, status: str) -> int | None:
+        now = time.time()
+        with self._db._write() as db:
+            row = db.execute(
+                "INSERT INTO gateway_inbox (event_id, platform, chat, thread, user_id, user_name, text, payload,"
+                " status, received_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING id",
+                (event_id, platform, chat, thread, user_id, user_name, text, payload, status, now, now),
+            ).fetchone()
+            return int(row["id"]) if row else None
+
+    def inbox_item(self, inbox_id: int) -> InboxItem | None:
+        rows = self._db._read(f"SELECT {_INBOX} FROM gateway_inbox WHERE id = %s", (inbox_id,))
+        return _inbox(rows[0]) if rows else None
+
+    def start(self, inbox_id: int, session_id: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_inbox SET status = %s, session_id = %s, attempts = attempts + 1,"
+                       " updated_at = %s WHERE id = %s", (RUNNING, session_id, time.time(), inbox_id))
+
+    def set_status(self, inbox_id: int, status: str, error: str | None = None) -> None:
+        with self._db._write() as db:
+            _set_status(db, inbox_id, status, error, time.time())
+
+    def unfinished(self) -> list[InboxItem]:
+        rows = self._db._read(f"SELECT {_INBOX} FROM gateway_inbox WHERE status IN (%s, %s) ORDER BY id",
+                              (QUEUED, RUNNING))
+        return [_inbox(r) for r in rows]
+
+    def queue_depths(self) -> dict[str, int]:
+        rows = self._db._read(
+            "SELECT platform, chat, count(*) AS n FROM gateway_inbox WHERE status IN (%s, %s) GROUP BY platform, chat",
+            (QUEUED, RUNNING))
+        return {f"{r['platform']}:{r['chat']}": int(r["n"]) for r in rows}
+
+    # --- outbox ----------------------------------------------------------------------------------------
+
+    def enqueue(self, platform: str, chat: str, thread: str | None, parts: list[OutboxPart], *, kind: str,
+                inbox_id: int | None = None, close: tuple[str, str | None] | None = None) -> list[int]:
+        now = time.time()
+        ids = []
+        with self._db._write() as db:
+            for number, part in enumerate(parts):
+                buttons = json.dumps([{"label": b.label, "value": b.value} for b in part.buttons]) if part.buttons \
+                    else None
+                row = db.execute(
+                    "INSERT INTO gateway_outbox (platform, chat, thread, text, buttons, request_id, file, kind,"
+                    " inbox_id, part, status, next_at, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (platform, chat, thread, part.text, buttons, part.request_id, part.file, kind, inbox_id, number,
+                     PENDING, now, now),
+                ).fetchone()
+                ids.append(int(row["id"]))
+            if close is not None and inbox_id is not None:
+                _set_status(db, inbox_id, close[0], close[1], now)
+        return ids
+
+    def due(self, platform: str, now: float, limit: int) -> list[OutboxItem]:
+        rows = self._db._read(
+            f"SELECT {', '.join('o.' + c.strip() for c in _OUTBOX.split(','))} FROM gateway_outbox o"
+            " JOIN (SELECT min(id) AS id FROM gateway_outbox WHERE status = %s AND platform = %s GROUP BY chat) first"
+            " ON first.id = o.id WHERE o.next_at <= %s ORDER BY o.id LIMIT %s",
+            (PENDING, platform, now, limit))
+        return [_outbox(r) for r in rows]
+
+    def next_due_at(self, platform: str) -> float | None:
+        return self._db._value("SELECT min(next_at) FROM gateway_outbox WHERE status = %s AND platform = %s",
+                               (PENDING, platform))
+
+    def delivered(self, outbox_id: int, ack: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET status = %s, ack = %s, attempts = attempts + 1, delivered_at = %s,"
+                       " last_error = NULL WHERE id = %s", (DELIVERED, ack, time.time(), outbox_id))
+
+    def retry_later(self, outbox_id: int, error: str, at: float) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = %s, next_at = %s WHERE id = %s",
+                       (error, at, outbox_id))
+
+    def undeliverable(self, outbox_id: int, error: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_outbox SET status = %s, attempts = attempts + 1, last_error = %s WHERE id = %s",
+                       (UNDELIVERABLE, error, outbox_id))
+
+    def outbox_item(self, outbox_id: int) -> OutboxItem | None:
+        rows = self._db._read(f"SELECT {_OUTBOX} FROM gateway_outbox WHERE id = %s", (outbox_id,))
+        return _outbox(rows[0]) if rows else None
+
+    def outbox_statuses(self, outbox_ids: list[int]) -> list[str]:
+        if not outbox_ids:
+            return []
+        rows = self._db._read("SELECT status FROM gateway_outbox WHERE id = ANY(%s) ORDER BY id",
+                              ([int(i) for i in outbox_ids],))
+        return [r["status"] for r in rows]
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        rows = self._db._read("SELECT platform, status, count(*) AS n FROM gateway_outbox GROUP BY platform, status")
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["platform"], {PENDING: 0, DELIVERED: 0, UNDELIVERABLE: 0})[row["status"]] = \
+                int(row["n"])
+        return counts
+
+    def last_errors(self) -> dict[str, str]:
+        rows = self._db._read(
+            "SELECT platform, last_error FROM gateway_outbox WHERE last_error IS NOT NULL AND status <> %s"
+            " ORDER BY id", (DELIVERED,))
+        return {r["platform"]: r["last_error"] for r in rows}
+
+    # --- chats and sessions ----------------------------------------------------------------------------
+
+    def session_for(self, platform: str, chat: str, thread: str | None) -> str | None:
+        value = self._db._value("SELECT session_id FROM gateway_chats WHERE platform = %s AND chat = %s"
+                                " AND thread = %s", (platform, chat, thread or ""))
+        return str(value) if value is not None else None
+
+    def set_session(self, platform: str, chat: str, thread: str | None, session_id: str, person: str = "") -> None:
+        with self._db._write() as db:
+            db.execute("INSERT INTO gateway_chats (platform, chat, thread, session_id, person, updated_at)"
+                       " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (platform, chat, thread) DO UPDATE SET"
+                       " session_id = excluded.session_id, person = excluded.person, updated_at = excluded.updated_at",
+                       (platform, chat, thread or "", session_id, person, time.time()))
+
+    # --- senders and pairing ---------------------------------------------------------------------------
+
+    def sender(self, platform: str, user_id: str) -> str | None:
+        value = self._db._value("SELECT person FROM gateway_senders WHERE platform = %s AND user_id = %s",
+                                (platform, user_id))
+        return str(value) if value is not None else None
+
+    def allow_sender(self, platform: str, user_id: str, person: str, how: str) -> None:
+        with self._db._write() as db:
+            db.execute("INSERT INTO gateway_senders (platform, user_id, person, how, created_at)"
+                       " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (platform, user_id) DO UPDATE SET"
+                       " person = excluded.person, how = excluded.how, created_at = excluded.created_at",
+                       (platform, user_id, person, how, time.time()))
+
+    def senders(self) -> list[AllowedSender]:
+        rows = self._db._read("SELECT platform, user_id, person, how FROM gateway_senders"
+                              " ORDER BY person, platform, user_id")
+        return [AllowedSender(r["platform"], r["user_id"], r["person"], r["how"]) for r in rows]
+
+    def add_pairing_code(self, code: str, expires_at: float) -> None:
+        with self._db._write() as db:
+            db.execute("DELETE FROM gateway_pairing WHERE expires_at < %s", (time.time(),))
+            db.execute("INSERT INTO gateway_pairing (code, expires_at) VALUES (%s, %s)", (code, expires_at))
+
+    def use_pairing_code(self, code: str, by: str) -> bool:
+        with self._db._write() as db:
+            cursor = db.execute("UPDATE gateway_pairing SET used_by = %s WHERE code = %s AND used_by IS NULL"
+                                " AND expires_at >= %s", (by, code, time.time()))
+            return cursor.rowcount == 1
