@@ -1,6 +1,7 @@
 """Memory retrieval on LoCoMo, through the real `ember` CLI: R@5, R@10 and search latency.
 
     python benchmarks/locomo.py [--data ../shared/bench/locomo] [--files 26 30] [--held-out]
+                                [--database-url postgresql://user@host/postgres]
 
 For each conversation: a fresh EMBER_HOME, the turns written as `ember memory import` JSONL
 (image captions appended as "[image: ...]"; the derived annotations - observations, summaries,
@@ -15,6 +16,9 @@ By default search ranks with the weights Ember ships, which were fitted on these
 conversations. With --held-out, each conversation is searched with weights fitted on the
 others only (`benchmarks/fit_ranking.py`'s fit, passed to the same CLI), so the figures are
 those of conversations the ranking has not seen.
+
+With --database-url, the store is that PostgreSQL server instead of SQLite: each conversation
+gets a database of its own (created, then dropped: the URL's user needs CREATEDB).
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBER = str(Path(sys.executable).parent / "ember")
@@ -79,12 +86,34 @@ def questions(conv: dict) -> list[dict]:
     ]
 
 
-def run_conversation(path: Path, k: int, env_extra: dict[str, str], weights: dict | None = None) -> dict:
+@contextmanager
+def fresh_store(server: str | None, name: str) -> Iterator[dict[str, str]]:
+    """The environment of a new, empty store: SQLite in the home (no server), else a database of
+    its own on the PostgreSQL server at ``server``, dropped afterwards."""
+    if not server:
+        yield {}
+        return
+    import psycopg
+
+    parts = urlsplit(server)
+    database = f"ember_locomo_{os.getpid()}_{re.sub(r'[^a-z0-9_]', '_', name.lower())}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {database}")
+        admin.execute(f"CREATE DATABASE {database}")
+    try:
+        yield {"EMBER_DATABASE_URL": urlunsplit(parts._replace(path="/" + database))}
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def run_conversation(path: Path, k: int, env_extra: dict[str, str], weights: dict | None = None,
+                     server: str | None = None) -> dict:
     conv = json.loads(path.read_text())
     qs = questions(conv)
-    with tempfile.TemporaryDirectory(prefix="ember-locomo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ember-locomo-") as tmp, fresh_store(server, path.stem) as store:
         home = Path(tmp) / "home"
-        env = {**os.environ, "EMBER_HOME": str(home), **env_extra}
+        env = {**os.environ, "EMBER_HOME": str(home), **env_extra, **store}
         turns, batch = Path(tmp) / "turns.jsonl", Path(tmp) / "queries.jsonl"
         turns.write_text("".join(json.dumps(line) + "\n" for line in to_jsonl(conv)))
         batch.write_text("".join(json.dumps({"qid": q["qid"], "query": q["query"]}) + "\n" for q in qs))
@@ -162,6 +191,7 @@ def main() -> None:
     parser.add_argument("--no-embeddings", action="store_true", help="lexical search only (EMBER_EMBEDDINGS=off)")
     parser.add_argument("--held-out", action="store_true",
                         help="search each conversation with weights fitted on the others only")
+    parser.add_argument("--database-url", help="a PostgreSQL server to keep the stores in (default: SQLite)")
     args = parser.parse_args()
     paths = sorted(args.data.glob("*.json"))
     if args.files:
@@ -170,7 +200,7 @@ def main() -> None:
         raise SystemExit(f"no LoCoMo conversations in {args.data}")
     env_extra = {"EMBER_EMBEDDINGS": "off"} if args.no_embeddings else {}
     held_out = held_out_weights(paths) if args.held_out else {}
-    rows = [run_conversation(p, args.k, env_extra, held_out.get(p.stem)) for p in paths]
+    rows = [run_conversation(p, args.k, env_extra, held_out.get(p.stem), args.database_url) for p in paths]
     if args.held_out:
         print("held out: each conversation ranked with weights fitted on the others")
     print(f"{'conv':>6} {'turns':>6} {'qs':>5} {'R@5':>6} {'R@10':>6} {'import s':>9} {'p50 ms':>7} {'p95 ms':>7}")
