@@ -149,6 +149,14 @@ class PostgresServer:
                     time.sleep(0.05)
         return name
 
+    def empty_database(self) -> str:
+        """A new database without Ember's schema (as a person creates one for Ember); its name."""
+        with self._lock:
+            self._count += 1
+            name = f"e{os.getpid()}_{self._count}"
+        self._admin(f"CREATE DATABASE {name}")
+        return name
+
     def database_for(self, home: Path | str) -> str:
         """The name of the database that stands for ``home`` (made the first time it is asked for)."""
         name = "h" + hashlib.sha1(str(home).encode()).hexdigest()[:20]

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "gateway": ("ember.cli.gateway_cmd", "gateway", "Run Ember in your chat apps (Telegram, Slack, Discord...); status, pairing."),
     "send": ("ember.cli.gateway_cmd", "send", "Send a message to a chat through the gateway's outbox."),
     "cron": ("ember.cli.cron_cmd", "cron", "Scheduled jobs: add, list, pause, run now, see their runs."),
+    "db": ("ember.cli.db_cmd", "db", "Where the store is; apply migrations; copy it to PostgreSQL."),
     "doctor": ("ember.cli.doctor", "doctor", "Check config, home, database and endpoints; print fixes."),
     "setup": ("ember.cli.setup", "setup", "First-run setup: find local model servers, write config."),
 }

@@ -99,11 +99,20 @@ def connect(location: Location) -> psycopg.Connection[Any]:
         conn = psycopg.connect(location.url, autocommit=True, row_factory=dict_row, connect_timeout=10,
                                application_name="ember")
     except psycopg.Error as e:
-        reason = location.mask(str(e).strip())
-        raise StoreError(
-            f"cannot connect to PostgreSQL at {location.shown}: {reason}. Check that the server is running "
-            "and reachable, and the URL (EMBER_DATABASE_URL, or [store] url in config.toml)") from None
+        reason = location.mask(str(e).strip()).rstrip(".")
+        if "does not exist" in reason and "database" in reason:
+            advice = "Create it first (createdb, or CREATE DATABASE ... OWNER ...), then run the command again"
+        elif "authentication failed" in reason or "password" in reason:
+            advice = "Check the user and password in the URL (EMBER_DATABASE_URL, or [store] url in config.toml)"
+        else:
+            advice = ("Check that the server is running and reachable, and the URL (EMBER_DATABASE_URL, or "
+                      "[store] url in config.toml)")
+        raise StoreError(f"cannot connect to PostgreSQL at {location.shown}: {reason}. {advice}") from None
     _register_text_dumpers(conn)
+    try:  # Ember's queries are short: compiling one (JIT) would cost more than running it
+        conn.execute("SET jit = off")
+    except psycopg.Error:
+        pass
     return conn
 
 

@@ -54,13 +54,13 @@ LATERAL (SELECT to_tsvector('{CONFIG}', left(e.body, {TEXT_LIMIT})) AS b,
 
 # BM25 of the docs holding any stem of %(words)s, as FTS5's bm25() (see the module docstring).
 _LEXICAL = f"""
-WITH q AS (
+WITH q AS MATERIALIZED (
     SELECT DISTINCT u.lexeme FROM unnest(%(words)s::text[]) AS w(word),
            unnest(to_tsvector('{CONFIG}', w.word)) AS u),
-stats AS (
+stats AS MATERIALIZED (
     SELECT docs::float8 AS n, CASE WHEN docs > 0 THEN GREATEST(tokens::float8 / docs, 1e-9) ELSE 1 END AS avgdl
     FROM search_stats),
-idf AS (
+idf AS MATERIALIZED (
     SELECT q.lexeme, GREATEST(ln((0.5 + stats.n - h.hits) / (0.5 + h.hits)), 1e-6) AS idf
     FROM q CROSS JOIN stats
     CROSS JOIN LATERAL (SELECT count(*)::float8 AS hits FROM search_docs d
