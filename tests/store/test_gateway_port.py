@@ -49,7 +49,7 @@ def test_each_chat_sends_in_order_and_a_retry_holds_back_what_follows(store):
     assert ledger.outbox_item(a1).thread == "t1" and ledger.outbox_item(other).file == "/tmp/f.png"
     ledger.retry_later(a1, "429", now + 60)
     assert [i.id for i in ledger.due("slack", now + 1)] == [b1]  # a2 waits behind a1
-    assert now <= ledger.next_due_at("slack") <= now + 1  # a2's, queued just now
+    assert now <= ledger.next_due_at("slack") <= now + 1  # b1's, queued just now (a2 waits behind a1)
     ledger.delivered(b1, "ts-1")
     assert [i.id for i in ledger.due("slack", now + 61)] == [a1]
     ledger.undeliverable(a1, "chat not found")
@@ -81,3 +81,42 @@ def test_chats_senders_and_pairing_codes(store):
     assert not ledger.use_pairing_code(code, "slack:U3")  # once
     expired = ledger.new_pairing_code(ttl=-1)
     assert not ledger.use_pairing_code(expired, "slack:U4")
+
+
+def test_workers_claim_each_item_once_a_chat_at_a_time_and_take_over_a_dead_ones(store):
+    ledger = Ledger(store)
+    a1, b1, a2 = (ledger.record(_inbound(event, chat)) for event, chat in (("e1", "A"), ("e2", "B"), ("e3", "A")))
+    one, two = "host:1:one", "host:2:two"
+    first = ledger.claim_next(one, 60)
+    second = ledger.claim_next(two, 60)
+    assert (first.id, second.id) == (a1, b1)  # A's second message waits for its first
+    assert ledger.claim_next(two, 60) is None and store.gateway.claimants() == [one, two]
+    session = store.create_session(source="telegram").id
+    ledger.start(a1, session)
+    ledger.finish(a1, "telegram", "A", None, [OutboxPart("done")])
+    assert ledger.claim_next(two, 60).id == a2  # A's first is done: its second may run, anywhere
+    assert ledger.renew(two, 60) == 2
+    ledger.release(two)  # two stops (or died): what it held is handed out again
+    item = ledger.claim_next(one, -1)  # a lease that lapses at once, as a dead worker's would
+    assert item.id == b1 and ledger.claim_next(two, 60).id == b1 and ledger.claim_next(one, 60).id == a2
+    assert ledger.release_gone(lambda owner: owner == one) == [one]
+    assert ledger.claim_next(two, 60).id == a2
+
+
+def test_outbox_items_go_out_from_one_sender_in_each_chats_order(store):
+    ledger = Ledger(store)
+    a1, a2 = ledger.enqueue("slack", "A", [OutboxPart("a1"), OutboxPart("a2")], kind="reply")
+    (b1,) = ledger.enqueue("slack", "B", [OutboxPart("b1")], kind="reply")
+    one, two = "host:1:one", "host:2:two"
+    assert [i.id for i in ledger.claim_due("slack", one, 60)] == [a1, b1]
+    assert ledger.claim_due("slack", two, 60) == []  # both chats' first items are being sent
+    assert ledger.next_due_at("slack") is None  # nothing this sender could send
+    ledger.delivered(a1, "ts-1")
+    assert [i.id for i in ledger.claim_due("slack", two, 60)] == [a2]
+    ledger.retry_later(a2, "503", time.time() - 1)  # the send failed: its claim ends with it
+    assert [i.id for i in ledger.claim_due("slack", one, 60)] == [a2]
+    ledger.release(one)  # one died: b1 and a2 are sent by two
+    assert [i.id for i in ledger.claim_due("slack", two, 60)] == [a2, b1]
+    ledger.undeliverable(a2, "gone")
+    ledger.delivered(b1, "ts-2")
+    assert store.gateway.claimants() == [] and ledger.claim_due("slack", one, 60) == []

@@ -24,7 +24,8 @@ from ember.config import ConfigError, Settings, read_dotenv
 
 TELEGRAM_API = "https://api.telegram.org"
 SLACK_API = "https://slack.com/api"
-GATEWAY_KEYS = ("max_parallel", "approval_timeout", "rate_limit", "max_message_chars")  # + one table per channel
+GATEWAY_KEYS = ("max_parallel", "approval_timeout", "rate_limit", "max_message_chars", "claim_seconds")
+# + one table per channel
 
 
 @dataclass
@@ -62,6 +63,7 @@ class GatewayConfig:
     approval_timeout: float = 300.0  # seconds an approval question waits before it counts as refused
     rate_limit: int = 20  # messages per sender per minute
     max_message_chars: int = 20_000  # a longer message is refused with a short reply
+    claim_seconds: float = 60.0  # how long another worker waits for a silent worker's claim (several workers)
 
     @property
     def channels(self) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,12 @@ class Ledger:
         """Items not done yet (queued, or running when the gateway stopped), oldest first."""
         return self.store.gateway.unfinished()
 
+    def claim_next(self, owner: str, lease: float) -> InboxItem | None:
+        """The next item that may run (the first unfinished one of its chat, claimed by no live
+        worker), claimed for ``owner`` for ``lease`` seconds; None when there is none."""
+        now = time.time()
+        return self.store.gateway.claim_inbound(owner, now, now + lease)
+
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting or running per ``platform:chat``."""
         return self.store.gateway.queue_depths()
@@ -96,8 +102,31 @@ class Ledger:
         out in order, and one waiting for a retry holds back the ones after it."""
         return self.store.gateway.due(platform, time.time() if now is None else now, limit)
 
+    def claim_due(self, platform: str, owner: str, lease: float, limit: int = 50) -> list[OutboxItem]:
+        """``due``, less what other workers are sending, claimed for ``owner`` for ``lease`` seconds."""
+        now = time.time()
+        return self.store.gateway.claim_due(platform, owner, now, now + lease, limit)
+
     def next_due_at(self, platform: str) -> float | None:
+        """When the next item of ``platform`` that no other worker is sending is due."""
         return self.store.gateway.next_due_at(platform)
+
+    # --- claims of several workers ---------------------------------------------------------------
+
+    def renew(self, owner: str, lease: float) -> int:
+        """Hold ``owner``'s claims for another ``lease`` seconds; how many it holds."""
+        return self.store.gateway.renew_claims(owner, time.time() + lease)
+
+    def release(self, owner: str) -> None:
+        """Give back ``owner``'s claims: other workers take those items at once."""
+        self.store.gateway.release_claims(owner)
+
+    def release_gone(self, gone: Callable[[str], bool]) -> list[str]:
+        """Give back the claims of every owner ``gone`` says is dead; those owners."""
+        dead = [owner for owner in self.store.gateway.claimants() if gone(owner)]
+        for owner in dead:
+            self.store.gateway.release_claims(owner)
+        return dead
 
     def delivered(self, outbox_id: int, ack: str) -> None:
         """The platform acknowledged it: recorded the moment the ack arrives."""

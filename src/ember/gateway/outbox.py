@@ -9,6 +9,11 @@ between the ack and that record can repeat. A failed send is retried with expone
 found, bot blocked), or one that keeps failing for ``max_attempts`` tries, is recorded as
 undeliverable with its error, shown by ``ember gateway status``, and never retried forever.
 Undelivered items are picked up again after a restart.
+
+Several outboxes may send from one store (gateway workers, ``ember send``): each takes what it
+sends with a claim (``Ledger.claim_due``) that the send's outcome ends, so an item goes out from
+one of them, and each chat's items one after another. The claim of a sender that died lapses
+after ``lease`` seconds, and another sends the item (the one send that may repeat, as above).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ember.gateway.ledger import Ledger, OutboxItem, OutboxPart
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12  # about an hour of backoff at most, then the item is recorded as undeliverable
+LEASE = 60.0  # seconds a send's claim holds without being renewed
 
 
 class Outbox:
@@ -33,8 +39,13 @@ class Outbox:
     def __init__(
         self, ledger: Ledger, channels: dict[str, Channel], *, base_delay: float = 1.0, max_delay: float = 600.0,
         max_attempts: int = MAX_ATTEMPTS, redact: Callable[[str], str] | None = None, parallel_sends: int = 4,
+        owner: str | None = None, lease: float = LEASE,
     ) -> None:
+        from ember.gateway.workers import new_owner
+
         self.ledger = ledger
+        self.owner = owner or new_owner()  # whose claims this outbox's sends are
+        self.lease = lease
         self.channels = channels
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -121,7 +132,7 @@ class Outbox:
         ``due`` gives at most one item per chat (its oldest), so items of different chats can go
         out side by side while each chat's stay in order.
         """
-        items = self.ledger.due(platform)
+        items = self.ledger.claim_due(platform, self.owner, self.lease)
         if len(items) <= 1 or self.parallel_sends <= 1:
             for item in items:
                 if not self._stop.is_set():
@@ -144,7 +155,8 @@ class Outbox:
             if tried:
                 continue
             next_at = self.ledger.next_due_at(platform) if not self._stop.is_set() else None
-            wait = 1.0 if next_at is None else min(max(next_at - time.time(), 0.0), 1.0)
+            # at least a moment: what is due may be another worker's to send right now
+            wait = 1.0 if next_at is None else min(max(next_at - time.time(), 0.05), 1.0)
             with self._wake:
                 if not self._stop.is_set():
                     self._wake.wait(wait)
@@ -160,3 +172,7 @@ class Outbox:
         self.wake()
         for thread in self._threads:
             thread.join(timeout)
+        try:  # what this outbox claimed and did not send goes to the other workers at once
+            self.ledger.release(self.owner)
+        except Exception:
+            log.debug("could not give back the outbox's claims", exc_info=True)

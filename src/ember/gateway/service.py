@@ -1,14 +1,22 @@
 """``ember gateway run``: channels in, turns in per-chat order, replies out through the outbox.
 
 The gateway is one more door over the runtime's ``Agent``: no second loop, no second store.
-A message is recorded in the inbox before anything else happens (``receive``), then waits in
-its chat's queue; workers run turns of different chats side by side (``[gateway]
-max_parallel``), each with a ``ChatDoor`` so approvals and questions are asked in that chat. The
-answer is queued in the outbox in the same transaction that closes the inbox item.
+A message is recorded in the inbox before anything else happens (``receive``); turn threads
+claim inbox items from the store (``Ledger.claim_next``: a chat's first unfinished item, one
+chat at a time) and run turns of different chats side by side (``[gateway] max_parallel``),
+each with a ``ChatDoor`` so approvals and questions are asked in that chat. The answer is queued
+in the outbox in the same transaction that closes the inbox item.
 
-After a crash, ``start`` picks up what was not finished: a queued message runs; a message whose
-turn was running runs again once (tools it had already run may run again), unless its answer was
-already stored, which is then sent; a second interruption tells the person it failed.
+Several gateways (workers, on one machine or many) may share one store (docs/gateway.md,
+"Several workers"): each claims what it works on under its own owner name and renews its claims
+while it runs; a message received by one may run on another, and the answer to an approval, a
+question or a ``/stop`` reaches the worker whose turn waits for it through the store.
+
+A claim whose worker died (``kill -9``, a lost machine) is given back: at once when the worker
+was on this host, else when its lease (``[gateway] claim_seconds``) lapses. Then what it had not
+finished is picked up: a queued message runs; a message whose turn was running runs again once
+(tools it had already run may run again), unless its answer was already stored, which is then
+sent; a second interruption tells the person it failed.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from ember.gateway.config import GatewayConfig
 from ember.gateway.door import ChatDoor, Waiting
 from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
 from ember.gateway.outbox import Outbox
-from ember.gateway.queues import ChatQueues
+from ember.gateway.workers import new_owner, owner_gone
 
 if TYPE_CHECKING:
     from ember.runtime import Runtime
@@ -39,8 +47,11 @@ HELP = """I'm Ember. Send me a task and I'll work on it here.
 {prefix}help this list"""
 COMMAND_PREFIX = {"slack": "/ember "}  # Slack keeps messages that start with "/" for its own commands
 TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
-HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states
+HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states (and claim renewals)
 HEARTBEAT_KEY = "gateway:status"
+POLL = 1.0  # seconds an idle turn thread waits before looking for messages another worker received
+# Store keys through which workers hand each other answers and /stop (docs/gateway.md).
+WAITING, WAITING_IN, ANSWERED, STOP = "gateway:waiting:", "gateway:waiting-in:", "gateway:answer:", "gateway:stop:"
 
 
 class Gateway:
@@ -51,9 +62,13 @@ class Gateway:
         self.channels = channels
         self.clock = clock
         self.ledger = Ledger(runtime.store)
-        self.outbox = outbox or Outbox(self.ledger, channels, redact=runtime.agent.redact)
+        self.owner = new_owner()  # this worker's name on its claims
+        self.lease = config.claim_seconds
+        self.outbox = outbox or Outbox(self.ledger, channels, redact=runtime.agent.redact, owner=self.owner,
+                                       lease=self.lease)
         self.access = Access(self.ledger, config)
-        self.queues = ChatQueues()
+        self._arrived = threading.Condition()  # wakes idle turn threads when a message is recorded here
+        self._arrivals = 0
         self.waiting: dict[str, Waiting] = {}  # request id or question key -> what a turn waits for
         self._files: dict[int, Inbound] = {}  # inbox id -> the message whose files are not fetched yet
         self.running: dict[str, threading.Event] = {}  # chat key -> the cancel of its running turn
@@ -77,7 +92,7 @@ class Gateway:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._resume()
+        self.ledger.release_gone(owner_gone)  # what a worker of this host left when it died runs again
         self.outbox.start()
         for number in range(self.config.max_parallel):
             worker = threading.Thread(target=self._work, name=f"gateway-turn-{number}", daemon=True)
@@ -103,11 +118,14 @@ class Gateway:
             states = {name: {"connected": c.status().connected, "last_error": c.status().last_error}
                       for name, c in self.channels.items()}
             try:
+                self.ledger.renew(self.owner, self.lease)  # this worker's claims: still working on them
+                if self.ledger.release_gone(owner_gone):  # a worker of this host died: its items are free
+                    self._arrive()
                 self.runtime.store.set_meta(HEARTBEAT_KEY, json.dumps(
                     {"pid": os.getpid(), "at": time.time(), "channels": states}))
             except Exception:
                 log.debug("could not write the gateway heartbeat", exc_info=True)
-            self.stopping.wait(HEARTBEAT_EVERY)
+            self.stopping.wait(min(HEARTBEAT_EVERY, self.lease / 3))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
@@ -118,7 +136,7 @@ class Gateway:
                 log.exception("stopping the %s channel", channel.name)
         for cancel in list(self.running.values()):
             cancel.set()
-        self.queues.close()
+        self._arrive()
         self.scheduler.stop()
         indexer = getattr(self, "indexer", None)
         if indexer is not None:
@@ -126,17 +144,34 @@ class Gateway:
         for worker in self._workers:
             worker.join(timeout)
         self.outbox.stop()
+        try:  # what this worker did not finish goes to the other workers at once (or to its restart)
+            self.ledger.release(self.owner)
+        except Exception:
+            log.debug("could not give back the gateway's claims", exc_info=True)
 
-    def _resume(self) -> None:
-        for item in self.ledger.unfinished():
-            if item.status == RUNNING and self._answered(item):
-                continue
-            if item.status == RUNNING and item.attempts >= 2:
-                self.ledger.finish(item.id, item.platform, item.chat, item.thread, self.outbox.parts(
-                    item.platform, "I was restarted twice while working on your message and could not finish it. "
-                    "Send it again to retry."), status=FAILED, error="interrupted twice")
-                continue
-            self.queues.put(self.chat_key(item.platform, item.chat, item.thread), item.id)
+    def _idle(self, seen: int) -> None:
+        """Wait until a message is recorded here (after ``seen`` arrivals), or ``POLL`` seconds for
+        what other workers recorded."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: self._arrivals != seen or self.stopping.is_set(), POLL)
+
+    def _arrive(self) -> None:
+        with self._arrived:
+            self._arrivals += 1
+            self._arrived.notify_all()
+
+    def _resumed(self, item: InboxItem) -> bool:
+        """An item whose turn was running when its worker stopped or died: True when it is settled
+        here (its stored answer sent, or the person told it failed twice), False to run it again."""
+        if self._answered(item):
+            return True
+        if item.attempts >= 2:
+            self.ledger.finish(item.id, item.platform, item.chat, item.thread, self.outbox.parts(
+                item.platform, "I was restarted twice while working on your message and could not finish it. "
+                "Send it again to retry."), status=FAILED, error="interrupted twice")
+            self.outbox.wake()
+            return True
+        return False
 
     def _answered(self, item: InboxItem) -> bool:
         """A turn whose answer was stored before the crash: send that answer instead of running again."""
@@ -207,7 +242,7 @@ class Gateway:
         if inbox_id is not None:  # None: a repeat of an event already recorded
             if message.files:  # fetched by the worker: the platform's ack does not wait for a download
                 self._files[inbox_id] = message
-            self.queues.put(chat, inbox_id)
+            self._arrive()
 
     def _refusal(self, message: Inbound, person: str) -> str | None:
         """Why this allowed sender's message does not run ("" to drop it quietly), or None."""
@@ -270,18 +305,23 @@ class Gateway:
 
     def _work(self) -> None:
         while not self.stopping.is_set():
-            taken = self.queues.take(timeout=0.5)
-            if taken is None:
-                continue
-            chat, inbox_id = taken
+            with self._arrived:
+                seen = self._arrivals
             try:
-                item = self.ledger.inbox_item(inbox_id)
-                if item is not None and item.status in (QUEUED, RUNNING):
-                    self._run(chat, item)
+                item = self.ledger.claim_next(self.owner, self.lease)
+            except Exception:  # the store is unreachable for a moment: wait, then look again
+                log.exception("gateway: could not look for messages to answer")
+                item = None
+            if item is None:
+                self._idle(seen)
+                continue
+            try:
+                if item.status == RUNNING and self._resumed(item):
+                    continue
+                if item.status in (QUEUED, RUNNING):
+                    self._run(self.chat_key(item.platform, item.chat, item.thread), item)
             except Exception:
-                log.exception("gateway turn for inbox item %s", inbox_id)
-            finally:
-                self.queues.done(chat)
+                log.exception("gateway turn for inbox item %s", item.id)
 
     def _session(self, item: InboxItem, fresh: bool = False) -> str:
         session = None if fresh else self.ledger.session_for(item.platform, item.chat, item.thread)

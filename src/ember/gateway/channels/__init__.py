@@ -93,6 +93,10 @@ def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"config.toml: [gateway].approval_timeout must be a number of seconds > 0, got {timeout!r}")
     config.approval_timeout = float(timeout)
+    claim = gw.get("claim_seconds", config.claim_seconds)
+    if not isinstance(claim, int | float) or isinstance(claim, bool) or claim < 3:
+        raise ConfigError(f"config.toml: [gateway].claim_seconds must be a number of seconds >= 3, got {claim!r}")
+    config.claim_seconds = float(claim)
     for name, module in modules.items():
         channel_config = module.configure(table_of(gw, name), env, settings)
         if channel_config is not None:

@@ -1,6 +1,11 @@
-"""The gateway's records on PostgreSQL (tables of migration ``gateway_inbox_outbox``): the
-``GatewayStore`` port. A turn's replies are queued in the same transaction that closes its inbox
-item."""
+"""The gateway's records on PostgreSQL (tables of migrations ``gateway_inbox_outbox`` and
+``gateway_claims``): the ``GatewayStore`` port, shared by any number of gateway workers. A turn's
+replies are queued in the same transaction that closes its inbox item.
+
+Workers take items with ``SELECT ... FOR UPDATE SKIP LOCKED``: a row another worker is claiming
+is passed over, never waited for, and the claim is checked again on the row as it was committed.
+Items of one chat are written under that chat's advisory lock, so their ids become visible in the
+order they were handed out: a worker never finds a chat's later item before its earlier one."""
 
 from __future__ import annotations
 
@@ -49,8 +54,34 @@ def _outbox(row: Any) -> OutboxItem:
 
 
 def _set_status(db: Any, inbox_id: int, status: str, error: str | None, now: float) -> None:
-    db.execute("UPDATE gateway_inbox SET status = %s, error = %s, updated_at = %s WHERE id = %s",
-               (status, error, now, inbox_id))
+    """A finished item leaves its claim; a queued or running one keeps it."""
+    db.execute("UPDATE gateway_inbox SET status = %(status)s, error = %(error)s, updated_at = %(now)s,"
+               " claimed_by = CASE WHEN %(status)s IN (%(queued)s, %(running)s) THEN claimed_by END,"
+               " claimed_until = CASE WHEN %(status)s IN (%(queued)s, %(running)s) THEN claimed_until END"
+               " WHERE id = %(id)s",
+               {"status": status, "error": error, "now": now, "queued": QUEUED, "running": RUNNING, "id": inbox_id})
+
+
+def _lock_chat(db: Any, platform: str, chat: str) -> None:
+    db.execute("SELECT pg_advisory_xact_lock(hashtextextended('ember-chat:' || %s || ':' || %s, 0))",
+               (platform, chat))
+
+
+# The item that may run next: unfinished, no live claim on it (checked again on the row locked), and
+# the first unfinished item of its chat (platform, chat, thread).
+_CLAIMABLE = f"""SELECT i.id FROM gateway_inbox i
+    WHERE i.status IN ('{QUEUED}', '{RUNNING}') AND (i.claimed_by IS NULL OR i.claimed_until < %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM gateway_inbox e WHERE e.platform = i.platform AND e.chat = i.chat
+                      AND COALESCE(e.thread, '') = COALESCE(i.thread, '')
+                      AND e.status IN ('{QUEUED}', '{RUNNING}') AND e.id < i.id)
+    ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED"""
+
+# The pending items of %(platform)s that may go at %(now)s: no live claim, the first pending of their chat.
+_SENDABLE = f"""FROM gateway_outbox o
+    WHERE o.status = '{PENDING}' AND o.platform = %(platform)s
+      AND (o.claimed_by IS NULL OR o.claimed_until < %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM gateway_outbox p WHERE p.status = '{PENDING}' AND p.platform = o.platform
+                      AND p.chat = o.chat AND p.id < o.id)"""
 
 
 class PostgresGateway:
@@ -63,6 +94,7 @@ class PostgresGateway:
                        user_name: str, text: str, payload: str, status: str) -> int | None:
         now = time.time()
         with self._db._write() as db:
+            _lock_chat(db, platform, chat)
             row = db.execute(
                 "INSERT INTO gateway_inbox (event_id, platform, chat, thread, user_id, user_name, text, payload,"
                 " status, received_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -89,6 +121,15 @@ class PostgresGateway:
                               (QUEUED, RUNNING))
         return [_inbox(r) for r in rows]
 
+    def claim_inbound(self, owner: str, now: float, until: float) -> InboxItem | None:
+        with self._db._write() as db:
+            row = db.execute(_CLAIMABLE, {"now": now}).fetchone()
+            if row is None:
+                return None
+            claimed = db.execute(f"UPDATE gateway_inbox SET claimed_by = %s, claimed_until = %s WHERE id = %s"
+                                 f" RETURNING {_INBOX}", (owner, until, row["id"])).fetchone()
+        return _inbox(claimed)
+
     def queue_depths(self) -> dict[str, int]:
         rows = self._db._read(
             "SELECT platform, chat, count(*) AS n FROM gateway_inbox WHERE status IN (%s, %s) GROUP BY platform, chat",
@@ -102,6 +143,7 @@ class PostgresGateway:
         now = time.time()
         ids = []
         with self._db._write() as db:
+            _lock_chat(db, platform, chat)
             for number, part in enumerate(parts):
                 buttons = json.dumps([{"label": b.label, "value": b.value} for b in part.buttons]) if part.buttons \
                     else None
@@ -125,24 +167,60 @@ class PostgresGateway:
             (PENDING, platform, now, limit))
         return [_outbox(r) for r in rows]
 
-    def next_due_at(self, platform: str) -> float | None:
-        return self._db._value("SELECT min(next_at) FROM gateway_outbox WHERE status = %s AND platform = %s",
-                               (PENDING, platform))
+    def claim_due(self, platform: str, owner: str, now: float, until: float, limit: int) -> list[OutboxItem]:
+        with self._db._write() as db:
+            ids = [r["id"] for r in db.execute(
+                f"SELECT o.id {_SENDABLE} AND o.next_at <= %(now)s ORDER BY o.id LIMIT %(limit)s"
+                " FOR UPDATE OF o SKIP LOCKED", {"platform": platform, "now": now, "limit": limit}).fetchall()]
+            if not ids:
+                return []
+            rows = db.execute(f"UPDATE gateway_outbox SET claimed_by = %s, claimed_until = %s WHERE id = ANY(%s)"
+                              f" RETURNING {_OUTBOX}", (owner, until, ids)).fetchall()
+        return sorted((_outbox(r) for r in rows), key=lambda item: item.id)
+
+    def next_due_at(self, platform: str, now: float | None = None) -> float | None:
+        return self._db._value(f"SELECT min(o.next_at) {_SENDABLE}",
+                               {"platform": platform, "now": time.time() if now is None else now})
 
     def delivered(self, outbox_id: int, ack: str) -> None:
         with self._db._write() as db:
             db.execute("UPDATE gateway_outbox SET status = %s, ack = %s, attempts = attempts + 1, delivered_at = %s,"
-                       " last_error = NULL WHERE id = %s", (DELIVERED, ack, time.time(), outbox_id))
+                       " last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = %s",
+                       (DELIVERED, ack, time.time(), outbox_id))
 
     def retry_later(self, outbox_id: int, error: str, at: float) -> None:
         with self._db._write() as db:
-            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = %s, next_at = %s WHERE id = %s",
-                       (error, at, outbox_id))
+            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = %s, next_at = %s,"
+                       " claimed_by = NULL, claimed_until = NULL WHERE id = %s", (error, at, outbox_id))
 
     def undeliverable(self, outbox_id: int, error: str) -> None:
         with self._db._write() as db:
-            db.execute("UPDATE gateway_outbox SET status = %s, attempts = attempts + 1, last_error = %s WHERE id = %s",
-                       (UNDELIVERABLE, error, outbox_id))
+            db.execute("UPDATE gateway_outbox SET status = %s, attempts = attempts + 1, last_error = %s,"
+                       " claimed_by = NULL, claimed_until = NULL WHERE id = %s", (UNDELIVERABLE, error, outbox_id))
+
+    # --- claims ----------------------------------------------------------------------------------------
+
+    def renew_claims(self, owner: str, until: float) -> int:
+        with self._db._write() as db:
+            held = db.execute("UPDATE gateway_inbox SET claimed_until = %s WHERE claimed_by = %s"
+                              " AND status IN (%s, %s)", (until, owner, QUEUED, RUNNING)).rowcount
+            held += db.execute("UPDATE gateway_outbox SET claimed_until = %s WHERE claimed_by = %s AND status = %s",
+                               (until, owner, PENDING)).rowcount
+        return int(held)
+
+    def release_claims(self, owner: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_inbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = %s",
+                       (owner,))
+            db.execute("UPDATE gateway_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = %s",
+                       (owner,))
+
+    def claimants(self) -> list[str]:
+        rows = self._db._read(
+            "SELECT claimed_by FROM gateway_inbox WHERE claimed_by IS NOT NULL AND status IN (%s, %s)"
+            " UNION SELECT claimed_by FROM gateway_outbox WHERE claimed_by IS NOT NULL AND status = %s",
+            (QUEUED, RUNNING, PENDING), plain=True)
+        return sorted(r[0] for r in rows)
 
     def outbox_item(self, outbox_id: int) -> OutboxItem | None:
         rows = self._db._read(f"SELECT {_OUTBOX} FROM gateway_outbox WHERE id = %s", (outbox_id,))

@@ -380,12 +380,28 @@ def cron_jobs_and_runs(db: Any) -> None:
     )
 
 
+def gateway_claims(db: Any) -> None:
+    # Several gateway workers share one database: an inbox or outbox item being worked on is claimed
+    # by one worker (claimed_by, its "host:pid:token") until claimed_until, renewed while it works;
+    # a claim that lapses (its worker died) lets another take the item. Workers take items with
+    # SELECT ... FOR UPDATE SKIP LOCKED; the partial index finds each chat's first unfinished item.
+    _run(
+        db,
+        "ALTER TABLE gateway_inbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE gateway_inbox ADD COLUMN claimed_until DOUBLE PRECISION",
+        "CREATE INDEX gateway_inbox_open ON gateway_inbox(platform, chat, id) WHERE status IN ('queued', 'running')",
+        "ALTER TABLE gateway_outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE gateway_outbox ADD COLUMN claimed_until DOUBLE PRECISION",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     learning_episodes_lessons_skills,
     search_index,
     gateway_inbox_outbox,
     cron_jobs_and_runs,
+    gateway_claims,
     # Append new migrations here.
 ]
 

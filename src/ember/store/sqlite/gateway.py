@@ -1,6 +1,9 @@
-"""The gateway's records in SQLite (tables of migration ``gateway_inbox_outbox``): the
-``GatewayStore`` port. A turn's replies are queued in the same transaction that closes its
-inbox item."""
+"""The gateway's records in SQLite (tables of migrations ``gateway_inbox_outbox`` and
+``gateway_claims``): the ``GatewayStore`` port. A turn's replies are queued in the same
+transaction that closes its inbox item.
+
+Workers claim items in a ``BEGIN IMMEDIATE`` transaction (one writer at a time: two workers never
+see the same item free); an idle worker only reads, so it takes no write lock."""
 
 from __future__ import annotations
 
@@ -45,8 +48,27 @@ def _outbox(row: Any) -> OutboxItem:
 
 
 def _set_status(db: sqlite3.Connection, inbox_id: int, status: str, error: str | None, now: float) -> None:
-    db.execute("UPDATE gateway_inbox SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-               (status, error, now, inbox_id))
+    """A finished item leaves its claim; a queued or running one keeps it."""
+    db.execute("UPDATE gateway_inbox SET status = ?, error = ?, updated_at = ?,"
+               " claimed_by = CASE WHEN ? IN (?, ?) THEN claimed_by END,"
+               " claimed_until = CASE WHEN ? IN (?, ?) THEN claimed_until END WHERE id = ?",
+               (status, error, now, status, QUEUED, RUNNING, status, QUEUED, RUNNING, inbox_id))
+
+
+# The item that may run next: unfinished, no live claim on it, and the first unfinished item of its
+# chat (platform, chat, thread); ?1 is now.
+_CLAIMABLE = f"""SELECT i.id FROM gateway_inbox i
+    WHERE i.status IN ('{QUEUED}', '{RUNNING}') AND (i.claimed_by IS NULL OR i.claimed_until < ?1)
+      AND NOT EXISTS (SELECT 1 FROM gateway_inbox e WHERE e.platform = i.platform AND e.chat = i.chat
+                      AND COALESCE(e.thread, '') = COALESCE(i.thread, '') AND e.status IN ('{QUEUED}', '{RUNNING}')
+                      AND e.id < i.id)
+    ORDER BY i.id LIMIT 1"""
+
+# The pending items of platform ?2 that may go now (?1): no live claim, the first pending of their chat.
+_SENDABLE = f"""FROM gateway_outbox o
+    WHERE o.status = '{PENDING}' AND o.platform = ?2 AND (o.claimed_by IS NULL OR o.claimed_until < ?1)
+      AND NOT EXISTS (SELECT 1 FROM gateway_outbox p WHERE p.status = '{PENDING}' AND p.platform = o.platform
+                      AND p.chat = o.chat AND p.id < o.id)"""
 
 
 class SQLiteGateway:
@@ -83,6 +105,16 @@ class SQLiteGateway:
         rows = self._db._read("SELECT * FROM gateway_inbox WHERE status IN (?, ?) ORDER BY id", (QUEUED, RUNNING))
         return [_inbox(r) for r in rows]
 
+    def claim_inbound(self, owner: str, now: float, until: float) -> InboxItem | None:
+        if not self._db._read(_CLAIMABLE, (now,)):
+            return None
+        with self._db._write() as db:
+            row = db.execute(_CLAIMABLE, (now,)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE gateway_inbox SET claimed_by = ?, claimed_until = ? WHERE id = ?", (owner, until, row[0]))
+        return self.inbox_item(row[0])
+
     def queue_depths(self) -> dict[str, int]:
         rows = self._db._read(
             "SELECT platform, chat, COUNT(*) AS n FROM gateway_inbox WHERE status IN (?, ?) GROUP BY platform, chat",
@@ -117,25 +149,61 @@ class SQLiteGateway:
             (PENDING, platform, now, limit))
         return [_outbox(r) for r in rows]
 
-    def next_due_at(self, platform: str) -> float | None:
-        rows = self._db._read("SELECT MIN(next_at) AS t FROM gateway_outbox WHERE status = ? AND platform = ?",
-                              (PENDING, platform))
+    def claim_due(self, platform: str, owner: str, now: float, until: float, limit: int) -> list[OutboxItem]:
+        query = f"SELECT o.id {_SENDABLE} AND o.next_at <= ?1 ORDER BY o.id LIMIT ?3"
+        if not self._db._read(query, (now, platform, limit)):
+            return []
+        with self._db._write() as db:
+            ids = [r[0] for r in db.execute(query, (now, platform, limit))]
+            db.executemany("UPDATE gateway_outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                           [(owner, until, i) for i in ids])
+            rows = db.execute(f"SELECT * FROM gateway_outbox WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id",
+                              ids).fetchall()
+        return [_outbox(r) for r in rows]
+
+    def next_due_at(self, platform: str, now: float | None = None) -> float | None:
+        rows = self._db._read(f"SELECT MIN(o.next_at) AS t {_SENDABLE}",
+                              (time.time() if now is None else now, platform))
         return rows[0]["t"] if rows and rows[0]["t"] is not None else None
 
     def delivered(self, outbox_id: int, ack: str) -> None:
         with self._db._write() as db:
             db.execute("UPDATE gateway_outbox SET status = ?, ack = ?, attempts = attempts + 1, delivered_at = ?,"
-                       " last_error = NULL WHERE id = ?", (DELIVERED, ack, time.time(), outbox_id))
+                       " last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                       (DELIVERED, ack, time.time(), outbox_id))
 
     def retry_later(self, outbox_id: int, error: str, at: float) -> None:
         with self._db._write() as db:
-            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?",
-                       (error, at, outbox_id))
+            db.execute("UPDATE gateway_outbox SET attempts = attempts + 1, last_error = ?, next_at = ?,"
+                       " claimed_by = NULL, claimed_until = NULL WHERE id = ?", (error, at, outbox_id))
 
     def undeliverable(self, outbox_id: int, error: str) -> None:
         with self._db._write() as db:
-            db.execute("UPDATE gateway_outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                       (UNDELIVERABLE, error, outbox_id))
+            db.execute("UPDATE gateway_outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+                       " claimed_by = NULL, claimed_until = NULL WHERE id = ?", (UNDELIVERABLE, error, outbox_id))
+
+    # --- claims ----------------------------------------------------------------------------------------
+
+    def renew_claims(self, owner: str, until: float) -> int:
+        with self._db._write() as db:
+            held = db.execute("UPDATE gateway_inbox SET claimed_until = ? WHERE claimed_by = ? AND status IN (?, ?)",
+                              (until, owner, QUEUED, RUNNING)).rowcount
+            held += db.execute("UPDATE gateway_outbox SET claimed_until = ? WHERE claimed_by = ? AND status = ?",
+                               (until, owner, PENDING)).rowcount
+        return held
+
+    def release_claims(self, owner: str) -> None:
+        with self._db._write() as db:
+            db.execute("UPDATE gateway_inbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,))
+            db.execute("UPDATE gateway_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                       (owner,))
+
+    def claimants(self) -> list[str]:
+        rows = self._db._read(
+            "SELECT claimed_by FROM gateway_inbox WHERE claimed_by IS NOT NULL AND status IN (?, ?)"
+            " UNION SELECT claimed_by FROM gateway_outbox WHERE claimed_by IS NOT NULL AND status = ?",
+            (QUEUED, RUNNING, PENDING))
+        return sorted(r[0] for r in rows)
 
     def outbox_item(self, outbox_id: int) -> OutboxItem | None:
         rows = self._db._read("SELECT * FROM gateway_outbox WHERE id = ?", (outbox_id,))

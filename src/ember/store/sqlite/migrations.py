@@ -384,6 +384,21 @@ def people(db: sqlite3.Connection) -> None:
     )
 
 
+def gateway_claims(db: sqlite3.Connection) -> None:
+    # Several gateway workers share one store: an inbox item or an outbox item being worked on is
+    # claimed by one worker (claimed_by, its "host:pid:token") until claimed_until, renewed while it
+    # works; a claim that lapses (its worker died) lets another worker take the item. The partial
+    # index finds each chat's first unfinished item, which alone may run (per-chat order).
+    _run(
+        db,
+        "ALTER TABLE gateway_inbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE gateway_inbox ADD COLUMN claimed_until REAL",
+        "CREATE INDEX gateway_inbox_open ON gateway_inbox(platform, chat, id) WHERE status IN ('queued', 'running')",
+        "ALTER TABLE gateway_outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE gateway_outbox ADD COLUMN claimed_until REAL",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -397,5 +412,6 @@ MIGRATIONS: list[Migration] = [
     gateway_inbox_outbox,
     cron_jobs_and_runs,
     people,
+    gateway_claims,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
