@@ -208,6 +208,8 @@ _TOKEN = re.compile(rb'\s*(?:"((?:[^"\\]|\\.)*)"|\{(\d+)\+?\}$|(\((?:[^()]|\([^(
 class _Connection(socketserver.StreamRequestHandler):
     """One client: commands in order; while idling, ``announce`` may write from another thread."""
 
+    disable_nagle_algorithm = True  # an answer's lines go out as separate writes
+
     def setup(self) -> None:
         self.fake: FakeIMAP = self.server.fake  # type: ignore[attr-defined]
         self.secure = False

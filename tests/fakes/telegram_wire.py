@@ -172,6 +172,7 @@ class Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
