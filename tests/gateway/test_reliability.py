@@ -3,8 +3,11 @@
 
 What each platform's own limits allow, as its channel documents them:
 
-- Every platform can repeat one answer per kill: a send the platform accepted just before the
-  SIGKILL, whose acknowledgement was not yet recorded, is sent again (docs/gateway.md, "Repeats").
+- Every platform can repeat an answer a kill caught in the ack window: a send the platform
+  accepted just before the SIGKILL, whose acknowledgement was not yet recorded, is sent again
+  (docs/gateway.md, "Repeats"). That is one per send in flight, and the outbox sends to up to
+  four chats of a platform at once (``sends_at_once``): two answers posted 3 and 7 ms before one
+  kill both went again in a 1,000-message Slack run.
 - Signal can lose one message per kill: signal-cli has no acknowledgement and writes each message
   to its event stream once, so a message already written when Ember is killed, and not yet
   recorded, is gone (docs/gateway-signal.md). The others hand an unrecorded message out again
@@ -37,5 +40,5 @@ def test_every_message_is_answered_once_in_order_through_failures_and_kills(tmp_
     else:
         assert result.lost == [], f"lost: {result.lost[:10]}\n{log}"
     assert result.out_of_order == [], f"out of order in {result.out_of_order}\n{log}"
-    assert sum(result.duplicated.values()) <= result.kills, result.duplicated  # the ack window: one per kill
+    assert sum(result.duplicated.values()) <= result.may_repeat, result.duplicated  # the ack window
     assert result.answered == 60 - len(result.lost) and result.injected_failures > 0
