@@ -5,13 +5,19 @@ Slack). Only the person whose turn it is can answer: a press by anyone else is i
 logged. No answer within ``[gateway] approval_timeout`` (default 5 minutes) counts as refused,
 and the model is told. A question (the ``clarify`` tool) is answered by that person's next
 message in the same chat. Notices ("Noted for next time: ...") go to the chat too.
+
+With several gateway workers the answer may reach another worker than the one whose turn waits:
+a waiting turn says so in the store, and looks there about once a second for the answer that
+worker relays (``relay``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CHOICES = [Button("Allow once", "once"), Button("This session", "session"), Button("Always", "always"),
            Button("Deny", "deny")]
+RELAY_EVERY = 1.0  # seconds between looks in the store for an answer another worker received
 
 
 @dataclass
@@ -39,6 +46,19 @@ class Waiting:
     user: str  # who may answer
     answer: str | None = None
     event: threading.Event = field(default_factory=threading.Event)
+
+    def shared(self) -> str:
+        """What other workers need to know to relay an answer to it."""
+        return json.dumps({"kind": self.kind, "platform": self.platform, "chat": self.chat, "thread": self.thread,
+                           "user": self.user})
+
+    @staticmethod
+    def from_shared(text: str | None) -> Waiting | None:
+        try:
+            data = json.loads(text) if text else None
+            return Waiting(**{k: data[k] for k in ("kind", "platform", "chat", "thread", "user")}) if data else None
+        except (ValueError, TypeError, KeyError):
+            return None
 
 
 class ChatDoor:
@@ -55,16 +75,34 @@ class ChatDoor:
         self.reply_to = f"{item.platform}:{item.chat}"  # where a job set up in this chat delivers
 
     def _wait(self, waiting: Waiting, request_id: str) -> str | None:
-        timeout = self.gateway.config.approval_timeout
-        self.gateway.waiting[request_id] = waiting
+        from ember.gateway.relay import ANSWERED, WAITING, person_key
+
+        gateway = self.gateway
+        store = gateway.runtime.store
+        timeout = gateway.config.approval_timeout
+        gateway.waiting[request_id] = waiting
+        person = person_key(waiting.platform, waiting.chat, waiting.user)
         try:
-            deadline = self.gateway.clock() + timeout
+            store.set_meta(WAITING + request_id, waiting.shared())
+            store.set_meta(person, request_id)
+            deadline = gateway.clock() + timeout
+            looked = time.monotonic()
             while not waiting.event.wait(0.2):
-                if self.cancel.is_set() or self.gateway.stopping.is_set() or self.gateway.clock() >= deadline:
+                if self.cancel.is_set() or gateway.stopping.is_set() or gateway.clock() >= deadline:
                     return None
+                if time.monotonic() - looked >= RELAY_EVERY:  # answered on another worker?
+                    looked = time.monotonic()
+                    relayed = store.get_meta(ANSWERED + request_id)
+                    if relayed:
+                        return relayed
             return waiting.answer
         finally:
-            self.gateway.waiting.pop(request_id, None)
+            gateway.waiting.pop(request_id, None)
+            for key in (WAITING + request_id, person, ANSWERED + request_id):
+                try:
+                    store.set_meta(key, "")
+                except Exception:
+                    log.debug("could not clear %s", key, exc_info=True)
 
     def approve(self, request: ApprovalRequest) -> str:
         item = self.item

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ember.agent.door import Door, Unattended
+from ember.gateway import relay
 from ember.gateway.access import Access
 from ember.gateway.channel import Channel, Inbound
 from ember.gateway.config import GatewayConfig
@@ -50,8 +51,6 @@ TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
 HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states (and claim renewals)
 HEARTBEAT_KEY = "gateway:status"
 POLL = 1.0  # seconds an idle turn thread waits before looking for messages another worker received
-# Store keys through which workers hand each other answers and /stop (docs/gateway.md).
-WAITING, WAITING_IN, ANSWERED, STOP = "gateway:waiting:", "gateway:waiting-in:", "gateway:answer:", "gateway:stop:"
 
 
 class Gateway:
@@ -214,15 +213,20 @@ class Gateway:
                 waiting.answer = message.text
                 waiting.event.set()
             return
+        if relay.typed_answer(self.ledger, message, set(self.waiting)):
+            return
         chat = self.chat_key(message.platform, message.chat, message.thread)
         text = message.text.strip()
         if text.split(maxsplit=1)[:1] == ["/stop"]:
             inbox_id = self.ledger.record(message, status=DONE)
             if inbox_id is not None:
                 cancel = self.running.get(chat)
+                elsewhere = cancel is None and relay.running_elsewhere(self.ledger, message)
                 if cancel is not None:
                     cancel.set()
-                reply = "Stopping." if cancel is not None else "Nothing is running."
+                elif elsewhere:  # the worker running it sees this within a second
+                    relay.ask_to_stop(self.runtime.store, chat)
+                reply = "Stopping." if cancel is not None or elsewhere else "Nothing is running."
                 self.outbox.queue(message.platform, message.chat, reply, kind="notice", thread=message.thread,
                                   inbox_id=inbox_id)
             return
@@ -292,8 +296,11 @@ class Gateway:
         press = message.press
         assert press is not None
         waiting = self.waiting.get(press.request_id)
-        if waiting is None:
-            return  # answered already, or timed out
+        if waiting is None:  # another worker's turn may wait for it; else answered already, or timed out
+            if not relay.pressed(self.runtime.store, message):
+                log.debug("ignored a press for request %s: no turn waits for it from %s:%s", press.request_id,
+                         message.platform, message.user)
+            return
         if message.user != waiting.user or message.platform != waiting.platform:
             log.warning("ignored an approval from %s:%s; only %s can answer it", message.platform, message.user,
                         waiting.user)
@@ -404,14 +411,24 @@ class Gateway:
             cancel.set()
             self.running.pop(chat, None)
 
-    def _typing(self, item: InboxItem, done: threading.Event) -> None:
+    def _typing(self, item: InboxItem, cancel: threading.Event) -> None:
+        """While the turn runs: the typing indicator, and a /stop another worker received."""
         channel = self.channels.get(item.platform)
-        while channel is not None and not done.is_set():
+        chat = self.chat_key(item.platform, item.chat, item.thread)
+        started, typed = time.time(), 0.0
+        while not cancel.is_set():
+            if channel is not None and time.monotonic() - typed >= TYPING_EVERY:
+                typed = time.monotonic()
+                try:
+                    channel.typing(item.chat, item.thread)
+                except Exception:
+                    pass
             try:
-                channel.typing(item.chat, item.thread)
+                if relay.asked_to_stop(self.runtime.store, chat, started):
+                    cancel.set()
             except Exception:
-                pass
-            done.wait(TYPING_EVERY)
+                log.debug("could not look for a /stop of %s", chat, exc_info=True)
+            cancel.wait(1.0)
 
     # --- status ---------------------------------------------------------------------------------
 
