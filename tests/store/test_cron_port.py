@@ -58,3 +58,32 @@ def test_a_run_is_claimed_once_and_its_delivery_followed(store):
     book.finish(skipped.id, "failed", error="boom")
     assert book.runs(job.id, limit=1)[0].error == "boom"
     assert book.remove(job.id) and book.runs(job.id) == [] and book.get(job.id) is None and not book.remove(job.id)
+
+
+def test_workers_racing_for_a_run_start_it_once(store, store_backend, tmp_path):
+    """Several gateway workers tick at once, each with its own connection: one run per due time,
+    and none while an earlier run of the job is still going."""
+    import threading
+
+    job = JobBook(store).add(parse("every hour", NOW), "check", "local", now=NOW, timeout=60)
+    stores = [store_backend.open(tmp_path / "home") for _ in range(4)]
+    won: list = []
+    start = threading.Barrier(len(stores))
+
+    def tick(other, due: float) -> None:
+        start.wait()
+        run = other.cron.claim_run(job.id, due, 1, status="running", owner=f"w{id(other)}", now=NOW,
+                                   busy_since=NOW - 120)
+        if run is not None:
+            won.append(run)
+
+    try:
+        threads = [threading.Thread(target=tick, args=(other, NOW + 3600 * (n % 2))) for n, other in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for other in stores:
+            other.close()
+    assert len(won) == 1  # two due times raced: the second waits for the first run to finish
