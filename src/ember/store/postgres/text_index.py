@@ -2,7 +2,9 @@
 
 ``search_docs`` holds each searchable message's text and its neighbours' as one ``tsvector``
 (``ember_search``: English stems, no stopwords, as FTS5's porter tokenizer) behind a GIN index,
-and for each stem its count in the message and in the neighbours (``tf``) with both lengths.
+and for each stem its count in the message and in the neighbours (``tf``: stem -> 1000 x the
+message's count + the neighbours'; a tsvector keeps at most 256 positions of a stem) with both
+lengths.
 ``lexical`` is BM25 exactly as FTS5's ``bm25()`` computes it (k1 = 1.2, b = 0.75, IDF
 ``ln((N - n + 0.5) / (n + 0.5))`` floored at 1e-6, the message's and the neighbours' counts
 weighted, the length of both against the average): the GIN index finds the matches, and only
@@ -38,7 +40,7 @@ IN_SCOPE = ("(%(session)s::text IS NULL OR session_id = %(session)s) AND (%(pers
 _DOCS = f"""
 INSERT INTO search_docs (message_id, session_id, doc, tf, body_len, context_len)
 SELECT m.id, m.session_id, strip(v.b || v.c),
-       COALESCE((SELECT jsonb_object_agg(x.lexeme, jsonb_build_array(x.nb, x.nc)) FROM (
+       COALESCE((SELECT jsonb_object_agg(x.lexeme, x.nb * 1000 + x.nc) FROM (
            SELECT y.lexeme, sum(y.nb) AS nb, sum(y.nc) AS nc FROM (
                SELECT u.lexeme, cardinality(u.positions) AS nb, 0 AS nc FROM unnest(v.b) AS u
                UNION ALL
@@ -65,16 +67,18 @@ idf AS MATERIALIZED (
     FROM q CROSS JOIN stats
     CROSS JOIN LATERAL (SELECT count(*)::float8 AS hits FROM search_docs d
                         WHERE d.doc @@ ember_any_stem(ARRAY[q.lexeme])) AS h),
-matches AS (
-    SELECT d.message_id, d.tf, (d.body_len + d.context_len)::float8 AS dl FROM search_docs d
+matches AS MATERIALIZED (  -- each match's counts read (and decompressed) once
+    SELECT d.message_id, d.tf || '{{}}'::jsonb AS tf, (d.body_len + d.context_len)::float8 AS dl
+    FROM search_docs d
     WHERE d.doc @@ (SELECT ember_any_stem(array_agg(lexeme)) FROM q) AND d.message_id >= %(since)s
-      AND {IN_SCOPE})
-SELECT m.message_id, sum(idf.idf * f.f * 2.2 / (f.f + 1.2 * (0.25 + 0.75 * m.dl / stats.avgdl))) AS score
-FROM matches m CROSS JOIN stats CROSS JOIN idf
-CROSS JOIN LATERAL (SELECT COALESCE((m.tf -> idf.lexeme ->> 0)::float8, 0) * %(body)s
-                         + COALESCE((m.tf -> idf.lexeme ->> 1)::float8, 0) * %(context)s AS f) AS f
-WHERE f.f > 0
-GROUP BY m.message_id ORDER BY score DESC, m.message_id DESC LIMIT %(limit)s
+      AND {IN_SCOPE}),
+counts AS (
+    SELECT m.message_id, m.dl, idf.idf, (m.tf ->> idf.lexeme)::integer AS n FROM matches m CROSS JOIN idf)
+SELECT c.message_id, sum(c.idf * f.f * 2.2 / (f.f + 1.2 * (0.25 + 0.75 * c.dl / stats.avgdl))) AS score
+FROM counts c CROSS JOIN stats
+CROSS JOIN LATERAL (SELECT (c.n / 1000) * %(body)s + (c.n %% 1000) * %(context)s AS f) AS f
+WHERE c.n > 0
+GROUP BY c.message_id ORDER BY score DESC, c.message_id DESC LIMIT %(limit)s
 """
 
 
