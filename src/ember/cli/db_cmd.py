@@ -50,15 +50,18 @@ def status(as_json: bool) -> None:
         applied = store.schema_version()
         pending = store.pending_migrations()
         counts = store.archive.counts(speakers=0) if not pending else None
+        about = store.describe()
     data = {"store": settings.store_shown, "backend": _backend(settings.store_location),
-            "set_by": settings.store_from or "default (EMBER_HOME/ember.db)", "applied": len(applied),
+            "set_by": settings.store_from or "default (EMBER_HOME/ember.db)", **about, "applied": len(applied),
             "pending": pending}
     if counts is not None:
         data.update(sessions=counts.sessions, messages=counts.messages)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"store:      {data['store']} ({data['backend']}; {data['set_by']})")
+    click.echo(f"store:      {data['store']} ({data['set_by']})")
+    extras = "".join(f"; {key} {value}" for key, value in about.items() if key not in ("engine", "file"))
+    click.echo(f"engine:     {about['engine']}{extras}")
     click.echo(f"migrations: {len(applied)} applied" + (f", {len(pending)} pending: {', '.join(pending)} "
                                                          "(run `ember db migrate`)" if pending else ", none pending"))
     if counts is not None:

@@ -466,6 +466,10 @@ class Store(SessionStore, MetaStore, AllowedCommandStore, Protocol):
     def schema_version(self) -> list[str]:
         """The names of the applied migrations, oldest first."""
         ...
+    def describe(self) -> dict[str, str]:
+        """What the backend says about itself for ``ember db status``: the engine and its version,
+        and what it can use (PostgreSQL: whether pgvector is there)."""
+        ...
     def pending_migrations(self) -> list[str]:
         """The migrations this Ember knows that the database has not had yet (a store opened with
         ``migrate=False``), in order."""

@@ -15,19 +15,22 @@ order they were handed out (messages, vectors: readers follow them by "everythin
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from ember.store.postgres.opening import Location, connect, open_database, store_error
+from ember.store.postgres.opening import Location, connect, open_database, pgvector, store_error
 from ember.store.records import StoreError, redact_value
 
 if TYPE_CHECKING:
     import psycopg
 
     from ember.security.redact import Redactor
+
+log = logging.getLogger(__name__)
 
 LOCKS = {"messages": 0x456D_0001, "vectors": 0x456D_0002, "search": 0x456D_0003, "migrate": 0x456D_0000}
 """Advisory lock keys (``pg_advisory_xact_lock``): message ids, the vector index, the text index
@@ -53,6 +56,8 @@ class Database:
         self._lock = threading.RLock()
         self._db: psycopg.Connection[Any] | None = open_database(self.location, migrate=migrate)
         self._closed = False
+        self.pgvector = pgvector(self._db)  # vectors stay bytea either way (docs/postgres.md)
+        log.debug("%s: pgvector %s", self.location.shown, self.pgvector)
 
     @property
     def home(self) -> Path:
@@ -177,6 +182,11 @@ class Database:
                 if isinstance(e, psycopg.Error):
                     raise store_error(self.location, e) from e
                 raise
+
+    def describe(self) -> dict[str, str]:
+        """The server's version, and whether pgvector is installed here, available, or absent."""
+        version = self._value("SHOW server_version")
+        return {"engine": f"PostgreSQL {str(version).split()[0]}", "pgvector": self.pgvector}
 
     def pending_migrations(self) -> list[str]:
         """The migrations this Ember knows that the database has not had yet, in order."""

@@ -152,6 +152,10 @@ class Database:
             except sqlite3.Error as e:
                 raise store_error(self.path, e) from e
 
+    def describe(self) -> dict[str, str]:
+        """The engine and its version, and the file."""
+        return {"engine": f"SQLite {sqlite3.sqlite_version}", "file": str(self.path)}
+
     def pending_migrations(self) -> list[str]:
         """The migrations this Ember knows that the database has not had yet, in order."""
         from ember.store.sqlite.migrations import MIGRATIONS
