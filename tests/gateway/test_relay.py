@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from ember.gateway import relay
 from ember.gateway.channel import ButtonPress, Inbound
-from ember.gateway.door import ChatDoor
+from ember.gateway.door import CHOICES, ChatDoor
 from ember.gateway.ledger import ANSWER, Ledger
 from ember.store.gateway_records import InboxItem
 
@@ -37,7 +37,7 @@ def waiting_turn(store, kind: str) -> tuple[threading.Thread, dict]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
-    while not store.get_meta(relay.person_key("telegram", "c1", "u1")):
+    while not store.get_meta("gateway:waiting-in:telegram:c1:u1"):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     return thread, result
@@ -52,7 +52,7 @@ def test_a_button_pressed_on_another_worker_answers_the_approval(store_backend, 
         assert relay.pressed(store, Inbound("telegram", "c1", "u1", "p2", press=ButtonPress(request_id, "once")))
         thread.join(5)
         assert result["answer"] == "once"
-        assert not store.get_meta(relay.person_key("telegram", "c1", "u1"))  # no longer waiting
+        assert not store.get_meta("gateway:waiting-in:telegram:c1:u1")  # no longer waiting
         assert not relay.pressed(store, Inbound("telegram", "c1", "u1", "p3", press=ButtonPress(request_id, "deny")))
 
 
@@ -60,9 +60,9 @@ def test_a_typed_answer_on_another_worker_answers_the_question_and_is_recorded(s
     with store_backend.open(tmp_path) as store:
         ledger = Ledger(store)
         thread, result = waiting_turn(store, "question")
-        assert not relay.typed_answer(ledger, Inbound("telegram", "c1", "u2", "m0", text="main"), set())
+        assert not relay.typed_answer(ledger, Inbound("telegram", "c1", "u2", "m0", text="main"), set(), CHOICES)
         answer = Inbound("telegram", "c1", "u1", "m1", text="the release branch")
-        assert relay.typed_answer(ledger, answer, set())
+        assert relay.typed_answer(ledger, answer, set(), CHOICES)
         thread.join(5)
         assert result["answer"] == "the release branch"
         assert [i.status for i in ledger.store.gateway.unfinished()] == []

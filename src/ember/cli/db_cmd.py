@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 
 def _backend(location: str) -> str:
-    from ember.store.backends import split_location
+    from ember.store.locations import split_location
 
     return split_location(location)[0]
 
@@ -140,7 +140,7 @@ def copy(source: str | None, destination: str | None, as_json: bool) -> None:
     """
     from ember.cli.errors import CliError
     from ember.memory import index
-    from ember.store.backends import shown_location
+    from ember.store.locations import shown_location
     from ember.store.transfer import copy_store
 
     settings = _settings()
@@ -174,7 +174,7 @@ def copy(source: str | None, destination: str | None, as_json: bool) -> None:
 def _same(a: str, b: str) -> bool:
     import os
 
-    from ember.store.backends import split_location
+    from ember.store.locations import split_location
 
     (sa, ra), (sb, rb) = split_location(a), split_location(b)
     if sa == sb == "sqlite":

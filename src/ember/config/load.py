@@ -237,7 +237,7 @@ def _store(raw: Mapping[str, Any], lookup: Mapping[str, str]) -> tuple[str | Non
         return None, ""
     scheme, sep, _ = url.partition("://")
     if sep and not scheme.replace("+", "").isidentifier():
-        from ember.store.backends import shown_location
+        from ember.store.locations import shown_location
 
         raise ConfigError(f"{source}: {shown_location(url)} is not a store URL; write it as "
                           "postgresql://user:password@host/database or sqlite:///path/to/ember.db")

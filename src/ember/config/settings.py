@@ -95,14 +95,14 @@ class Settings:
     @property
     def store_shown(self) -> str:
         """``store_location`` as messages and ``ember doctor`` show it: any password masked."""
-        from ember.store.backends import shown_location
+        from ember.store.locations import shown_location
 
         return shown_location(self.store_location)
 
     @property
     def store_file(self) -> Path | None:
         """The SQLite file of the store, or None when the store is a server (PostgreSQL)."""
-        from ember.store.backends import split_location
+        from ember.store.locations import split_location
 
         scheme, rest = split_location(self.store_location)
         return Path(rest) if scheme == "sqlite" else None
@@ -130,7 +130,7 @@ class Settings:
         values = [v for v in self.secrets.values() if v and len(v) >= 6]
         values += [m.api_key for m in self.models.values() if m.api_key and len(m.api_key) >= 6]
         if self.store_url:  # the store's password
-            from ember.store.backends import location_secrets
+            from ember.store.locations import location_secrets
 
             values += [v for v in location_secrets(self.store_url) if len(v) >= 6]
         return sorted(set(values), key=len, reverse=True)

@@ -13,7 +13,6 @@ worker relays (``relay``).
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
@@ -21,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ember.gateway import relay
 from ember.gateway.channel import Button
 
 if TYPE_CHECKING:
@@ -47,19 +47,6 @@ class Waiting:
     answer: str | None = None
     event: threading.Event = field(default_factory=threading.Event)
 
-    def shared(self) -> str:
-        """What other workers need to know to relay an answer to it."""
-        return json.dumps({"kind": self.kind, "platform": self.platform, "chat": self.chat, "thread": self.thread,
-                           "user": self.user})
-
-    @staticmethod
-    def from_shared(text: str | None) -> Waiting | None:
-        try:
-            data = json.loads(text) if text else None
-            return Waiting(**{k: data[k] for k in ("kind", "platform", "chat", "thread", "user")}) if data else None
-        except (ValueError, TypeError, KeyError):
-            return None
-
 
 class ChatDoor:
     """``agent.door.Door`` for one gateway turn."""
@@ -75,16 +62,13 @@ class ChatDoor:
         self.reply_to = f"{item.platform}:{item.chat}"  # where a job set up in this chat delivers
 
     def _wait(self, waiting: Waiting, request_id: str) -> str | None:
-        from ember.gateway.relay import ANSWERED, WAITING, person_key
-
         gateway = self.gateway
         store = gateway.runtime.store
         timeout = gateway.config.approval_timeout
         gateway.waiting[request_id] = waiting
-        person = person_key(waiting.platform, waiting.chat, waiting.user)
         try:
-            store.set_meta(WAITING + request_id, waiting.shared())
-            store.set_meta(person, request_id)
+            relay.waiting(store, request_id, kind=waiting.kind, platform=waiting.platform, chat=waiting.chat,
+                          thread=waiting.thread, user=waiting.user)
             deadline = gateway.clock() + timeout
             looked = time.monotonic()
             while not waiting.event.wait(0.2):
@@ -92,17 +76,13 @@ class ChatDoor:
                     return None
                 if time.monotonic() - looked >= RELAY_EVERY:  # answered on another worker?
                     looked = time.monotonic()
-                    relayed = store.get_meta(ANSWERED + request_id)
+                    relayed = relay.answer(store, request_id)
                     if relayed:
                         return relayed
             return waiting.answer
         finally:
             gateway.waiting.pop(request_id, None)
-            for key in (WAITING + request_id, person, ANSWERED + request_id):
-                try:
-                    store.set_meta(key, "")
-                except Exception:
-                    log.debug("could not clear %s", key, exc_info=True)
+            relay.done_waiting(store, request_id, waiting.platform, waiting.chat, waiting.user)
 
     def approve(self, request: ApprovalRequest) -> str:
         item = self.item

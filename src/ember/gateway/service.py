@@ -32,7 +32,7 @@ from ember.gateway import relay
 from ember.gateway.access import Access
 from ember.gateway.channel import Channel, Inbound
 from ember.gateway.config import GatewayConfig
-from ember.gateway.door import ChatDoor, Waiting
+from ember.gateway.door import CHOICES, ChatDoor, Waiting
 from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
 from ember.gateway.outbox import Outbox
 from ember.gateway.workers import new_owner, owner_gone
@@ -213,7 +213,7 @@ class Gateway:
                 waiting.answer = message.text
                 waiting.event.set()
             return
-        if relay.typed_answer(self.ledger, message, set(self.waiting)):
+        if relay.typed_answer(self.ledger, message, set(self.waiting), CHOICES):
             return
         chat = self.chat_key(message.platform, message.chat, message.thread)
         text = message.text.strip()
@@ -278,7 +278,6 @@ class Gateway:
     def _answered_by_text(self, message: Inbound) -> bool:
         """An approval answered with a word or a number, where the platform has no buttons."""
         from ember.gateway.channel import press_from_text
-        from ember.gateway.door import CHOICES
 
         for waiting in list(self.waiting.values()):
             if (waiting.kind == "approval" and waiting.platform == message.platform and waiting.chat == message.chat

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ember.store.backends import location_secrets, shown_location
+from ember.store.locations import location_secrets, shown_location
 from ember.store.postgres.migrations import MIGRATIONS, TABLES, Migration
 from ember.store.records import ForeignDatabaseError, NewerSchemaError, StoreError
 
