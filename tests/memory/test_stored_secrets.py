@@ -200,6 +200,7 @@ WRITES: dict[tuple[str, str], str] = {
     ("store/postgres/text_index.py", "search_stats"): "counts",
     ("store/postgres/text_index.py", "meta"): "internal state",
     ("store/postgres/migrations.py", "search_stats"): "counts",
+    ("store/postgres/migrations.py", "search_df"): "stems of the stored (masked) messages, and counts",
     ("store/postgres/vectors.py", "search_vectors"): "vectors of the stored (masked) messages",
     ("store/postgres/vectors.py", "search_terms"): "words of the stored (masked) messages",
     ("store/postgres/vectors.py", "search_claims"): "message ids",

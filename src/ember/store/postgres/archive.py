@@ -79,7 +79,7 @@ class PostgresArchive:
     def delete_message(self, message_id: int, session_id: str, *, valid_times: tuple[float, float]) -> None:
         earliest, latest = valid_times
         params = {"session": session_id, "earliest": earliest, "latest": latest, "now": time.time()}
-        with self._db._write() as db:  # ON DELETE CASCADE removes its index row, vectors and times
+        with self._db._write("search") as db:  # ON DELETE CASCADE removes its index row, vectors and times
             db.execute("DELETE FROM messages WHERE id = %s", (message_id,))
             db.execute(
                 """UPDATE sessions SET created_at = COALESCE(

@@ -188,8 +188,9 @@ def search_index(db: Any) -> None:
     # lengths BM25 needs are the same). search_docs holds each searchable message's text and its
     # neighbours' as one tsvector (weight A: the message, B: the neighbours) for the GIN index, and
     # each stem's count in either part (``tf``), with both parts' lengths: what BM25 needs, read
-    # for the matches only. search_stats keeps the number of documents and of tokens, maintained
-    # by statement triggers, for BM25's averages. The rest mirrors SQLite: vectors (int8 bytes),
+    # for the matches only. search_stats keeps the number of documents and of tokens, search_df
+    # the number of documents of each stem, both maintained by statement triggers (BM25's
+    # averages and IDF, and how common a word is, without counting matches). The rest mirrors SQLite: vectors (int8 bytes),
     # periods talked about, word vectors, the embedders' claims.
     stem = "unaccent, ember_stem" if _unaccent(db) else "ember_stem"
     _run(
@@ -217,16 +218,23 @@ def search_index(db: Any) -> None:
             tokens BIGINT NOT NULL DEFAULT 0
         )""",
         "INSERT INTO search_stats (one) VALUES (TRUE)",
+        "CREATE TABLE search_df (lexeme TEXT PRIMARY KEY, docs BIGINT NOT NULL)",
         """CREATE FUNCTION search_stats_added() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
              UPDATE search_stats SET docs = docs + (SELECT count(*) FROM added),
                     tokens = tokens + (SELECT coalesce(sum(body_len + context_len), 0) FROM added);
+             INSERT INTO search_df (lexeme, docs)
+               SELECT k, count(*) FROM added, jsonb_object_keys(added.tf) AS k GROUP BY k ORDER BY k
+               ON CONFLICT (lexeme) DO UPDATE SET docs = search_df.docs + excluded.docs;
              RETURN NULL;
            END $$""",
         """CREATE FUNCTION search_stats_removed() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
              UPDATE search_stats SET docs = docs - (SELECT count(*) FROM removed),
                     tokens = tokens - (SELECT coalesce(sum(body_len + context_len), 0) FROM removed);
+             UPDATE search_df SET docs = search_df.docs - gone.n
+               FROM (SELECT k, count(*) AS n FROM removed, jsonb_object_keys(removed.tf) AS k GROUP BY k) AS gone
+               WHERE search_df.lexeme = gone.k;
              RETURN NULL;
            END $$""",
         """CREATE TRIGGER search_docs_added AFTER INSERT ON search_docs REFERENCING NEW TABLE AS added
@@ -406,7 +414,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 TABLES = ("sessions", "messages", "summaries", "usage", "allowed_commands", "meta", "episodes", "lessons",
-          "skill_stats", "learning_events", "search_docs", "search_stats", "search_vectors", "search_times",
+          "skill_stats", "learning_events", "search_docs", "search_stats", "search_df", "search_vectors", "search_times",
           "search_terms", "search_claims", "gateway_inbox", "gateway_outbox", "gateway_chats", "gateway_senders",
           "gateway_pairing", "cron_jobs", "cron_runs")
 """Ember's tables: a database that has one of them but no ``schema_migrations`` is not Ember's."""

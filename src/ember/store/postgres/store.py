@@ -114,8 +114,9 @@ class PostgresStore(Database):
         return [session_from_row(r) for r in rows]
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete a session; ON DELETE CASCADE removes everything hanging off it."""
-        with self._write() as db:
+        """Delete a session; ON DELETE CASCADE removes everything hanging off it (its search index
+        rows too: under the ``search`` lock, as every change of the index's statistics)."""
+        with self._write("search") as db:
             return db.execute("DELETE FROM sessions WHERE id = %s", (session_id,)).rowcount > 0
 
     def _set_session(self, session_id: str, column: str, value: str) -> None:

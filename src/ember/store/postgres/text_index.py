@@ -8,7 +8,8 @@ lengths.
 ``lexical`` is BM25 exactly as FTS5's ``bm25()`` computes it (k1 = 1.2, b = 0.75, IDF
 ``ln((N - n + 0.5) / (n + 0.5))`` floored at 1e-6, the message's and the neighbours' counts
 weighted, the length of both against the average): the GIN index finds the matches, and only
-their counts are read. ``search_stats`` keeps N and the total length, maintained by triggers.
+their counts are read. ``search_stats`` keeps N and the total length, and ``search_df`` each
+stem's n, maintained by triggers, so nothing is counted at query time.
 Writers of the index take the ``search`` advisory lock, one at a time, as SQLite's one writer.
 ``search_times`` holds the periods a message talks about; the mark ``search.indexed_upto`` in
 ``meta`` says how far the text was indexed.
@@ -16,6 +17,7 @@ Writers of the index take the ``search`` advisory lock, one at a time, as SQLite
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -54,31 +56,34 @@ LATERAL (SELECT to_tsvector('{CONFIG}', left(e.body, {TEXT_LIMIT})) AS b,
                 to_tsvector('{CONFIG}', left(e.context, {TEXT_LIMIT})) AS c) AS v
 """
 
-# BM25 of the docs holding any stem of %(words)s, as FTS5's bm25() (see the module docstring).
-_LEXICAL = f"""
-WITH q AS MATERIALIZED (
-    SELECT DISTINCT u.lexeme FROM unnest(%(words)s::text[]) AS w(word),
-           unnest(to_tsvector('{CONFIG}', w.word)) AS u),
-stats AS MATERIALIZED (
-    SELECT docs::float8 AS n, CASE WHEN docs > 0 THEN GREATEST(tokens::float8 / docs, 1e-9) ELSE 1 END AS avgdl
-    FROM search_stats),
-idf AS MATERIALIZED (
-    SELECT q.lexeme, GREATEST(ln((0.5 + stats.n - h.hits) / (0.5 + h.hits)), 1e-6) AS idf
-    FROM q CROSS JOIN stats
-    CROSS JOIN LATERAL (SELECT count(*)::float8 AS hits FROM search_docs d
-                        WHERE d.doc @@ ember_any_stem(ARRAY[q.lexeme])) AS h),
-matches AS MATERIALIZED (  -- each match's counts read (and decompressed) once
-    SELECT d.message_id, d.tf || '{{}}'::jsonb AS tf, (d.body_len + d.context_len)::float8 AS dl
-    FROM search_docs d
-    WHERE d.doc @@ (SELECT ember_any_stem(array_agg(lexeme)) FROM q) AND d.message_id >= %(since)s
-      AND {IN_SCOPE}),
-counts AS (
-    SELECT m.message_id, m.dl, idf.idf, (m.tf ->> idf.lexeme)::integer AS n FROM matches m CROSS JOIN idf)
-SELECT c.message_id, sum(c.idf * f.f * 2.2 / (f.f + 1.2 * (0.25 + 0.75 * c.dl / stats.avgdl))) AS score
-FROM counts c CROSS JOIN stats
-CROSS JOIN LATERAL (SELECT (c.n / 1000) * %(body)s + (c.n %% 1000) * %(context)s AS f) AS f
-WHERE c.n > 0
-GROUP BY c.message_id ORDER BY score DESC, c.message_id DESC LIMIT %(limit)s
+# The stems of %(words)s, how many docs hold each, and the number and total length of the docs.
+_STEMS = f"""
+SELECT q.lexeme, COALESCE(df.docs, 0), s.docs, s.tokens
+FROM (SELECT DISTINCT u.lexeme FROM unnest(%(words)s::text[]) AS w(word),
+             unnest(to_tsvector('{CONFIG}', w.word)) AS u) AS q
+CROSS JOIN search_stats s LEFT JOIN search_df df ON df.lexeme = q.lexeme
+ORDER BY q.lexeme
+"""
+
+K1, B = 1.2, 0.75
+
+
+def _lexical_query(stems: int) -> str:
+    """BM25 (FTS5's ``bm25()``) of the docs holding any of ``stems`` stems (%(s0)s, %(s1)s...), each
+    with its IDF (%(i0)s...): the matches' counts are read (and decompressed) once per doc, and the
+    score is one expression per doc."""
+    counts = ", ".join(f"COALESCE((x.t ->> %(s{n})s)::integer, 0) AS n{n}" for n in range(stems))
+    terms = " + ".join(
+        f"%(i{n})s * ((c.n{n} / 1000) * %(body)s + (c.n{n} %% 1000) * %(context)s) * {K1 + 1}"
+        f" / ((c.n{n} / 1000) * %(body)s + (c.n{n} %% 1000) * %(context)s + k.k)" for n in range(stems))
+    return f"""
+SELECT d.message_id, {terms} AS score
+FROM search_docs d
+CROSS JOIN LATERAL (SELECT d.tf || '{{}}'::jsonb AS t OFFSET 0) AS x
+CROSS JOIN LATERAL (SELECT {counts}) AS c
+CROSS JOIN LATERAL (SELECT {K1} * ({1 - B} + {B} * (d.body_len + d.context_len) / %(avgdl)s) AS k) AS k
+WHERE d.doc @@ ember_any_stem(%(stems)s) AND d.message_id >= %(since)s AND {IN_SCOPE}
+ORDER BY score DESC, d.message_id DESC LIMIT %(limit)s
 """
 
 
@@ -175,6 +180,7 @@ class PostgresSearchIndex:
             db.execute("DELETE FROM search_terms")
             db.execute("DELETE FROM search_claims")
             db.execute("UPDATE search_stats SET docs = 0, tokens = 0")
+            db.execute("DELETE FROM search_df")
             db.execute("DELETE FROM meta WHERE key = ANY(%s)", ([INDEXED_UPTO, EMBEDDED_UPTO, VECTOR_MODEL],))
 
     def indexed_count(self) -> int:
@@ -198,9 +204,12 @@ class PostgresSearchIndex:
                                _scope(scope, before=before))
 
     def match_count(self, word: str, cap: int) -> int:
-        return int(self._db._value(
-            f"SELECT count(*) FROM (SELECT 1 FROM search_docs WHERE doc @@ {words_query(CONFIG, '|')}"
-            " LIMIT %(cap)s) AS found", {**_word(word), "cap": cap}))
+        # How many docs hold the word's rarest stem (search_df; no match is counted): exact for a
+        # word of one stem, and close for one PostgreSQL parses into several (e-mail).
+        found = self._db._value(
+            f"""SELECT min(COALESCE(df.docs, 0)) FROM unnest(tsvector_to_array(to_tsvector('{CONFIG}', %s))) AS l(stem)
+                LEFT JOIN search_df df ON df.lexeme = l.stem""", (word,))
+        return min(int(found or 0), cap)
 
     def nth_newest_match(self, words: list[str], n: int) -> int:
         if not words:
@@ -215,9 +224,17 @@ class PostgresSearchIndex:
                 since: int = 0) -> dict[int, float]:
         if not any(words):
             return {}
-        body, context = weights
-        rows = self._db._read(_LEXICAL, _scope(scope, words=list(words), since=since, body=body, context=context,
-                                               limit=limit), plain=True)
+        stems = self._db._read(_STEMS, {"words": list(words)}, plain=True)
+        stems = [row for row in stems if row[1] > 0]  # a stem no doc holds adds nothing
+        if not stems:
+            return {}
+        docs, tokens = stems[0][2], stems[0][3]
+        params = _scope(scope, stems=[row[0] for row in stems], since=since, body=weights[0], context=weights[1],
+                        limit=limit, avgdl=max(tokens / docs, 1e-9) if docs > 0 else 1.0)
+        for n, (stem, hits, _, _) in enumerate(stems):
+            params[f"s{n}"] = stem
+            params[f"i{n}"] = max(math.log((0.5 + docs - hits) / (0.5 + hits)), 1e-6)  # FTS5's IDF
+        rows = self._db._read(_lexical_query(len(stems)), params, plain=True)
         return {int(r[0]): max(float(r[1]), 0.0) for r in rows}
 
     def message_ids(self, scope: Scope) -> set[int]:

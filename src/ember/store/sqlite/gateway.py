@@ -58,17 +58,16 @@ def _set_status(db: sqlite3.Connection, inbox_id: int, status: str, error: str |
 # The item that may run next: unfinished, no live claim on it, and the first unfinished item of its
 # chat (platform, chat, thread); ?1 is now.
 _CLAIMABLE = f"""SELECT i.id FROM gateway_inbox i
-    WHERE i.status IN ('{QUEUED}', '{RUNNING}') AND (i.claimed_by IS NULL OR i.claimed_until < ?1)
-      AND NOT EXISTS (SELECT 1 FROM gateway_inbox e WHERE e.platform = i.platform AND e.chat = i.chat
-                      AND COALESCE(e.thread, '') = COALESCE(i.thread, '') AND e.status IN ('{QUEUED}', '{RUNNING}')
-                      AND e.id < i.id)
+    WHERE i.id IN (SELECT MIN(e.id) FROM gateway_inbox e WHERE e.status IN ('{QUEUED}', '{RUNNING}')
+                   GROUP BY e.platform, e.chat, COALESCE(e.thread, ''))
+      AND (i.claimed_by IS NULL OR i.claimed_until < ?1)
     ORDER BY i.id LIMIT 1"""
 
-# The pending items of platform ?2 that may go now (?1): no live claim, the first pending of their chat.
+# The pending items of platform ?2 that may go now (?1): the first pending of their chat, no live claim.
 _SENDABLE = f"""FROM gateway_outbox o
-    WHERE o.status = '{PENDING}' AND o.platform = ?2 AND (o.claimed_by IS NULL OR o.claimed_until < ?1)
-      AND NOT EXISTS (SELECT 1 FROM gateway_outbox p WHERE p.status = '{PENDING}' AND p.platform = o.platform
-                      AND p.chat = o.chat AND p.id < o.id)"""
+    WHERE o.id IN (SELECT MIN(p.id) FROM gateway_outbox p WHERE p.status = '{PENDING}' AND p.platform = ?2
+                   GROUP BY p.chat)
+      AND (o.claimed_by IS NULL OR o.claimed_until < ?1)"""
 
 
 class SQLiteGateway:
