@@ -133,6 +133,7 @@ class FakeDiscord:
         self.users: dict[str, str] = {}  # id -> name
         self.closed_dms: set[str] = set()  # users who take no DMs from the bot
         self.messages: dict[str, dict[str, Any]] = {}  # every message, both ways
+        self.nonce_repeats = 0  # sends answered with an earlier message of the same nonce
         self._ids = itertools.count(1)
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._sessions: dict[str, _Session] = {}
@@ -585,6 +586,16 @@ class FakeDiscord:
             referenced = self.messages.get(str((reference or {}).get("message_id")))
         if reference and referenced is None and reference.get("fail_if_not_exists", True):
             return 400, _invalid("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same author's message with this nonce in the last few minutes is
+            # returned as it is, and no second one is created.
+            with self.lock:
+                earlier = next((m for m in self.messages.values() if m.get("nonce") == str(nonce)
+                                and m["channel_id"] == channel and m["author"] == self.bot), None)
+            if earlier is not None:
+                self.nonce_repeats += 1
+                return 200, {k: v for k, v in earlier.items() if k != "allowed_mentions"}
         message_id = self.snowflake()
         attachments = []
         for name, data, mime in files.values():
@@ -597,6 +608,8 @@ class FakeDiscord:
                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "tts": False,
                    "mentions": [], "attachments": attachments, "embeds": [], "components": components,
                    "type": 19 if referenced else 0, "allowed_mentions": body.get("allowed_mentions")}
+        if nonce is not None:
+            message["nonce"] = str(nonce)
         if referenced is not None:
             message["message_reference"] = {"message_id": referenced["id"], "channel_id": channel}
             message["referenced_message"] = referenced

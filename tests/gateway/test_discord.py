@@ -340,6 +340,36 @@ def test_send_posts_with_the_bot_token(fake: FakeDiscord, make: Callable[..., Di
     assert "message_reference" not in call.body
 
 
+def test_a_retried_send_is_one_message(fake: FakeDiscord, make: Callable[..., DiscordChannel]) -> None:
+    """The outbox's key of an item goes as the nonce Discord enforces: a try repeated after a crash
+    between Discord's answer and its record returns the message already posted."""
+    channel = make()
+    general = fake.add_channel("general")
+    first = channel.send(Outbound(chat=general, text="Report", key="0123456789abcdef0123"))
+    again = channel.send(Outbound(chat=general, text="Report", key="0123456789abcdef0123"))
+    other = channel.send(Outbound(chat=general, text="Report", key="fedcba9876543210fedc"))
+    assert first == again != other
+    assert len(fake.posted) == 2 and fake.nonce_repeats == 1
+    call = next(c for c in fake.calls if c.path.endswith("/messages"))
+    assert call.body["nonce"] == "0123456789abcdef0123" and call.body["enforce_nonce"] is True
+
+
+def test_an_outbox_send_repeated_after_a_crash_is_one_message(fake: FakeDiscord, store: SQLiteStore,
+                                                              make: Callable[..., DiscordChannel]) -> None:
+    from ember.gateway.ledger import Ledger
+    from ember.gateway.outbox import Outbox
+
+    ledger = Ledger(store)
+    outbox = Outbox(ledger, {"discord": make()})
+    general = fake.add_channel("general")
+    [item_id] = outbox.queue("discord", general, "Nightly report", kind="cron")
+    item = ledger.outbox_item(item_id)
+    assert item is not None
+    assert outbox.deliver(item)  # posted and recorded ...
+    assert outbox.deliver(item)  # ... and tried again, as a worker does that died before recording it
+    assert len(fake.posted) == 1 and fake.nonce_repeats == 1
+
+
 FAULTS = [
     ({"status": 503}, False, None),
     ({"status": 502}, False, None),

@@ -336,6 +336,18 @@ def test_a_new_message_and_a_threaded_reply(imap: FakeIMAP, smtp: FakeSMTP, runn
     assert again.message["Message-ID"] == again_id
 
 
+def test_a_retried_send_keeps_its_message_id(imap: FakeIMAP, smtp: FakeSMTP, running: tuple[EmailChannel, Inbox]
+                                             ) -> None:
+    """The outbox's key of an item makes every try of it the same mail: after a crash between the
+    server's 250 and its record, the repeat is one message in the person's mail client."""
+    channel, _ = running
+    first = channel.send(Outbound(chat=ADA, text="Report", key="0123456789abcdef0123"))
+    again = channel.send(Outbound(chat=ADA, text="Report", key="0123456789abcdef0123"))
+    other = channel.send(Outbound(chat=ADA, text="Report", key="fedcba9876543210fedc"))
+    assert first == again == "<ember.0123456789abcdef0123@example.com>" and other != first
+    assert [m.message["Message-ID"] for m in smtp.wait_messages(3)] == [first, first, other]
+
+
 def test_buttons_and_a_file(smtp: FakeSMTP, make: Callable[..., EmailChannel], tmp_path: Path) -> None:
     channel = make()
     report = tmp_path / "report.csv"

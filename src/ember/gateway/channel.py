@@ -67,6 +67,9 @@ class Outbound:
     buttons: list[Button] = field(default_factory=list)
     request_id: str | None = None  # what the buttons answer (``ButtonPress.request_id``)
     file: str | None = None  # a path to upload with the text as its caption
+    # The same on every try of one outbox item: a platform that deduplicates by a client key
+    # (Discord's nonce, an email's Message-ID) makes a send repeated after a crash one message.
+    key: str | None = None
 
 
 class SendError(Exception):

@@ -12,7 +12,11 @@ Undelivered items are picked up again after a restart.
 
 Several outboxes may send from one store (gateway workers, ``ember send``): each takes what it
 sends with a claim (``Ledger.claim_due``) that the send's outcome ends, so an item goes out from
-one of them, and each chat's items one after another. The claim of a sender that died lapses
+one of them, and each chat's items one after another.
+
+Where the platform deduplicates by a client key, the repeat is closed too: each send carries
+``send_key(item)``, the same on every try, which Discord takes as the message's nonce and email
+as its Message-ID (a mail client shows one message for one Message-ID). The claim of a sender that died lapses
 after ``lease`` seconds, and another sends the item (the one send that may repeat, as above).
 """
 
@@ -31,6 +35,15 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12  # about an hour of backoff at most, then the item is recorded as undeliverable
 LEASE = 60.0  # seconds a send's claim holds without being renewed
+
+
+def send_key(item: OutboxItem) -> str:
+    """A key of this item that every try of it shares and no other item has: derived, not
+    stored, so a worker that takes over a dead one's send makes the same key."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{item.platform}\0{item.chat}\0{item.id}\0{item.text}".encode()).hexdigest()
+    return digest[:20]  # Discord's nonce holds 25 characters
 
 
 class Outbox:
@@ -98,7 +111,7 @@ class Outbox:
             self.ledger.undeliverable(item.id, f"no {item.platform} channel is configured")
             return False
         outbound = Outbound(chat=item.chat, text=item.text, thread=item.thread, buttons=item.buttons,
-                            request_id=item.request_id, file=item.file)
+                            request_id=item.request_id, file=item.file, key=send_key(item))
         try:
             ack = channel.send(outbound)
         except SendError as exc:

@@ -157,6 +157,8 @@ class DiscordChannel:
             payload["message_reference"] = {"message_id": reference, "fail_if_not_exists": False}
         if item.buttons:
             payload["components"] = self._components(item.buttons, item.request_id or "")
+        if item.key:  # a retry of a send that reached Discord returns that message, not a second one
+            payload["nonce"], payload["enforce_nonce"] = item.key[:25], True
         file = None
         if item.file:
             path = Path(item.file)

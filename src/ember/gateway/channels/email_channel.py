@@ -340,7 +340,8 @@ class EmailChannel:
         text = item.text.strip()
         if item.buttons:
             text = f"{text}\n\n{buttons_as_text(item.buttons)}".strip()
-        message_id = make_msgid(domain=self.domain)
+        # A retry of one outbox item keeps its Message-ID: a mail client shows it once.
+        message_id = f"<ember.{item.key}@{self.domain}>" if item.key else make_msgid(domain=self.domain)
         with self._threads:
             thread = self._thread_state(item.thread) if item.thread else {}
         if item.thread:
@@ -357,7 +358,8 @@ class EmailChannel:
         root = item.thread or message_id
         with self._threads:
             thread = self._thread_state(root)
-            thread["refs"] = [*(thread.get("refs") or references or []), message_id]
+            refs = list(thread.get("refs") or references or [])
+            thread["refs"] = refs if message_id in refs else [*refs, message_id]
             thread.setdefault("subject", base_subject(subject))
             thread.setdefault("reply_to", message_id)
             self._save_thread(root, thread)
