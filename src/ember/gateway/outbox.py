@@ -3,8 +3,8 @@
 ``Outbox.queue`` splits a text to the channel's limit and records the parts before anything is
 sent. One worker per platform sends what is due, each chat's messages in order, and marks each
 one delivered the moment the platform acknowledges it (a message id, a ``ts``); with no
-idempotency key on the platform, at most the one message in flight when the process dies
-between the ack and that record can repeat. A failed send is retried with exponential backoff
+idempotency key on the platform, only the messages in flight when the process dies between
+the ack and that record can repeat: one per chat being sent to, ``parallel_sends`` per platform. A failed send is retried with exponential backoff
 (honouring ``retry_after``) while the platform might still take it; a permanent failure (chat not
 found, bot blocked), or one that keeps failing for ``max_attempts`` tries, is recorded as
 undeliverable with its error, shown by ``ember gateway status``, and never retried forever.
