@@ -213,5 +213,5 @@ def run_load(home: Path, *, platform: str = "slack", messages: int, people: int,
             out_of_order.append(chat)
     latencies = [first_seen[t] - sent_at[t] for t in first_seen if t in sent_at]
     return LoadResult(messages, people, kills, len(counts), lost, duplicated, out_of_order, injected,
-                      seconds, latencies, peak, platform, may_lose, kills * sends_at_once())
+                      seconds, latencies, peak, platform, may_lose, 0 if fake.keyed else kills * sends_at_once())
 

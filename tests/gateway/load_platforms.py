@@ -168,6 +168,7 @@ class LoadPlatform:
 
     name = ""
     lost_per_kill = 0  # messages the platform itself may lose to a SIGKILL (documented by its channel)
+    keyed = False  # the platform deduplicates a repeated send by its key: no repeats at all
 
     def __init__(self, fail_rate: float, seed: int = 7) -> None:
         self.fail_rate, self.seed = fail_rate, seed
@@ -297,7 +298,9 @@ class TelegramLoad(LoadPlatform):
 
 class DiscordLoad(LoadPlatform):
     """Direct messages over the Gateway websocket; a restart resumes the saved session, and Discord
-    replays what came after its saved sequence."""
+    replays what came after its saved sequence. A repeated send returns the message its nonce posted."""
+
+    keyed = True
 
     name = "discord"
 
@@ -444,15 +447,18 @@ EMBER_ADDRESS, EMAIL_PASSWORD = "ember@example.com", "load-app-password"
 
 class EmailLoad(LoadPlatform):
     """Mail read over IMAP (IDLE), answered over SMTP. Every new mail starts a conversation of its
-    own, so each person writes once and then replies in that thread: one chat, one order."""
+    own, so each person writes once and then replies in that thread: one chat, one order. A
+    repeated send keeps its Message-ID, and is one message to the reader."""
 
     name = "email"
+    keyed = True
 
     def __enter__(self) -> EmailLoad:
         self.imap = FakeIMAP(user=EMBER_ADDRESS, password=EMAIL_PASSWORD).start()
         self.smtp = FlakySMTP(self.fail_rate, self.seed, user=EMBER_ADDRESS, password=EMAIL_PASSWORD).start()
         self.threads: dict[int, list[str]] = {}  # person -> the Message-IDs of their thread
         self.read: list[list[tuple[str, str]]] = []  # per mail the bot sent: (recipient, body)
+        self.seen_ids: set[str] = set()  # the Message-IDs read so far
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -485,6 +491,10 @@ class EmailLoad(LoadPlatform):
         with self.smtp.lock:
             new = self.smtp.messages[len(self.read):]
         for received in new:  # each mail is read once: the harness asks often
+            message_id = str(received.message["Message-ID"])
+            if message_id in self.seen_ids:  # a repeated send: a mail client shows it once
+                continue
+            self.seen_ids.add(message_id)
             part = received.message.get_body(preferencelist=("plain",))
             body = str(part.get_content()) if part is not None else ""
             self.read.append([(rcpt, body) for rcpt in received.rcpt_tos])

@@ -7,7 +7,8 @@ What each platform's own limits allow, as its channel documents them:
   accepted just before the SIGKILL, whose acknowledgement was not yet recorded, is sent again
   (docs/gateway.md, "Repeats"). That is one per send in flight, and the outbox sends to up to
   four chats of a platform at once (``sends_at_once``): two answers posted 3 and 7 ms before one
-  kill both went again in a 1,000-message Slack run.
+  kill both went again in a 1,000-message Slack run. Discord and email repeat nothing: a repeated
+  send carries the same key (Discord's enforced nonce, the email's Message-ID).
 - Signal can lose one message per kill: signal-cli has no acknowledgement and writes each message
   to its event stream once, so a message already written when Ember is killed, and not yet
   recorded, is gone (docs/gateway-signal.md). The others hand an unrecorded message out again
