@@ -107,3 +107,66 @@ def test_the_query_vector_is_the_named_speakers_own_words(store, embedder):
     hits = searcher.search("What books has Tim read?", 2, scope="messages")
     assert texts[0] == "What books have I read?"  # the words searched are the question's own
     assert hits[0].id == "D1:1"
+
+
+def test_sentence_feature_is_the_best_sentence_cosine_as_a_z_score(store, embedder):
+    import numpy as np
+
+    from ember.memory.vectors import to_unit
+
+    load(store, [
+        ("Ana", "The weather was grey. I adopted a kitten named Pixel! She sleeps all day."),
+        ("Ben", "My sister got her driving licence. We celebrated with cake."),
+        ("Ana", "Reading a novel about pirates tonight."),
+        ("Ben", "Work was busy. Lots of meetings. Then I went running by the river."),
+    ])
+    searcher = MemorySearch(store, embedder=embedder)
+    searcher.refresh()
+    messages = searcher.messages
+    rows, features, dense = messages.candidates("a new pet cat")
+    assert dense and len(rows) == 4
+    qv = embedder.embed(["a new pet cat"])[0]
+    vec = messages._vectors
+    sample = to_unit(vec.whole) @ qv  # four messages: the sample is all of them
+    for mid in rows:
+        own = [to_unit(vec.whole[[vec.row_of(mid)]]) @ qv]
+        parts = [to_unit(vec.parts[vec.part_ids == mid]) @ qv] if (vec.part_ids == mid).any() else []
+        best = max(float(np.max(x)) for x in own + parts)
+        assert features[mid]["sentence"] == pytest.approx((best - sample.mean()) / sample.std(), abs=1e-4)
+
+
+def test_a_search_with_nothing_new_asks_the_store_only_whether_anything_changed(store, embedder, monkeypatch):
+    from ember.memory import embedding_index
+
+    chat = [("Ana", "I adopted a kitten named Pixel."), ("Ben", "I repaired the garden fence.")]
+    load(store, chat)
+    searcher = MemorySearch(store, embedder=embedder)
+    searcher.refresh()
+    asked = []
+    real = embedding_index.embedding_state
+    monkeypatch.setattr(embedding_index, "embedding_state", lambda *a: asked.append(a) or real(*a))
+    for _ in range(3):
+        assert searcher.search("kitten", 1, scope="messages")[0].id == "D1:1"
+    assert asked == []  # nothing was written since: no counting of vectors per query
+    load(store, [*chat, ("Ana", "Pixel now chases the garden birds.")])  # the first two are there already
+    assert "D1:3" in [h.id for h in searcher.search("birds in the garden", 3, scope="messages")]
+    assert asked  # a new message: the index is brought up to date (and embedded) before searching
+
+
+def test_numpy_blas_runs_on_one_thread_for_search():
+    import ctypes
+    import glob
+    import os
+
+    import numpy as np
+
+    from ember.memory.vectors import single_threaded_blas
+
+    single_threaded_blas()
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+    if not libs:
+        pytest.skip("numpy here does not bundle OpenBLAS")
+    lib = ctypes.CDLL(libs[0])
+    getter = next((getattr(lib, n) for n in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads")
+                   if hasattr(lib, n)), None)
+    assert getter is not None and getter() == 1

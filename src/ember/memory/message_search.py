@@ -35,14 +35,16 @@ if TYPE_CHECKING:
     from ember.store.search_records import Candidate, Scope
 
 LEX_LIMIT = 300
-POSTINGS_BUDGET = 20_000
+POSTINGS_BUDGET = 10_000  # matches one BM25 query may score (``_affordable``)
+EXPANSION_BUDGET = 5_000  # the same for the expansion words, a weaker signal
 DENSE_LIMIT = 300
-TIME_LIMIT = 1000
+TIME_LIMIT = 500  # messages said in (and as many talking about) a period the query names
 EXPAND_PER_WORD = 5
 EXPAND_MIN_COSINE = 0.6
 BODY_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.4
 NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
+MATCH_COUNTS_KEPT = 50_000
 
 
 
@@ -63,6 +65,8 @@ class MessageSearcher:
         self.embedder = embedder
         self.names: list[str] = []
         self._synced: tuple[int, ...] = ()
+        self._missing = 0  # messages without vectors at the last sync
+        self._match_counts: dict[str, int] = {}  # word -> messages it matches (capped), until the next change
         self._vectors: Any = None
         self._mixed: Any = None
         self._parts_order: Any = None
@@ -80,7 +84,11 @@ class MessageSearcher:
         few new chat messages); a bigger backlog is left to ``ember memory index`` or a
         ``BackgroundIndexer``, and search uses the vectors that exist meanwhile.
         """
+        version = self.store.index.version()  # changes when messages change, here or in another process
+        if version == self._synced and not (self._missing and (embed_limit is None or self._missing <= embed_limit)):
+            return index.RefreshReport()  # nothing was written anywhere since the last sync
         report = index.refresh(self.store, progress)
+        self._missing = 0
         if self.embedder is not None:
             from ember.memory import embedding_index
 
@@ -88,10 +96,12 @@ class MessageSearcher:
             if missing and (embed_limit is None or missing <= embed_limit):
                 done = embedding_index.embed_missing(self.store, self.embedder, progress=progress)
                 report.embedded, report.words = done.embedded, done.words
-        version = self.store.index.version()  # changes when messages change, here or in another process
+                missing = embedding_index.embedding_state(self.store, self.embedder.name).missing
+            self._missing = missing
         if version == self._synced and not (report.indexed or report.embedded):
             return report
-        self._synced = version
+        self._synced = self.store.index.version() if report.indexed or report.embedded else version
+        self._match_counts.clear()
         self.names = sorted(set(self.store.index.speakers()))
         if self.embedder is not None:
             self._load_vectors()
@@ -100,9 +110,10 @@ class MessageSearcher:
     def _load_vectors(self) -> None:
         import numpy as np
 
-        from ember.memory.vectors import MessageVectors, WordVectors
+        from ember.memory.vectors import MessageVectors, WordVectors, single_threaded_blas, to_unit
 
         assert self.embedder is not None
+        single_threaded_blas()
         if self._vectors is None:
             self._vectors = MessageVectors(self.embedder.name, self.embedder.dim)
         added = self._vectors.refresh(self.store.vectors)
@@ -122,7 +133,7 @@ class MessageSearcher:
             self._parts_order = np.argsort(vec.part_ids, kind="stable")
             self._sorted_part_ids = vec.part_ids[self._parts_order]
             sample = np.random.default_rng(0).choice(len(vec.whole_ids), min(len(vec.whole_ids), 4096), replace=False)
-            self._sample = np.sort(sample)
+            self._sample = to_unit(vec.whole[np.sort(sample)])
         if self._words is None:
             self._words = WordVectors(self.embedder.name, self.embedder.dim)
         self._words.refresh(self.store.vectors)
@@ -215,19 +226,20 @@ class MessageSearcher:
             ranking.derive(f, listy)
         return rows, features, dense
 
-    def _bm25(self, words: list[str], scope: Scope, limit: int) -> dict[int, float]:
+    def _bm25(self, words: list[str], scope: Scope, limit: int, budget: int | None = None) -> dict[int, float]:
         """BM25 of an OR query over the words; see ``_affordable`` for how cost is bounded."""
-        kept, total = self._affordable(words)
+        budget = POSTINGS_BUDGET if budget is None else budget
+        kept, total = self._affordable(words, budget)
         if not any(kept):
             return {}
         since = 0
-        if total > POSTINGS_BUDGET:  # one very common word: score only its most recent matches
-            since = self.store.index.nth_newest_match(kept, POSTINGS_BUDGET)
+        if total > budget:  # one very common word: score only its most recent matches
+            since = self.store.index.nth_newest_match(kept, budget)
         return self.store.index.lexical(kept, scope, limit=limit, weights=(BODY_WEIGHT, CONTEXT_WEIGHT), since=since)
 
-    def _affordable(self, words: list[str]) -> tuple[list[str], int]:
-        """The rarest words whose matches add up to at most ``POSTINGS_BUDGET`` (at least one), and
-        how many matches they have.
+    def _affordable(self, words: list[str], budget: int) -> tuple[list[str], int]:
+        """The rarest words whose matches add up to at most ``budget`` (at least one), and how many
+        matches they have.
 
         FTS5 scores every row that matches any word of an OR query, so a word found in half of a
         100,000-message history costs more than the whole latency budget. Such a word has a low
@@ -236,14 +248,18 @@ class MessageSearcher:
         """
         counted = []
         for word in dict.fromkeys(words):
-            count = self.store.index.match_count(word, POSTINGS_BUDGET * 4)
+            count = self._match_counts.get(word)
+            if count is None:
+                count = self._match_counts[word] = self.store.index.match_count(word, POSTINGS_BUDGET * 4)
+                if len(self._match_counts) > MATCH_COUNTS_KEPT:
+                    del self._match_counts[next(iter(self._match_counts))]
             if count:
                 counted.append((count, word))
         counted.sort()
         kept: list[str] = []
         total = 0
         for count, word in counted:
-            if kept and total + count > POSTINGS_BUDGET:
+            if kept and total + count > budget:
                 break
             kept.append(word)
             total += count
@@ -261,7 +277,7 @@ class MessageSearcher:
         if words and len(self._words.words):
             fresh = dict(zip(unknown, qv[1:], strict=True))
             word_vectors = np.array([fresh[w] if w in fresh else self._words.matrix[self._words.row[w]] for w in words])
-            put(self._bm25(self._expansions(words, word_vectors), scope, LEX_LIMIT), "lexexp")
+            put(self._bm25(self._expansions(words, word_vectors), scope, LEX_LIMIT, EXPANSION_BUDGET), "lexexp")
         sims = self._mixed @ qv[0]
         mean, std = float(sims.mean()), float(sims.std()) or 1.0
         z = (sims - mean) / std
@@ -285,19 +301,20 @@ class MessageSearcher:
         from ember.memory.vectors import to_unit
 
         vec = self._vectors
-        sample_sims = to_unit(vec.whole[self._sample]) @ qv
+        sample_sims = self._sample @ qv
         mean, std = float(sample_sims.mean()), float(sample_sims.std()) or 1.0
         ids = np.array(sorted(candidates), dtype=np.int64)
         rows = np.array([vec.row_of(int(m)) for m in ids], dtype=np.int64)
         best = to_unit(vec.whole[rows]) @ qv
         if len(vec.part_ids):
             lo = np.searchsorted(self._sorted_part_ids, ids, "left")
-            hi = np.searchsorted(self._sorted_part_ids, ids, "right")
-            has = np.nonzero(hi > lo)[0]
+            counts = np.searchsorted(self._sorted_part_ids, ids, "right") - lo
+            has = np.nonzero(counts)[0]
             if len(has):
-                spans = [self._parts_order[lo[n]:hi[n]] for n in has]
-                sims = to_unit(vec.parts[np.concatenate(spans)]) @ qv
-                starts = np.cumsum([0] + [len(x) for x in spans[:-1]])
+                counts, lo = counts[has], lo[has]
+                starts = np.cumsum(counts) - counts  # where each candidate's sentences begin in ``sims``
+                at = np.arange(int(counts.sum())) - np.repeat(starts, counts) + np.repeat(lo, counts)
+                sims = to_unit(vec.parts[self._parts_order[at]]) @ qv
                 best[has] = np.maximum(best[has], np.maximum.reduceat(sims, starts))
         for mid, value in zip(ids, best, strict=True):
             features[int(mid)]["sentence"] = (float(value) - mean) / std
