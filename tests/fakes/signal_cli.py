@@ -669,7 +669,7 @@ class _SocketHandler(socketserver.StreamRequestHandler):
                         continue
                     params = item if subscription is None else {"subscription": subscription, "result": item}
                     self._write({"jsonrpc": "2.0", "method": "receive", "params": params})
-            except OSError:
+            except (OSError, ValueError):  # ValueError: the connection's file was closed meanwhile
                 fake.remove_receiver(receiver)
 
         threading.Thread(target=run, name="fake-signal-pump", daemon=True).start()
