@@ -20,6 +20,8 @@ was added since; it is cheap to keep and cheap to ask again. The store gives the
 from __future__ import annotations
 
 import math
+from concurrent import futures
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from ember.store.search_records import Candidate, Scope
 
 LEX_LIMIT = 300
+EXPANSION_LIMIT = 300
 POSTINGS_BUDGET = 10_000  # matches one BM25 query may score (``_affordable``)
 EXPANSION_BUDGET = 5_000  # the same for the expansion words, a weaker signal
 DENSE_LIMIT = 300
@@ -46,6 +49,15 @@ NEIGHBOUR_MIX = 0.5
 SNIPPET_CHARS = 300
 MATCH_COUNTS_KEPT = 50_000
 
+
+@dataclass(frozen=True)
+class _Nearest:
+    """What the query's vectors found, before the store is asked about the candidates."""
+
+    query: np.ndarray  # the first-person query's unit vector
+    z: np.ndarray  # every message's similarity to it, as a z-score
+    messages: set[int]  # the DENSE_LIMIT nearest
+    expansions: list[str]  # indexed words close to the query's words
 
 
 def _same_stem(a: str, b: str) -> bool:
@@ -72,6 +84,7 @@ class MessageSearcher:
         self._parts_order: Any = None
         self._sorted_part_ids: Any = None
         self._sample: Any = None
+        self._pool: futures.ThreadPoolExecutor | None = None
         self._words: Any = None  # vectors.WordVectors
 
     # --- keeping caches in step ----------------------------------------------------------------
@@ -198,12 +211,24 @@ class MessageSearcher:
             for mid, value in ids_scores.items():
                 features.setdefault(mid, {})[name] = value / best if best > 0 else 0.0
 
-        put(self._bm25(terms, scope, LEX_LIMIT), "lex")
-        if ranges:
-            self._time(ranges, scope, features)
         dense = self.embedder is not None and self._mixed is not None and len(self._mixed) > 0
         if dense:
-            self._dense(query, terms, scope, features, put)
+            # The query's BM25 (SQLite or the server, not holding the GIL) runs beside embedding it
+            # and scoring every vector (onnxruntime and BLAS, not holding it either): at 100,000
+            # messages each takes 10-20 ms, so a search waits for the longer, not for both.
+            lex = self._worker().submit(self._bm25, terms, scope, LEX_LIMIT)
+            try:
+                near = self._nearest(query, terms, scope)
+            except BaseException:
+                futures.wait([lex])
+                raise
+            put(lex.result(), "lex")
+        else:
+            put(self._bm25(terms, scope, LEX_LIMIT), "lex")
+        if ranges:
+            self._time(ranges, scope, features)
+        if dense:
+            self._dense(near, scope, features, put)
         rows = self.store.index.candidates(list(features), index.SEARCHABLE_ROLES) if features else {}
         best_lex: dict[str, float] = {}
         for mid, row in rows.items():
@@ -265,30 +290,44 @@ class MessageSearcher:
             total += count
         return kept, total
 
-    def _dense(self, query: str, terms: list[str], scope: Scope, features: dict[int, dict[str, float]],
-               put: Any) -> None:
+    def _worker(self) -> futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ember-search")
+        return self._pool
+
+    def _nearest(self, query: str, terms: list[str], scope: Scope) -> _Nearest:
+        """The query's vectors and every message's z-scored similarity to it (no store reads
+        unless ``scope`` narrows the search, so it can run while the store answers BM25)."""
         import numpy as np
 
         assert self.embedder is not None
-        vec = self._vectors
         words = [t for t in terms if len(t) > 2 and t.isalpha()]
         unknown = [w for w in words if w not in self._words.row]
         qv = self.embedder.embed([query_rewrite.first_person(query, self.names), *unknown])
+        expansions: list[str] = []
         if words and len(self._words.words):
             fresh = dict(zip(unknown, qv[1:], strict=True))
             word_vectors = np.array([fresh[w] if w in fresh else self._words.matrix[self._words.row[w]] for w in words])
-            put(self._bm25(self._expansions(words, word_vectors), scope, LEX_LIMIT, EXPANSION_BUDGET), "lexexp")
+            expansions = self._expansions(words, word_vectors)
         sims = self._mixed @ qv[0]
         mean, std = float(sims.mean()), float(sims.std()) or 1.0
         z = (sims - mean) / std
         allowed = self._scope_mask(scope)
         ranked = np.where(allowed, z, -np.inf) if allowed is not None else z
         top = np.argpartition(-ranked, min(DENSE_LIMIT, len(ranked) - 1))[:DENSE_LIMIT]
-        candidates = {int(vec.whole_ids[i]) for i in top if np.isfinite(ranked[i])}
-        candidates |= {mid for mid in features if vec.row_of(mid) is not None}
+        nearest = {int(self._vectors.whole_ids[i]) for i in top if np.isfinite(ranked[i])}
+        return _Nearest(qv[0], z, nearest, expansions)
+
+    def _dense(self, near: _Nearest, scope: Scope, features: dict[int, dict[str, float]], put: Any) -> None:
+        """``lexexp``, ``dense`` and ``sentence``: the expansion words' BM25, and the vector
+        scores of the nearest messages and of every other candidate that has vectors."""
+        vec = self._vectors
+        if near.expansions:
+            put(self._bm25(near.expansions, scope, EXPANSION_LIMIT, EXPANSION_BUDGET), "lexexp")
+        candidates = near.messages | {mid for mid in features if vec.row_of(mid) is not None}
         for mid in candidates:
-            features.setdefault(mid, {})["dense"] = float(z[vec.row_of(mid)])
-        self._sentences(qv[0], candidates, features)
+            features.setdefault(mid, {})["dense"] = float(near.z[vec.row_of(mid)])
+        self._sentences(near.query, candidates, features)
 
     def _sentences(self, qv: np.ndarray, candidates: set[int], features: dict[int, dict[str, float]]) -> None:
         """``sentence``: the best of the message's own and its sentences' cosines, as a z-score.
