@@ -49,11 +49,11 @@ WEIGHTS_DENSE = {
     "lex": 3.22, "lexexp": 0.63, "dense": 0.93, "sentence": 0.48, "session": 2.21, "speaker": 1.2,
     "other": -1.2, "in_time": 2.35, "mentions": 0.94, "off_time": -2.37, "answer": 0.55, "length": 0.43,
     "question": -0.6, "image": -0.2, "lex_dense": -0.27, "dense_sq": -0.04, "sentence_sq": -0.03,
-    "lex_list": -0.82, "dense_list": -0.07, "session_list": -1.1, "speaker_list": 0.4,
+    "lex_list": -0.82, "dense_list": -0.07, "session_list": -1.1, "speaker_list": 0.39,
 }
 WEIGHTS_LEXICAL = {
-    "lex": 4.92, "session": 2.67, "speaker": 1.21, "other": -1.21, "in_time": 2.42, "mentions": 1.23,
-    "off_time": -2.33, "answer": 0.74, "length": 0.66, "question": -0.42, "image": -0.21, "lex_list": -1.01,
+    "lex": 4.92, "session": 2.67, "speaker": 1.21, "other": -1.21, "in_time": 2.42, "mentions": 1.22,
+    "off_time": -2.34, "answer": 0.74, "length": 0.66, "question": -0.42, "image": -0.21, "lex_list": -1.01,
     "session_list": -0.81, "speaker_list": 0.44,
 }
 # fitted weights: end
