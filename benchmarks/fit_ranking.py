@@ -15,7 +15,7 @@
    each conversation in turn; the overall figure is the mean over all questions, as in
    `benchmarks/locomo.py` (evidence ids that name no candidate count as missed).
 4. The weights fitted on all conversations, and with `--write` put into
-   `src/ember/memory/ranking.py` (between its "fitted weights" markers), one set with
+   `src/ember/memory/search/ranking.py` (between its "fitted weights" markers), one set with
    embeddings and one without.
 
 Refit when a feature changes: add it to ``ranking.FEATURES`` (and ``LEXICAL_FEATURES`` when it
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from locomo import questions, to_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-RANKING = ROOT / "src" / "ember" / "memory" / "ranking.py"
+RANKING = ROOT / "src" / "ember" / "memory" / "search" / "ranking.py"
 L2 = 1e-3
 DECIMALS = 2
 
@@ -60,8 +60,8 @@ class Query:
 def featurize(path: Path, embedder, dense: bool) -> list[Query]:
     """Every question's candidates and features, with embeddings (``dense``) or without."""
     from ember.memory.importer import ImportReport, import_messages, read_jsonl
-    from ember.memory.message_search import MessageSearcher
-    from ember.memory.ranking import FEATURES, LEXICAL_FEATURES
+    from ember.memory.search.messages import MessageSearcher
+    from ember.memory.search.ranking import FEATURES, LEXICAL_FEATURES
     from ember.store.backends import open_backend
 
     conv = json.loads(path.read_text())
@@ -195,8 +195,8 @@ def write(dense_w: np.ndarray, dense_f: tuple[str, ...], lex_w: np.ndarray, lex_
 
 
 def main() -> None:
-    from ember.memory.embeddings import load_embedder
-    from ember.memory.ranking import FEATURES, LEXICAL_FEATURES
+    from ember.memory.search.embeddings import load_embedder
+    from ember.memory.search.ranking import FEATURES, LEXICAL_FEATURES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "locomo")

@@ -42,14 +42,15 @@ sys.path.insert(0, str(ROOT / "benchmarks" / "data"))
 from injection_corpus import benign_items, hostile_items, hostile_payloads  # noqa: E402
 from secret_corpus_benign import benign_items as benign_docs  # noqa: E402
 
-from ember.memory import profile, skills  # noqa: E402
+from ember.memory import profile  # noqa: E402
+from ember.memory.skills import library as skills  # noqa: E402
 from ember.security.scan import UnsafeContent, check, scan  # noqa: E402
 
 NEUTRAL_BODY = "## Steps\n1. Do the task the user asked for, step by step.\n"
 
 
 def _skill_text(name: str, description: str, body: str) -> str:
-    from ember.memory.skill_format import render_skill
+    from ember.memory.skills.format import render_skill
 
     return render_skill(name, description, body)
 

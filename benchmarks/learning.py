@@ -58,7 +58,7 @@ def runtime():
 
 
 def learning_usage(home: Path) -> tuple[int, int]:
-    from ember.memory.store import open_store
+    from ember.store.sqlite.store import open_store
 
     with open_store(home / "ember.db") as store:
         rows = store._read("SELECT COUNT(*) AS n, COALESCE(SUM(input_tokens + output_tokens), 0) AS t "
@@ -104,7 +104,7 @@ def lesson_scenario() -> None:
         day2 = rt.agent.ask(rt.agent.new_session(source="bench"), DAY2).answer
         rt.close()
         from ember.memory import lessons
-        from ember.memory.store import open_store
+        from ember.store.sqlite.store import open_store
 
         with open_store(home / "ember.db") as store:
             learned = lessons.list_lessons(store)

@@ -166,8 +166,8 @@ def held_out_weights(paths: list[Path]) -> dict[str, dict]:
     import numpy as np
     from fit_ranking import featurize, fit
 
-    from ember.memory.embeddings import load_embedder
-    from ember.memory.ranking import FEATURES, LEXICAL_FEATURES
+    from ember.memory.search.embeddings import load_embedder
+    from ember.memory.search.ranking import FEATURES, LEXICAL_FEATURES
 
     embedder = load_embedder()
     dense_qs = [q for p in paths for q in featurize(p, embedder, dense=True)] if embedder is not None else []

@@ -106,9 +106,9 @@ def import_and_search(location: str, lines: list[dict], asked: list[dict]) -> tu
     """(messages/s imported with their index, search p50 ms, search p95 ms)."""
     import json
 
-    from ember.memory import index
     from ember.memory.importer import ImportReport, import_messages, read_jsonl
-    from ember.memory.search import MemorySearch
+    from ember.memory.search import index
+    from ember.memory.search.federated import MemorySearch
     from ember.store.backends import open_backend
 
     with open_backend(location) as store:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ember.agent.loop import Agent
     from ember.config import Settings
-    from ember.memory.learning import Learning
+    from ember.memory.learning.wiring import Learning
     from ember.security.approval import Mode
     from ember.store.ports import Store
 
@@ -171,7 +171,7 @@ def build_runtime(
         redact=redactor.redact,
     )
     # The learning loop: USER.md, lessons and skills in the prompt; learning after each turn.
-    from ember.memory.learning import install_learning
+    from ember.memory.learning.wiring import install_learning
 
     learning = install_learning(agent)
     return Runtime(settings=settings, store=store, agent=agent, learning=learning, created_workspace=created)

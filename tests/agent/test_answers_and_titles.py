@@ -7,9 +7,9 @@ import pytest
 
 from ember.agent.events import Notice, TurnFinished
 from ember.config import load_settings
-from ember.memory.records import session_title
 from ember.models.base import EmptyAnswerError
 from ember.runtime import build_runtime
+from ember.store.records import session_title
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 

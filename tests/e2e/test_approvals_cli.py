@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 

@@ -169,7 +169,7 @@ def test_the_chat_shows_what_the_model_noted(ember):
 
 def test_doctor_names_a_planted_lesson(ember):
     from ember.memory import lessons
-    from ember.memory.store import open_store
+    from ember.store.sqlite.store import open_store
 
     assert ember("sessions", "list").returncode == 0  # creates ember.db
     with open_store(ember.home / "ember.db") as store:

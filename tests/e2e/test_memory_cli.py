@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ember.memory.embeddings import embeddings_available
+from ember.memory.search.embeddings import embeddings_available
 
 LINES = [
     {"id": "D1:1", "session": "S1", "role": "user", "speaker": "Caroline",

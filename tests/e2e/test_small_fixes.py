@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from ember.memory import skill_stats, skills
-from ember.memory.skill_format import SkillFormatError, parse_skill
-from ember.memory.store import open_store
+from ember.memory.skills import library as skills
+from ember.memory.skills import stats as skill_stats
+from ember.memory.skills.format import SkillFormatError, parse_skill
+from ember.store.sqlite.store import open_store
 
 LINES = [
     {"id": "D1:1", "session": "S1", "role": "user", "speaker": "Caroline",

@@ -19,7 +19,7 @@ from ember.gateway.channel import Button, Channel, Inbound, Outbound, SendError 
 from ember.gateway.channels import available  # noqa: E402
 from ember.gateway.channels.discord import DiscordChannel, DiscordConfig, configure  # noqa: E402
 from ember.gateway.channels.discord_gateway import INTENTS, SESSION_KEY  # noqa: E402
-from ember.memory.store import SQLiteStore  # noqa: E402
+from ember.store.sqlite.store import SQLiteStore  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 
 ANN, BOB = "210000000000000001", "210000000000000002"

@@ -20,7 +20,7 @@ from ember.config import ConfigError, load_settings
 from ember.gateway.channel import Button, Channel, Inbound, Outbound, SendError
 from ember.gateway.channels.email_channel import EmailChannel, EmailConfig, base_subject, email_config
 from ember.gateway.channels.email_inbound import auth_failure, html_to_text, parse, trim_quoted
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.imap_server import FakeIMAP
 from tests.fakes.smtp_server import FakeSMTP
 

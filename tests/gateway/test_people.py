@@ -147,7 +147,7 @@ def test_the_owner_memory_tool_does_not_see_gateway_people(gateway, fakes, ember
     ana_dm = slack.add_dm(ANA)
     slack.user_says(ana_dm, ANA, "my locker code is 4711")
     said(slack, ana_dm, 1)
-    from ember.memory.search import search
+    from ember.memory.search.federated import search
 
     store = service.runtime.store
     assert any("4711" in h.text for h in search(store, "locker code 4711", person=f"slack:{ANA}"))

@@ -14,7 +14,7 @@ import pytest
 from ember.config import ConfigError, load_settings
 from ember.gateway.channel import Button, Channel, Inbound, Outbound, SendError
 from ember.gateway.channels.signal import SignalChannel, SignalConfig, signal_config
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.signal_cli import FakeSignalCli
 
 ADA, BOB = "+15550001111", "+15550002222"

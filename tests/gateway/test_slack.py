@@ -19,7 +19,7 @@ from ember.gateway.channels.slack import SlackChannel
 from ember.gateway.channels.slack_format import from_slack, to_mrkdwn
 from ember.gateway.channels.slack_http import signature
 from ember.gateway.config import SlackConfig
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.slack_server import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -14,7 +14,7 @@ from ember.gateway.channel import Button, Channel, Inbound, Outbound, SendError
 from ember.gateway.channels.markdown_html import to_telegram_html
 from ember.gateway.channels.telegram import OFFSET_KEY, TelegramChannel, TelegramFileError
 from ember.gateway.config import TelegramConfig
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.telegram_server import EntityError, FakeTelegram, parse_html
 
 

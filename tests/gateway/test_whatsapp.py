@@ -18,7 +18,7 @@ from ember.gateway.channels import available
 from ember.gateway.channels.whatsapp import WhatsAppChannel, WhatsAppConfig, configure
 from ember.gateway.channels.whatsapp_format import to_whatsapp
 from ember.gateway.door import CHOICES
-from ember.memory.store import SQLiteStore
+from ember.store.sqlite.store import SQLiteStore
 from tests.fakes.whatsapp_server import FakeWhatsApp
 
 ADA, BEN = "15551234567", "447700900123"

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ember.memory.learn_prompts import LESSON_TAG, PROFILE_TAG, SKILL_TAG
+from ember.memory.learning.prompts import LESSON_TAG, PROFILE_TAG, SKILL_TAG
 from tests.fakes.openai_server import Reply
 
 REPORT_TASK = "Prepare the weekly sales report from sales.csv into report.md"

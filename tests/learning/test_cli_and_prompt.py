@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from ember.cli.lessons_cmd import lessons as lessons_command
 from ember.cli.main import cli
 from ember.memory import episodes, lessons, profile
-from ember.memory.learning import learning_summary
+from ember.memory.learning.wiring import learning_summary
 from tests.fakes.openai_server import Reply
 from tests.learning.test_skills import FOREIGN, write_skill
 
@@ -100,7 +100,7 @@ def test_first_request_with_full_memory_stays_within_budget(make_runtime, fake, 
 
 def test_memory_settings_are_read_and_checked(ember_home):
     from ember.config import ConfigError, load_settings
-    from ember.memory.learning import LearningConfig
+    from ember.memory.learning.wiring import LearningConfig
 
     (ember_home / "config.toml").write_text("[memory]\nprofile_max_chars = 500\nlearning_wait = 5\nlearning = false\n")
     config = LearningConfig.from_settings(load_settings())

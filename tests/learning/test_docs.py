@@ -23,7 +23,7 @@ def test_doc_examples_run(name, tmp_path, monkeypatch, capsys):
 
 
 def test_every_memory_setting_is_documented():
-    from ember.memory.learning import LearningConfig
+    from ember.memory.learning.wiring import LearningConfig
 
     text = (DOCS / "learning.md").read_text()
     for setting in vars(LearningConfig()):

@@ -19,10 +19,11 @@ import pytest
 
 from ember.agent.events import ToolFinished
 from ember.agent.loop import StepLimitReached
-from ember.memory import episodes, lessons, skills
-from ember.memory.learn_prompts import LESSON_TAG
-from ember.memory.store import open_store
+from ember.memory import episodes, lessons
+from ember.memory.learning.prompts import LESSON_TAG
+from ember.memory.skills import library as skills
 from ember.models.base import ProviderError, ServerError
+from ember.store.sqlite.store import open_store
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.learning.scenarios import ClassifierModel, LearningModel, call, system_of, turn_of
 

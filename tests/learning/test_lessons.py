@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ember.memory import episodes, learn, lessons
+from ember.memory import episodes, lessons
+from ember.memory.learning import learner as learn
 
 TYPO = "When classifying the severity of an issue about a documentation typo, classify it as low, not high."
 CSV = "When a script reads a CSV file, skip the header row, not parse it as data."

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from ember.memory import episodes, lessons, profile, skill_stats, skills
-from ember.memory.learn import recent_events
-from ember.memory.learn_prompts import LESSON_TAG, SKILL_TAG
-from ember.memory.store import open_store
+from ember.memory import episodes, lessons, profile
+from ember.memory.learning.learner import recent_events
+from ember.memory.learning.prompts import LESSON_TAG, SKILL_TAG
+from ember.memory.skills import library as skills
+from ember.memory.skills import stats as skill_stats
+from ember.store.sqlite.store import open_store
 from tests.fakes.openai_server import Reply
 from tests.learning.scenarios import (
     REPORT_SKILL,

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from ember.cli.main import cli
 from ember.memory import episodes, lessons
-from ember.memory.learn import log_event
-from ember.memory.search import search, sources
+from ember.memory.learning.learner import log_event
+from ember.memory.search.federated import search, sources
 from tests.learning.test_skills import write_skill
 
 TYPO = "When classifying the severity of a documentation typo, classify it as low, not high."

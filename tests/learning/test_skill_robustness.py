@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory import skills
-from ember.memory.skill_format import parse_skill
+from ember.memory.skills import library as skills
+from ember.memory.skills.format import parse_skill
 from tests.learning.test_skills import FOREIGN, write_skill
 
 EMBER = str(Path(sys.executable).parent / "ember")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory import skill_stats, skills
-from ember.memory.skill_format import SkillFormatError, parse_skill, render_skill, slugify
+from ember.memory.skills import library as skills
+from ember.memory.skills import stats as skill_stats
+from ember.memory.skills.format import SkillFormatError, parse_skill, render_skill, slugify
 
 FOREIGN = """---
 name: pdf-tools

@@ -10,10 +10,12 @@ import pytest
 from ember.agent.door import Unattended
 from ember.config import load_settings
 from ember.mcp.memory_access import update_profile
-from ember.memory import learned, profile, skills
-from ember.memory.learn import recent_events
-from ember.memory.learn_prompts import PROFILE_TAG
-from ember.memory.learning import PROFILE_FRAME
+from ember.memory import profile
+from ember.memory.learning import learned
+from ember.memory.learning.learner import recent_events
+from ember.memory.learning.prompts import PROFILE_TAG
+from ember.memory.learning.wiring import PROFILE_FRAME
+from ember.memory.skills import library as skills
 from ember.models.base import ToolCall
 from ember.security.scan import UnsafeContent
 from ember.tools.registry import ToolContext, ToolRegistry
@@ -184,7 +186,7 @@ def test_a_skill_changed_again_after_the_change_is_not_overwritten(run, ember_ho
 def test_a_learned_skill_refinement_is_undone_from_the_kept_version(ember_home, store):
     skills.save(ember_home, store, "weekly-report", "Builds the weekly report. Use when asked for it.", "1. Run make.")
     skills.save(ember_home, store, "weekly-report", "Builds the weekly report. Use when asked for it.", "1. Run make all.")
-    from ember.memory.learn import log_event
+    from ember.memory.learning.learner import log_event
 
     log_event(store, "skill-refined", "weekly-report", "Builds the weekly report. Use when asked for it.")
     [entry] = learned.entries(store)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ember.config import load_settings
-from ember.memory import profile, skill_stats, skills
+from ember.memory import profile
+from ember.memory.skills import library as skills
+from ember.memory.skills import stats as skill_stats
 from ember.models.base import ToolCall
 from ember.tools.registry import ToolContext, ToolRegistry
 

@@ -19,11 +19,11 @@ from ember.mcp.memory_access import list_skills, read_skill, update_profile
 from ember.mcp.server import Scope, Section, build_server
 from ember.memory import lessons, profile
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.learn import recent_events
-from ember.memory.search import SCOPES
-from ember.memory.store import SQLiteStore
+from ember.memory.learning.learner import recent_events
+from ember.memory.search.federated import SCOPES
 from ember.models.base import Message
 from ember.security.scan import UnsafeContent
+from ember.store.sqlite.store import SQLiteStore
 from tests.e2e.conftest import EMBER
 
 SECRET = "sk-live-0123456789abcdef"

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from ember.memory.store import open_store
 from ember.models.base import Message, Usage
+from ember.store.sqlite.store import open_store
 
 WRITER = """
 import sys
-from ember.memory.store import open_store
+from ember.store.sqlite.store import open_store
 from ember.models.base import Message, Usage
 
 store = open_store(sys.argv[1])
@@ -106,7 +106,7 @@ def test_writes_from_one_process_are_visible_to_another_immediately(db_path):
         sid = store.create_session().id
         mid = store.add_message(sid, Message("user", "committed"))
         code = (
-            "import sys; from ember.memory.store import open_store; "
+            "import sys; from ember.store.sqlite.store import open_store; "
             "s = open_store(sys.argv[1]); print(s.get_messages(sys.argv[2])[-1].id)"
         )
         started = time.monotonic()

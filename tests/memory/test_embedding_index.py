@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from ember.memory import embedding_index, embeddings, index
-from ember.memory.embedding_index import BackgroundIndexer, embed_missing, embedding_state
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.search import MemorySearch
-from ember.memory.store import open_store
+from ember.memory.search import embedding_index, embeddings, index
+from ember.memory.search.embedding_index import BackgroundIndexer, embed_missing, embedding_state
+from ember.memory.search.federated import MemorySearch
+from ember.store.sqlite.store import open_store
 
 pytestmark = pytest.mark.skipif(
     not embeddings.embeddings_available(),

@@ -4,9 +4,10 @@ import sqlite3
 
 import pytest
 
-from ember.memory.store import NewerSchemaError, open_store
+from ember.store.records import NewerSchemaError
 from ember.store.sqlite.migrations import APPLICATION_ID, MIGRATIONS
 from ember.store.sqlite.opening import applied_migrations, apply_migrations, unknown_migrations
+from ember.store.sqlite.store import open_store
 
 
 def _raw(path) -> sqlite3.Connection:

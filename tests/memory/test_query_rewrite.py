@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ember.memory.query_rewrite import first_person
+from ember.memory.search.query_rewrite import first_person
 
 NAMES = ["Tim", "John", "Caroline", "Melanie"]
 

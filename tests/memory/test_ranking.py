@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from ember.memory import ranking
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.message_search import MessageSearcher
-from ember.memory.textproc import asks_for_list
+from ember.memory.search import ranking
+from ember.memory.search.messages import MessageSearcher
+from ember.memory.search.textproc import asks_for_list
 
 
 def test_turn_priors():

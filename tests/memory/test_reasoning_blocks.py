@@ -13,11 +13,11 @@ import sqlite3
 import pytest
 
 from ember.config import ModelSpec
-from ember.memory.store import open_store
 from ember.models.anthropic import AnthropicProvider
 from ember.models.base import Message, StreamDone, ToolCall
 from ember.store.sqlite.migrations import MIGRATIONS, message_reasoning_blocks
 from ember.store.sqlite.opening import apply_migrations
+from ember.store.sqlite.store import open_store
 from tests.fakes.anthropic_server import FakeAnthropic
 
 BLOCKS = [

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory.store import (
-    CorruptDatabaseError,
-    ForeignDatabaseError,
-    NewerSchemaError,
-    StoreError,
-    open_store,
-)
 from ember.models.base import Message
+from ember.store.records import CorruptDatabaseError, ForeignDatabaseError, NewerSchemaError, StoreError
 from ember.store.sqlite.migrations import APPLICATION_ID
+from ember.store.sqlite.store import open_store
 
 
 def _ember_db(path: Path, messages: int = 0) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ember.memory import index, inventory
+from ember.memory import inventory
 from ember.memory.importer import ImportReport, parse_timestamp, read_jsonl
-from ember.memory.store import open_store
+from ember.memory.search import index
+from ember.store.sqlite.store import open_store
 
 EMBER = str(Path(sys.executable).parent / "ember")
 

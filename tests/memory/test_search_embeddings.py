@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ember.memory import embeddings
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.search import MemorySearch
+from ember.memory.search import embeddings
+from ember.memory.search.federated import MemorySearch
 
 pytestmark = pytest.mark.skipif(
     not embeddings.embeddings_available(),
@@ -40,7 +40,7 @@ def test_vectors_are_unit_length_and_meaningful(embedder):
 def test_int8_storage_keeps_directions(embedder):
     import numpy as np
 
-    from ember.memory.vectors import decode_many, encode
+    from ember.memory.search.vectors import decode_many, encode
 
     v = embedder.embed(["a sentence to store", "another one"])
     back = decode_many([encode(x) for x in v], embedder.dim)
@@ -112,7 +112,7 @@ def test_the_query_vector_is_the_named_speakers_own_words(store, embedder):
 def test_sentence_feature_is_the_best_sentence_cosine_as_a_z_score(store, embedder):
     import numpy as np
 
-    from ember.memory.vectors import to_unit
+    from ember.memory.search.vectors import to_unit
 
     load(store, [
         ("Ana", "The weather was grey. I adopted a kitten named Pixel! She sleeps all day."),
@@ -136,7 +136,7 @@ def test_sentence_feature_is_the_best_sentence_cosine_as_a_z_score(store, embedd
 
 
 def test_a_search_with_nothing_new_asks_the_store_only_whether_anything_changed(store, embedder, monkeypatch):
-    from ember.memory import embedding_index
+    from ember.memory.search import embedding_index
 
     chat = [("Ana", "I adopted a kitten named Pixel."), ("Ben", "I repaired the garden fence.")]
     load(store, chat)
@@ -160,7 +160,7 @@ def test_numpy_blas_runs_on_one_thread_for_search():
 
     import numpy as np
 
-    from ember.memory.vectors import single_threaded_blas
+    from ember.memory.search.vectors import single_threaded_blas
 
     single_threaded_blas()
     libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))

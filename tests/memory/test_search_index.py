@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from ember.memory import index, inventory
+from ember.memory import inventory
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.search import MemorySearch
+from ember.memory.search import index
+from ember.memory.search.federated import MemorySearch
 from ember.models.base import Message, ToolCall
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from ember.memory import message_search
-from ember.memory import search as search_module
-from ember.memory.hits import Hit
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
-from ember.memory.search import MemorySearch, register_source
+from ember.memory.search import federated as search_module
+from ember.memory.search import messages as message_search
+from ember.memory.search.federated import MemorySearch, register_source
+from ember.memory.search.hits import Hit
 
 
 def load(store, lines: list[tuple[str, str, str, str, str]]) -> None:

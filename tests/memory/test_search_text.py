@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from ember.memory import textproc
-from ember.memory.timeref import mention_ranges, query_ranges
-from ember.memory.wordpiece import WordPiece
+from ember.memory.search import textproc
+from ember.memory.search.timeref import mention_ranges, query_ranges
+from ember.memory.search.wordpiece import WordPiece
 from ember.store.sqlite.fts import fts_any
 
 
@@ -85,7 +85,7 @@ def test_wordpiece_matches_bert_uncased_rules():
 
 def test_shipped_minilm_vocabulary_is_bert_uncased():
     """The vocabulary shipped as package data gives the ids the model was trained with."""
-    from ember.memory.embeddings import VOCAB_PATH
+    from ember.memory.search.embeddings import VOCAB_PATH
 
     wp = WordPiece.from_vocab_lines(VOCAB_PATH.read_text(encoding="utf-8").splitlines())
     assert len(wp.vocab) == 30522

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ember.memory.store import StoreError
 from ember.models.base import Message
+from ember.store.records import StoreError
 
 
 def test_the_first_title_wins(store):

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ember.memory.store import SQLiteStore
 from ember.models.base import Message
+from ember.store.sqlite.store import SQLiteStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix file modes")
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from ember.cli.main import cli
 from ember.gateway.ledger import Ledger, OutboxPart
-from ember.memory import index
 from ember.memory.episodes import Episode, Step
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
+from ember.memory.search import index
 from ember.models.base import Message, ToolCall, Usage
 from ember.scheduler.jobs import JobBook
 from ember.scheduler.schedule import parse

@@ -9,8 +9,8 @@ import json
 import psycopg
 import pytest
 
-from ember.memory import index
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
+from ember.memory.search import index
 from ember.models.base import Message
 from ember.store.backends import open_backend
 from ember.store.records import ForeignDatabaseError, NewerSchemaError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ember.memory.learn_prompts import SKILL_TAG
+from ember.memory.learning.prompts import SKILL_TAG
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.learning.scenarios import LearningModel, call, turn_of
 from tests.workflows.conftest import MODEL_TOML, cli_json, is_agent_request, last_user, section, tool_results

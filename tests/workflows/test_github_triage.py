@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("websockets", reason="the gateway extra is not installed")
 
-from ember.memory.learn_prompts import LESSON_TAG, PROFILE_TAG, SKILL_TAG  # noqa: E402
+from ember.memory.learning.prompts import LESSON_TAG, PROFILE_TAG, SKILL_TAG  # noqa: E402
 from tests.e2e.conftest import EMBER  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, Reply  # noqa: E402

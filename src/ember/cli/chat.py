@@ -55,7 +55,7 @@ def chat(resume: str | None = None, show_reasoning: bool = False, yes: bool = Fa
                     on_notice=lambda text: console.print(f"[dim]· {text}[/]", highlight=False))
     runtime = build_runtime(settings, interactive=True, auto_approve=yes, ask=door.approver)
     workspace_created(runtime)
-    from ember.memory.embedding_index import BackgroundIndexer
+    from ember.memory.search.embedding_index import BackgroundIndexer
 
     # fills the embedding index while the chat runs
     indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()

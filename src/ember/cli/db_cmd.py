@@ -139,7 +139,7 @@ def copy(source: str | None, destination: str | None, as_json: bool) -> None:
     source while copying, so that nothing is written there meanwhile.
     """
     from ember.cli.errors import CliError
-    from ember.memory import index
+    from ember.memory.search import index
     from ember.store.locations import shown_location
     from ember.store.transfer import copy_store
 

@@ -205,7 +205,8 @@ def check_memory_scan(settings) -> Check:
     """Skills and USER.md lines the scan leaves out of the prompt (placed or edited by hand, or written
     before the scan knew better), with why."""
     from ember.config import home_issue
-    from ember.memory import profile, skills
+    from ember.memory import profile
+    from ember.memory.skills import library as skills
     from ember.store.records import StoreError
 
     try:

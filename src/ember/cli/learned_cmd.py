@@ -20,7 +20,7 @@ def _store():
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 def learned(show_all: bool, as_json: bool) -> None:
     """List USER.md items and skills the model added or changed, newest first, with the id that undoes each."""
-    from ember.memory import learned as memory
+    from ember.memory.learning import learned as memory
 
     _, store = _store()
     with store:
@@ -31,7 +31,7 @@ def learned(show_all: bool, as_json: bool) -> None:
     if not found:
         click.echo("Nothing learned yet: the model has not added to USER.md or written a skill.", err=True)
         return
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     click.echo("   id  when         by        what")
     for entry in found:
@@ -46,7 +46,7 @@ def learned(show_all: bool, as_json: bool) -> None:
 @click.argument("event_id", metavar="ID", type=int)
 def undo(event_id: int) -> None:
     """Undo a USER.md item or skill the model added (ID from `ember memory learned`)."""
-    from ember.memory import learned as memory
+    from ember.memory.learning import learned as memory
 
     settings, store = _store()
     with store:

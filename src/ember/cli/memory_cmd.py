@@ -18,8 +18,8 @@ from ember.cli.group import DefaultGroup
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ember.memory.embedding_index import EmbeddingState
-    from ember.memory.hits import Hit
+    from ember.memory.search.embedding_index import EmbeddingState
+    from ember.memory.search.hits import Hit
 
 
 def _store():
@@ -85,7 +85,7 @@ def _name(file: Any) -> str:
 
 
 def _when(timestamp: float | None, fmt: str) -> str:
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     when = local_time(timestamp) if timestamp else None
     return when.strftime(fmt) if when else ""
@@ -101,8 +101,8 @@ def import_(file: Any, strict: bool) -> None:
     required. Search works as soon as this returns; the embedding index is filled by
     `ember memory index` (or while `ember chat` runs). See docs/memory-search.md.
     """
-    from ember.memory import index
     from ember.memory.importer import ImportReport, import_messages, read_jsonl
+    from ember.memory.search import index
 
     report = ImportReport()
     messages = read_jsonl(file, report)
@@ -127,8 +127,8 @@ def import_(file: Any, strict: bool) -> None:
 
 def _embedding_state(store: Any) -> EmbeddingState | None:
     """The embedding index's state, without loading the model; None when search is lexical."""
-    from ember.memory.embedding_index import embedding_state
-    from ember.memory.embeddings import installed_model_name
+    from ember.memory.search.embedding_index import embedding_state
+    from ember.memory.search.embeddings import installed_model_name
 
     model = installed_model_name()
     return None if model is None else embedding_state(store, model)
@@ -147,9 +147,14 @@ def index_cmd(rebuild: bool, batch: int | None, as_json: bool) -> None:
     """
     import time
 
-    from ember.memory import index
-    from ember.memory.embedding_index import BATCH, EmbedReport, embed_missing
-    from ember.memory.embeddings import EXTRA_HINT, embeddings_available, embeddings_enabled, load_embedder
+    from ember.memory.search import index
+    from ember.memory.search.embedding_index import BATCH, EmbedReport, embed_missing
+    from ember.memory.search.embeddings import (
+        EXTRA_HINT,
+        embeddings_available,
+        embeddings_enabled,
+        load_embedder,
+    )
 
     store = _store()
     started = time.monotonic()
@@ -228,11 +233,11 @@ def _print_hits(query: str, hits: list[Hit]) -> None:
 def search_cmd(query: str | None, batch: Any, k: int, scope: str, session: str | None, person: str | None,
                as_json: bool) -> None:
     """Search past conversations (and lessons, episodes, skills) for QUERY."""
-    from ember.memory.search import MemorySearch
+    from ember.memory.search.federated import MemorySearch
 
     if (query is None) == (batch is None):
         raise click.UsageError("give a QUERY or --batch FILE (not both)")
-    from ember.memory.embedding_index import INLINE_LIMIT
+    from ember.memory.search.embedding_index import INLINE_LIMIT
 
     store = _store()
     session = _session_id(store, session)
@@ -314,7 +319,7 @@ def show(ref: str | None, as_json: bool) -> None:
             click.echo(row["content"])
         return
     data = inventory.counts(store)
-    from ember.memory.learning import recent_learning  # lessons, skills, USER.md changes and refusals
+    from ember.memory.learning.wiring import recent_learning  # lessons, skills, USER.md changes and refusals
 
     data["learned_recently"] = recent_learning(store)
     if as_json:

@@ -24,7 +24,7 @@ def _store():
 
 
 def _when(ts: float) -> str:
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     moment = local_time(ts)  # None for a time no datetime holds (a store from before import checked)
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "unknown"

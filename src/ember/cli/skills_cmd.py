@@ -22,7 +22,7 @@ def _context() -> tuple[Any, Any]:
 
 
 def _when(ts: float | None) -> str:
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     if not ts:
         return "never"
@@ -44,8 +44,8 @@ def skills() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 def list_skills(archived: bool, as_json: bool) -> None:
     """List skills with their usage counts."""
-    from ember.memory import skill_stats
-    from ember.memory import skills as library
+    from ember.memory.skills import library
+    from ember.memory.skills import stats as skill_stats
 
     settings, store = _context()
     with store:
@@ -89,8 +89,8 @@ def list_skills(archived: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Front matter, body, files and counts as JSON.")
 def show(name: str, as_json: bool) -> None:
     """Print a skill's SKILL.md (and list its other files)."""
-    from ember.memory import skill_stats
-    from ember.memory import skills as library
+    from ember.memory.skills import library
+    from ember.memory.skills import stats as skill_stats
 
     settings, store = _context()
     with store:
@@ -121,7 +121,7 @@ def install(path: str, force: bool, yes: bool) -> None:
     """Install a skill folder (with a SKILL.md) after validating and scanning it."""
     from pathlib import Path
 
-    from ember.memory import skills as library
+    from ember.memory.skills import library
 
     def confirm(found: list[str]) -> bool:
         click.echo("These files hold what look like real secrets; the agent would read them:", err=True)
@@ -151,7 +151,7 @@ def install(path: str, force: bool, yes: bool) -> None:
 @click.argument("name")
 def archive(name: str) -> None:
     """Move a skill to skills/.archive (out of the prompt, kept on disk)."""
-    from ember.memory import skills as library
+    from ember.memory.skills import library
 
     settings, store = _context()
     with store:
@@ -166,7 +166,7 @@ def archive(name: str) -> None:
 @click.argument("name")
 def restore(name: str) -> None:
     """Bring an archived skill back."""
-    from ember.memory import skills as library
+    from ember.memory.skills import library
 
     settings, store = _context()
     with store:
@@ -182,7 +182,7 @@ def restore(name: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def remove(name: str, yes: bool) -> None:
     """Delete a skill folder and its counts (archive keeps it instead)."""
-    from ember.memory import skills as library
+    from ember.memory.skills import library
 
     settings, store = _context()
     with store:

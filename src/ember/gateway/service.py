@@ -103,7 +103,7 @@ class Gateway:
         beat.start()
         self._workers.append(beat)
         self.scheduler.start()
-        from ember.memory.embedding_index import BackgroundIndexer
+        from ember.memory.search.embedding_index import BackgroundIndexer
 
         settings = self.runtime.settings
         self.indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()  # embeddings, off the hot path

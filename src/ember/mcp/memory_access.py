@@ -3,7 +3,7 @@
 Each is one small function over the store or EMBER_HOME, so the MCP server does not care where
 the data comes from:
 
-- ``search_memory`` is Ember's own memory search (``ember.memory.search``): past messages
+- ``search_memory`` is Ember's own memory search (``ember.memory.search.federated``): past messages
   (BM25, plus embeddings when installed and not turned off with ``EMBER_EMBEDDINGS=off``,
   aware of speakers and dates), episodes, lessons and skills, fused into one ranking; ``scope``
   narrows it to one of them. Each hit keeps what a client needs to cite or forget it: its id,
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ember.memory.hits import Hit
+    from ember.memory.search.hits import Hit
     from ember.store.ports import Store
 
 PROFILE_FILE = "USER.md"
@@ -74,7 +74,7 @@ def _snippet(text: str, redact: Callable[[str], str]) -> str:
 
 
 def _memory_hit(hit: Hit, redact: Callable[[str], str]) -> MemoryHit:
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     moment = local_time(hit.created_at)
     when = moment.strftime("%Y-%m-%d %H:%M") if moment else ""
@@ -91,9 +91,9 @@ def search_memory(
     """The best ``limit`` hits (1 to 50) for ``query`` in ``scope``, best first, snippets redacted.
 
     ``scope`` is ``all``, ``messages``, ``episodes``, ``lessons`` or ``skills``
-    (``ember.memory.search.SCOPES``); an unknown one raises ValueError, as does an empty query.
+    (``ember.memory.search.federated.SCOPES``); an unknown one raises ValueError, as does an empty query.
     """
-    from ember.memory.search import search
+    from ember.memory.search.federated import search
 
     if not query.strip():
         raise ValueError("the query is empty: say what to look for")
@@ -175,7 +175,7 @@ class Skill:
 def list_skills(home: Path) -> list[Skill]:
     """The skills in the prompt's index, sorted by name: the library's own listing (``memory.skills``),
     so a skill the scan refuses, or one that cannot be read, is served to no MCP client either."""
-    from ember.memory import skills as library
+    from ember.memory.skills import library
 
     return [Skill(name=info.name, description=info.description, path=info.path / "SKILL.md")
             for info in library.list_skills(home) if not info.problem]

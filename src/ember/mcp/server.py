@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Literal, not the tuples they mirror (ember.memory.search.SCOPES, ember.memory.profile.SECTIONS):
+# Literal, not the tuples they mirror (ember.memory.search.federated.SCOPES, ember.memory.profile.SECTIONS):
 # the SDK turns them into enums in the tools' schemas; test_serve checks they stay in step.
 Scope = Literal["all", "messages", "episodes", "lessons", "skills"]
 Section = Literal["Preferences", "Language", "Formats", "Terms", "Constraints"]
@@ -111,7 +111,7 @@ def build_server(settings: "Settings", *, allow_writes: bool = False) -> Any:
     def record(kind: str, subject: str, detail: str) -> None:
         """A learning event, listed by `ember memory show` like the learning loop's own."""
         try:
-            from ember.memory.learn import log_event
+            from ember.memory.learning.learner import log_event
 
             log_event(store(), kind, subject, redact(detail))
         except Exception:  # the answer to the client matters more than the log line
@@ -132,7 +132,7 @@ def build_server(settings: "Settings", *, allow_writes: bool = False) -> Any:
             text and secrets are refused.
             """
             from ember.config import ConfigError
-            from ember.memory.learning import LearningConfig
+            from ember.memory.learning.wiring import LearningConfig
             from ember.security.scan import UnsafeContent
 
             try:

@@ -24,8 +24,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ember.memory.hits import Hit
-from ember.memory.search import register_source
+from ember.memory.search.federated import register_source
+from ember.memory.search.hits import Hit
 from ember.store.learning_records import Episode, Step
 
 if TYPE_CHECKING:

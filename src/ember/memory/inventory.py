@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ember.memory import index, textproc
 from ember.memory.importer import MAX_TIME, MIN_TIME
-from ember.memory.search import sources
+from ember.memory.search import index, textproc
+from ember.memory.search.federated import sources
 
 if TYPE_CHECKING:
     from ember.store.ports import Store
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def counts(store: Store) -> dict[str, Any]:
     """Sessions, messages and the state of the search index, plus each registered source's count."""
-    from ember.memory.embeddings import embeddings_available
+    from ember.memory.search.embeddings import embeddings_available
 
     stored = store.archive.counts()
     data: dict[str, Any] = {

@@ -18,8 +18,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ember.memory.hits import Hit
-from ember.memory.search import register_source
+from ember.memory.search.federated import register_source
+from ember.memory.search.hits import Hit
 from ember.store.learning_records import Lesson
 
 if TYPE_CHECKING:

@@ -157,7 +157,7 @@ class LessonStore(Protocol):
 
 
 class SkillStatsStore(Protocol):
-    """Use counts of the SKILL.md files, by name (``ember.memory.skill_stats``)."""
+    """Use counts of the SKILL.md files, by name (``ember.memory.skills.stats``)."""
 
     def ensure(self, name: str, origin: str) -> None:
         """Give ``name`` a record (kept if it has one) and mark it active."""
@@ -258,7 +258,7 @@ class SearchIndex(Protocol):
 
 class VectorIndex(Protocol):
     """Embeddings of the messages, their sentences and the indexed words (int8 bytes), and the
-    claims of the processes filling them in (``ember.memory.embedding_index``)."""
+    claims of the processes filling them in (``ember.memory.search.embedding_index``)."""
 
     def model(self) -> str | None:
         """The model whose vectors are stored."""

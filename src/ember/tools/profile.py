@@ -26,7 +26,7 @@ Section = Literal["Preferences", "Language", "Formats", "Terms", "Constraints"]
 def _home_and_budget(ctx: ToolContext) -> tuple[Path, int]:
     if ctx.settings is None:
         raise ToolError("user_profile needs Ember's settings (EMBER_HOME); it is not available here.")
-    from ember.memory.learning import LearningConfig
+    from ember.memory.learning.wiring import LearningConfig
 
     person = ctx.store.person_of(ctx.session_id) if ctx.store is not None else ""  # each person's own USER.md
     return profile.home_of(Path(ctx.settings.home), person), LearningConfig.from_settings(ctx.settings).profile_max_chars
@@ -83,7 +83,7 @@ def _tell_the_user(ctx: ToolContext, item: str, section: str, replaced: list[tup
     """The model changed USER.md on its own: one line for the person, with how to undo it."""
     undo = ""
     if ctx.store is not None:
-        from ember.memory import learned
+        from ember.memory.learning import learned
 
         event_id = learned.record(ctx.store, "profile", "USER.md item from the agent", item,
                                   {"by": "agent", "type": "profile", "items": [[section, item]], "replaced": replaced,

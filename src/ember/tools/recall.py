@@ -1,6 +1,6 @@
 """The ``memory_search`` tool: the model looks things up in past conversations and what Ember learned.
 
-One call of ``ember.memory.search`` (BM25 + embeddings when installed, aware of speakers and
+One call of ``ember.memory.search.federated`` (BM25 + embeddings when installed, aware of speakers and
 dates). Results are compact lines, one per hit, so that ten of them cost a few hundred tokens:
 id, date, who, session and a snippet: the part of the hit with the most of the query's words.
 The text is what people wrote earlier, i.e. data, not instructions; it is returned as a tool
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from ember.tools.base import ToolContext, ToolError, tool
 
 if TYPE_CHECKING:
-    from ember.memory.hits import Hit
+    from ember.memory.search.hits import Hit
 
 Scope = Literal["all", "messages", "episodes", "lessons", "skills"]
 SNIPPET = 220
@@ -28,7 +28,7 @@ def snippet(text: str, query: str, limit: int = SNIPPET) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    from ember.memory.textproc import query_terms
+    from ember.memory.search.textproc import query_terms
 
     terms, _ = query_terms(query)
     patterns = [re.compile(r"\b" + re.escape(term[:5]), re.I) for term in terms if len(term) > 2]  # memory ~ memories
@@ -48,7 +48,7 @@ def snippet(text: str, query: str, limit: int = SNIPPET) -> str:
 
 
 def _line(hit: Hit, query: str) -> str:
-    from ember.memory.index import local_time
+    from ember.memory.search.index import local_time
 
     moment = local_time(hit.created_at)
     when = moment.strftime("%Y-%m-%d") if moment else ""
@@ -68,7 +68,7 @@ def memory_search(ctx: ToolContext, query: str, k: int = 8, scope: Scope = "all"
         scope: Where to look: everything, or only messages, episodes, lessons or skills.
         session: Only this session's messages (a session id); omit to search every session.
     """
-    from ember.memory.search import search
+    from ember.memory.search.federated import search
 
     store = ctx.store
     if store is None:

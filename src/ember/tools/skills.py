@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from ember.memory import skills
-from ember.memory.skill_format import MAX_LEARNED_CHARS, MAX_SKILL_CHARS, validate_name
+from ember.memory.skills import library as skills
+from ember.memory.skills.format import MAX_LEARNED_CHARS, MAX_SKILL_CHARS, validate_name
 from ember.security.scan import scan
 from ember.tools.base import ToolContext, ToolError, tool
 
@@ -124,7 +124,7 @@ def _tell_the_user(ctx: ToolContext, name: str, description: str, previous: str 
     """The model wrote a skill on its own: one line for the person, with how to undo it."""
     undo = ""
     if ctx.store is not None:
-        from ember.memory import learned
+        from ember.memory.learning import learned
 
         event_id = learned.record(ctx.store, "skill" if previous is None else "skill-edited", name, description,
                                   {"by": "agent", "type": "skill", "name": name, "created": previous is None,

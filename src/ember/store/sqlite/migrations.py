@@ -126,7 +126,7 @@ def create_allowed_commands_and_meta(db: sqlite3.Connection) -> None:
 
 
 def learning_episodes_lessons_skills(db: sqlite3.Connection) -> None:
-    # The learning loop (ember.memory.learn): one episode per finished task; lessons learned from
+    # The learning loop (ember.memory.learning.learner): one episode per finished task; lessons learned from
     # corrections and fixed failures, with their use counts; usage counts of the SKILL.md files
     # (the skills themselves are files under EMBER_HOME/skills); and a log of what was learned.
     # ``recent`` holds the latest outcomes of a lesson or skill, oldest first ("1" helped, "0" not).
@@ -210,7 +210,7 @@ def learning_episodes_lessons_skills(db: sqlite3.Connection) -> None:
 
 
 def search_index(db: sqlite3.Connection) -> None:
-    # Memory search (ember.memory.search, docs/memory-search.md). Imported messages keep the id they
+    # Memory search (ember.memory.search.federated, docs/memory-search.md). Imported messages keep the id they
     # had in their source and who spoke them. search_fts indexes each searchable message (rowid =
     # message id) with its neighbours' text as a second column; search_vectors holds its embeddings
     # (part 0: the message, 1..: its sentences) as int8; search_times the periods it talks about;
@@ -250,7 +250,7 @@ def message_reasoning_blocks(db: sqlite3.Connection) -> None:
 
 
 def search_claims(db: sqlite3.Connection) -> None:
-    # The messages an indexer is embedding right now (ember.memory.embedding_index), so that two
+    # The messages an indexer is embedding right now (ember.memory.search.embedding_index), so that two
     # processes filling the embedding index at once take different batches. A claim whose process
     # is gone is taken over; a message is embedded once it has a search_vectors row of part 0.
     _run(db, "CREATE TABLE search_claims (message_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, claimed_at REAL NOT NULL)")

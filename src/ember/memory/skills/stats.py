@@ -1,6 +1,6 @@
 """What is counted about skills (``store.skill_stats``): uses, successes, recent outcomes, archiving.
 
-The skills themselves are files (``ember.memory.skills``); their counts live in the store, keyed by
+The skills themselves are files (``ember.memory.skills.library``); their counts live in the store, keyed by
 name, so a hand-edited SKILL.md keeps its record. ``recent`` holds the latest outcomes, oldest
 first ("1" the task went well, "0" it did not), which is what archiving a failing skill looks at.
 """

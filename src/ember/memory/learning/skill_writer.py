@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ember.memory import learn_prompts as prompts
-from ember.memory import skills
-from ember.memory.learn_events import log_event
-from ember.memory.skill_format import SkillDoc, SkillFormatError, parse_skill, slugify, validate_name
+from ember.memory.learning import prompts
+from ember.memory.learning.events import log_event
+from ember.memory.skills import library as skills
+from ember.memory.skills.format import SkillDoc, SkillFormatError, parse_skill, slugify, validate_name
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ember.memory.episodes import Episode
-    from ember.memory.learn import Learner
+    from ember.memory.learning.learner import Learner
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,7 @@ class MiniLM:
     def __init__(self, model_path: Path, vocab_path: Path, *, max_tokens: int = 128, threads: int | None = None):
         import onnxruntime as ort
 
-        from ember.memory.wordpiece import WordPiece
+        from ember.memory.search.wordpiece import WordPiece
 
         self.tokenizer = WordPiece.from_vocab_lines(vocab_path.read_text(encoding="utf-8").splitlines())
         options = ort.SessionOptions()

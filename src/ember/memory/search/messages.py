@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ember.memory import index, query_rewrite, ranking, textproc, timeref
-from ember.memory.hits import Hit
 from ember.memory.importer import MAX_TIME
+from ember.memory.search import index, query_rewrite, ranking, textproc, timeref
+from ember.memory.search.hits import Hit
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ember.memory.embeddings import Embedder
+    from ember.memory.search.embeddings import Embedder
     from ember.store.ports import Store
     from ember.store.search_records import Candidate, Scope
 
@@ -103,7 +103,7 @@ class MessageSearcher:
         report = index.refresh(self.store, progress)
         self._missing = 0
         if self.embedder is not None:
-            from ember.memory import embedding_index
+            from ember.memory.search import embedding_index
 
             missing = embedding_index.embedding_state(self.store, self.embedder.name).missing
             if missing and (embed_limit is None or missing <= embed_limit):
@@ -123,7 +123,7 @@ class MessageSearcher:
     def _load_vectors(self) -> None:
         import numpy as np
 
-        from ember.memory.vectors import MessageVectors, WordVectors, single_threaded_blas, to_unit
+        from ember.memory.search.vectors import MessageVectors, WordVectors, single_threaded_blas, to_unit
 
         assert self.embedder is not None
         single_threaded_blas()
@@ -156,7 +156,7 @@ class MessageSearcher:
         vectors): each message's vector mixed with its neighbours' in the same session."""
         import numpy as np
 
-        from ember.memory.vectors import to_unit
+        from ember.memory.search.vectors import to_unit
 
         vec = self._vectors
         order = np.array([vec.row_of(r[0]) for r in rows], dtype=np.int64)
@@ -181,7 +181,7 @@ class MessageSearcher:
         """The ``k`` best messages for ``query`` (in ``session`` only, and only ``person``'s sessions,
         when given)."""
         if sync:
-            from ember.memory.embedding_index import INLINE_LIMIT
+            from ember.memory.search.embedding_index import INLINE_LIMIT
 
             self.sync(embed_limit=INLINE_LIMIT)
         rows, features, dense = self.candidates(query, session, person)
@@ -337,7 +337,7 @@ class MessageSearcher:
         """
         import numpy as np
 
-        from ember.memory.vectors import to_unit
+        from ember.memory.search.vectors import to_unit
 
         vec = self._vectors
         sample_sims = self._sample @ qv

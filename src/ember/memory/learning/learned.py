@@ -110,7 +110,7 @@ def undo(store: Store, home: Path, event_id: int) -> str:
     else:
         done = _undo_skill(store, home, event, record_)
     store.learning.mark_undone(event_id)
-    from ember.memory.learn_events import log_event
+    from ember.memory.learning.events import log_event
 
     log_event(store, "undone", f"change #{event_id}", done)
     return done
@@ -140,7 +140,7 @@ def _undo_profile(home: Path, record_: dict[str, Any]) -> str:
 
 
 def _undo_skill(store: Store, home: Path, event: dict[str, Any], record_: dict[str, Any]) -> str:
-    from ember.memory import skills
+    from ember.memory.skills import library as skills
 
     name = record_["name"]
     info = skills.find(home, name)

@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.memory import index, textproc
+from ember.memory.search import index, textproc
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ember.memory.embeddings import Embedder
+    from ember.memory.search.embeddings import Embedder
     from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def _texts(store: Store, ids: list[int]) -> tuple[list[str], list[tuple[int, int
 def _embed_batch(store: Store, embedder: Embedder, owner: str, ids: list[int],
                  step: Callable[[float], None]) -> tuple[int, int]:
     """Embed the claimed messages ``ids`` and commit their vectors; (messages written, new words)."""
-    from ember.memory.vectors import encode
+    from ember.memory.search.vectors import encode
 
     texts, keys, words = _texts(store, ids)
     total = len(texts) + len(words)
@@ -292,7 +292,7 @@ class BackgroundIndexer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> BackgroundIndexer:
-        from ember.memory.embeddings import embeddings_available
+        from ember.memory.search.embeddings import embeddings_available
 
         if self._thread is None and embeddings_available():
             self._thread = threading.Thread(target=self._run, name="ember-embedding-index", daemon=True)
@@ -327,7 +327,7 @@ class BackgroundIndexer:
             log.warning("the background embedding index stopped", exc_info=True)
 
     def _round(self, store: Store, embedder: Embedder | None) -> Embedder | None:
-        from ember.memory import embeddings
+        from ember.memory.search import embeddings
 
         index.refresh(store)
         model = embeddings.installed_model_name()

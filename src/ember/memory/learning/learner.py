@@ -31,11 +31,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ember.memory import episodes, lessons, profile, skill_stats
-from ember.memory import learn_prompts as prompts
+from ember.memory import episodes, lessons, profile
 from ember.memory.episodes import Episode, Step
-from ember.memory.learn_events import log_event, recent_events  # noqa: F401 (recent_events: importable from here too)
-from ember.memory.learn_inputs import LearningConfig, Turn
+from ember.memory.learning import prompts
+from ember.memory.learning.events import log_event, recent_events  # noqa: F401 (recent_events: importable from here too)
+from ember.memory.learning.inputs import LearningConfig, Turn
+from ember.memory.skills import stats as skill_stats
 
 if TYPE_CHECKING:
     from ember.config import Settings
@@ -153,7 +154,7 @@ class Learner:
         self._learn_preferences(turn.user_message, episode.id)
         work = [s for s in steps if s.tool not in META_TOOLS]
         if helped and len(work) >= self.config.skill_min_tool_calls:
-            from ember.memory.learn_skills import write_skill
+            from ember.memory.learning.skill_writer import write_skill
 
             write_skill(self, episode)
         self._archive_stale_skills(episode.id)
@@ -185,7 +186,7 @@ class Learner:
         root = self.home / "skills"
         if not root.is_dir():
             return
-        from ember.memory import skills
+        from ember.memory.skills import library as skills
 
         for name, why in skills.archive_stale(self.home, self.store, unused_days=self.config.skill_unused_days,
                                               window=self.config.retire_window, below=self.config.retire_below):
@@ -296,7 +297,7 @@ class Learner:
 
         home = profile.home_of(self.home, self._person_of_episode(episode_id))  # the person's own USER.md
         if profile.update(home, change, max_chars=self.config.profile_max_chars, condense=self._condense):
-            from ember.memory import learned
+            from ember.memory.learning import learned
 
             learned.record(self.store, "profile", "USER.md updated", "; ".join(item for _, item in clean),
                            {"by": "learning", "type": "profile", "items": clean, "replaced": replaced,

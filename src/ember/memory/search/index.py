@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ember.memory import textproc, timeref
+from ember.memory.search import textproc, timeref
 from ember.store.search_records import IndexedMessage, IndexEntry, TimeMention
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def refresh(store: Store, progress: Progress | None = None) -> RefreshReport:
     """Index the text of the messages added since the last refresh (fast: no embedding).
 
     Vectors are added apart from this, in batches that survive an interruption: see
-    ``ember.memory.embedding_index``.
+    ``ember.memory.search.embedding_index``.
     """
     report = RefreshReport()
     upto = store.index.indexed_upto()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ember.agent.context import Slot, SlotRequest
-from ember.memory.learn_inputs import LearningConfig, Turn
+from ember.memory.learning.inputs import LearningConfig, Turn
 
 __all__ = ["PROFILE_FRAME", "Learning", "LearningConfig", "LearningWorker", "Turn", "install_learning",
            "learning_summary", "recent_learning"]
@@ -29,7 +29,7 @@ __all__ = ["PROFILE_FRAME", "Learning", "LearningConfig", "LearningWorker", "Tur
 if TYPE_CHECKING:
     from ember.agent.events import TurnFailed, TurnFinished
     from ember.agent.loop import Agent
-    from ember.memory.learn import Learner
+    from ember.memory.learning.learner import Learner
     from ember.store.ports import Store
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class Learning:
     def learner(self) -> Learner:
         """Built on first use, in the worker: its modules are not imported on the start-up path."""
         if self._learner is None:
-            from ember.memory.learn import Learner
+            from ember.memory.learning.learner import Learner
 
             self._learner = Learner(self.agent.store, self.agent.router, self.agent.settings, self.config, self.cancel)
         return self._learner
@@ -164,7 +164,7 @@ class Learning:
             return None
         if not any(t.name == "skills" for t in self.agent.registry.toolsets()):
             return None  # without skill_view the index would be a menu nobody can order from
-        from ember.memory import skills
+        from ember.memory.skills import library as skills
 
         lines = skills.index_lines(self.home, self.agent.store, request.user_message, self.config.skills_in_index)
         if not lines:
@@ -194,7 +194,7 @@ class Learning:
         return cached[1] if cached and cached[0] == user_message else []
 
     def _process(self, turn: Turn) -> None:
-        from ember.memory.learn import LearningAbandoned
+        from ember.memory.learning.learner import LearningAbandoned
 
         if self.cancel.is_set():
             return
@@ -242,8 +242,9 @@ def install_learning(agent: Agent, config: LearningConfig | None = None) -> Lear
 
 def learning_summary(store: Store, home: Path) -> dict[str, Any]:
     """What the learning loop holds and did lately, for ``ember memory show``."""
-    from ember.memory import episodes, lessons, profile, skills
-    from ember.memory.learn_events import recent_events
+    from ember.memory import episodes, lessons, profile
+    from ember.memory.learning.events import recent_events
+    from ember.memory.skills import library as skills
 
     profile_text = profile.read_text(home)
     active = [s for s in skills.list_skills(home) if not s.problem]
@@ -268,7 +269,7 @@ def recent_learning(store: Store, limit: int = 8) -> list[str]:
     """What was learned lately, newest first, one short line each (for ``ember memory show``)."""
     from datetime import datetime
 
-    from ember.memory.learn_events import recent_events
+    from ember.memory.learning.events import recent_events
 
     lines = []
     for event in recent_events(store, limit):

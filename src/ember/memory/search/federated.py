@@ -1,6 +1,6 @@
 """One memory search over messages, episodes, lessons and skills.
 
-    from ember.memory.search import search
+    from ember.memory.search.federated import search
     hits = search(store, "what did Caroline paint in May 2023?", k=10, scope="all")
 
 ``scope`` is ``all``, ``messages`` or the name of a registered source (``episodes``,
@@ -14,7 +14,7 @@ score scale cannot drown the others.
 
 Other parts of Ember make their data searchable without this module knowing their tables::
 
-    from ember.memory.search import register_source
+    from ember.memory.search.federated import register_source
 
     def search_lessons(store, query, k, person=None):   # -> list[Hit], best first; person: above
         return [Hit(id=f"lessons:{l.id}", score=s, source="lessons", text=l.rule) for l, s in ...]
@@ -39,13 +39,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ember.memory.hits import Hit
+from ember.memory.search.hits import Hit
 
 if TYPE_CHECKING:
-    from ember.memory.embedding_index import EmbeddingState
-    from ember.memory.embeddings import Embedder
-    from ember.memory.index import Progress, RefreshReport
-    from ember.memory.message_search import MessageSearcher
+    from ember.memory.search.embedding_index import EmbeddingState
+    from ember.memory.search.embeddings import Embedder
+    from ember.memory.search.index import Progress, RefreshReport
+    from ember.memory.search.messages import MessageSearcher
     from ember.store.ports import Store
 
 __all__ = ["SCOPES", "Hit", "MemorySearch", "Source", "register_source", "search", "searcher_for", "sources"]
@@ -95,7 +95,7 @@ def sources() -> dict[str, Source]:
     return dict(_SOURCES)
 
 
-SOURCE_MODULES = ["ember.memory.episodes", "ember.memory.lessons", "ember.memory.skills"]
+SOURCE_MODULES = ["ember.memory.episodes", "ember.memory.lessons", "ember.memory.skills.library"]
 """Imported before a search that is not limited to messages: each may call ``register_source``."""
 
 
@@ -130,8 +130,8 @@ class MemorySearch:
     """Search over one store, keeping indexes in memory between queries (one per store is enough)."""
 
     def __init__(self, store: Store, embedder: Embedder | None | Literal["auto"] = "auto"):
-        from ember.memory.embeddings import load_embedder
-        from ember.memory.message_search import MessageSearcher
+        from ember.memory.search.embeddings import load_embedder
+        from ember.memory.search.messages import MessageSearcher
 
         self.store = store
         self.embedder: Embedder | None = load_embedder() if embedder == "auto" else embedder
@@ -146,7 +146,7 @@ class MemorySearch:
 
     def embedding_state(self) -> EmbeddingState | None:
         """How far the embedding index is; None when search is lexical (no backend, or turned off)."""
-        from ember.memory.embedding_index import embedding_state
+        from ember.memory.search.embedding_index import embedding_state
 
         return None if self.embedder is None else embedding_state(self.store, self.embedder.name)
 
@@ -161,7 +161,7 @@ class MemorySearch:
         if scope in ("all", "messages"):
             with self._lock:
                 if refresh:
-                    from ember.memory.embedding_index import INLINE_LIMIT
+                    from ember.memory.search.embedding_index import INLINE_LIMIT
 
                     self.messages.sync(embed_limit=INLINE_LIMIT)
                 lists.append(self.messages.search(query, k, session, sync=False, person=person))

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ember.memory import skill_stats
-from ember.memory.hits import Hit
 from ember.memory.lessons import failing, keywords, overlap
-from ember.memory.search import register_source
-from ember.memory.skill_format import (
+from ember.memory.search.federated import register_source
+from ember.memory.search.hits import Hit
+from ember.memory.skills import stats as skill_stats
+from ember.memory.skills.format import (
     MAX_LEARNED_CHARS,
     MAX_SKILL_CHARS,
     SkillDoc,
