@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ember.config import Settings
-    from ember.gateway.channels.whatsapp_webhook import WebhookServer
+    from ember.gateway.channels.push_server import PushServer
 
 __all__ = ["WhatsAppChannel", "WhatsAppConfig"]
 
@@ -81,16 +81,17 @@ class WhatsAppChannel:
         self.api = GraphAPI(config.token, config.api_base, config.phone_number_id, self.client)
         self._status = ChannelStatus()
         self._on_inbound: Callable[[Inbound], None] | None = None
-        self._server: WebhookServer | None = None
+        self._server: PushServer | None = None
         self._last_message: dict[str, str] = {}  # chat -> the person's latest message id (for "typing...")
         self._typed: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._order = threading.Lock()  # notifications are recorded one at a time, in arrival order
 
     # --- receiving ------------------------------------------------------------------------------
 
     def start(self, on_inbound: Callable[[Inbound], None]) -> None:
         """Check the token and the number (``GET /{phone-number-id}``), then serve the webhook."""
-        from ember.gateway.channels.whatsapp_webhook import WebhookServer
+        from ember.gateway.channels.whatsapp_webhook import webhook_server
 
         self._on_inbound = on_inbound
         error = None
@@ -100,8 +101,8 @@ class WhatsAppChannel:
         except SendError as exc:
             error = str(exc)
             log.warning("whatsapp: %s", exc)
-        self._server = WebhookServer(self.config.app_secret, self.config.verify_token, self._handle,
-                                     self.config.host, self.config.port)
+        self._server = webhook_server(self.config.app_secret, self.config.verify_token, self._handle,
+                                      self.config.host, self.config.port)
         self._server.start()
         self._set_state(error is None or error != TOKEN_HELP, error)
         log.info("whatsapp: webhook listening on %s:%s", self.config.host, self._server.port)
@@ -121,6 +122,10 @@ class WhatsAppChannel:
 
     def _handle(self, payload: dict[str, Any]) -> None:
         """One signed notification; returns once every message in it is recorded (raises if not)."""
+        with self._order:
+            self._record_notification(payload)
+
+    def _record_notification(self, payload: dict[str, Any]) -> None:
         for value in changes(payload, self.config.phone_number_id):
             names = {str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
                      for c in value.get("contacts") or [] if isinstance(c, dict)}
