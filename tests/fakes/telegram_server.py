@@ -12,7 +12,15 @@ while a webhook is set); ``sendMessage`` (``parse_mode: "HTML"`` text is parsed 
 an unknown or unbalanced tag, a bare ``<`` or ``&`` is 400 "can't parse entities: ..."; more than
 4096 characters after parsing is 400 "message is too long"); ``sendPhoto`` / ``sendDocument``
 (multipart; captions up to 1024); ``sendChatAction``; ``answerCallbackQuery``; ``getFile`` and
-the download route; ``deleteWebhook``.
+the download route; ``setWebhook`` (an https URL, a ``secret_token`` of Telegram's characters;
+recorded in ``fake.webhooks``), ``getWebhookInfo`` and ``deleteWebhook``.
+
+Webhook mode, as Telegram does it: once a webhook is set and ``fake.push_to`` names where the
+reverse proxy in front of it listens (``http://127.0.0.1:PORT/telegram``), queued updates are
+POSTed there one at a time, in order, with the secret in ``X-Telegram-Bot-Api-Secret-Token``; an
+update is forgotten on a 2xx answer, else sent again after ``fake.retry_delay`` seconds. Every
+try is in ``fake.pushes`` as ``(update_id, HTTP status or 0)``. ``fake.take(update_id)`` takes
+an update off the queue, to POST it by hand.
 
 Use it as a context manager::
 
@@ -31,6 +39,7 @@ Use it as a context manager::
         fake.sent, fake.actions, fake.answered, fake.calls       # everything the bot did
         fake.wait_confirmed(update_id)        # until a getUpdates offset confirmed that update
         fake.wait_polling()                   # until a getUpdates is waiting
+        fake.wait_webhook()                   # until setWebhook was called; its parameters
 
 Faults, for the next ``times`` calls of a method (``"*"``: any method)::
 
@@ -71,6 +80,7 @@ from tests.fakes.telegram_wire import (
     decoded,
     entities,
     parse_html,
+    push_updates,
 )
 
 __all__ = ["Call", "EntityError", "FakeTelegram", "SentMessage", "parse_html"]
@@ -122,6 +132,12 @@ class FakeTelegram:
         self.downloads: list[str] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_allowed: list[str] = []
+        self.webhooks: list[dict[str, Any]] = []  # every setWebhook's parameters
+        self.push_to = ""  # where updates are POSTed while a webhook is set (the reverse proxy's address)
+        self.retry_delay = 0.2
+        self.pushes: list[tuple[int, int]] = []  # (update_id, HTTP status, 0 without an answer) per try
         self.confirmed = 0  # every update_id below this was confirmed by an offset
         self.stopped = threading.Event()
         self._cond = threading.Condition()
@@ -143,6 +159,7 @@ class FakeTelegram:
         self._server = Server(("127.0.0.1", self._port), Handler)
         self._server.fake = self
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(target=push_updates, args=(self,), name="fake-telegram-push", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -244,6 +261,34 @@ class FakeTelegram:
         with self._cond:
             return self._queue(dict(update))
 
+    def take(self, update_id: int) -> dict[str, Any]:
+        """Take a queued update off the queue, to POST it by hand as Telegram would."""
+        with self._cond:
+            for update in self._updates:
+                if update["update_id"] == update_id:
+                    self._updates.remove(update)
+                    return update
+        raise AssertionError(f"no update {update_id} queued")
+
+    def next_push(self) -> tuple[str, str, dict[str, Any]] | None:
+        """(address, secret, update) to POST next in webhook mode; None when there is none."""
+        with self._cond:
+            while self._updates and self.webhook_allowed and not any(k in self._updates[0]
+                                                                     for k in self.webhook_allowed):
+                self._updates.popleft()  # not asked for: Telegram never sends it
+            if not (self.push_to and self.webhook_url and self._updates):
+                return None
+            return self.push_to, self.webhook_secret, self._updates[0]
+
+    def pushed(self, update: dict[str, Any], status: int) -> None:
+        """A webhook POST of ``update`` was answered ``status`` (0: no answer): a 2xx confirms it."""
+        with self._cond:
+            self.pushes.append((update["update_id"], status))
+            if 200 <= status < 300 and self._updates and self._updates[0] is update:
+                self._updates.popleft()
+                self.confirmed = max(self.confirmed, update["update_id"] + 1)
+            self._cond.notify_all()
+
     def add_file(self, data: bytes, folder: str = "documents", suffix: str = "") -> tuple[str, str]:
         """Store a file; its ``(file_id, file_unique_id)``."""
         with self._cond:
@@ -275,6 +320,11 @@ class FakeTelegram:
 
     def wait_polling(self, timeout: float = 5.0) -> None:
         self._wait(lambda: self.waiting > 0, timeout, "a waiting getUpdates")
+
+    def wait_webhook(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The last setWebhook's parameters, once the bot has called it."""
+        self._wait(lambda: bool(self.webhooks), timeout, "a setWebhook")
+        return self.webhooks[-1]
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in list(self.calls) if c.method.lower() == method.lower()]
@@ -322,8 +372,34 @@ class FakeTelegram:
     def _m_getme(self, params: dict[str, Any], files: Any) -> Any:
         return self.me
 
+    def _m_setwebhook(self, params: dict[str, Any], files: Any) -> Any:
+        url = str(params.get("url") or "")
+        secret = str(params.get("secret_token") or "")
+        if url and not url.startswith("https://"):
+            raise Answer(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise Answer(400, "Bad Request: secret token contains unallowed characters")
+        allowed = params.get("allowed_updates")
+        with self._cond:
+            self.webhooks.append(dict(params))
+            self.webhook_url, self.webhook_secret = url, secret
+            self.webhook_allowed = list(allowed) if isinstance(allowed, list) else []
+            if str(params.get("drop_pending_updates")).lower() == "true":
+                self._updates.clear()
+            self._poll_generation += 1  # a waiting getUpdates ends with 409, as on Telegram
+            self._cond.notify_all()
+        return True
+
+    def _m_getwebhookinfo(self, params: dict[str, Any], files: Any) -> Any:
+        with self._cond:
+            return {"url": self.webhook_url, "has_custom_certificate": False,
+                    "pending_update_count": len(self._updates), "allowed_updates": self.webhook_allowed}
+
     def _m_deletewebhook(self, params: dict[str, Any], files: Any) -> Any:
-        self.webhook_url = ""
+        with self._cond:
+            self.webhook_url, self.webhook_secret = "", ""
+            if str(params.get("drop_pending_updates")).lower() == "true":
+                self._updates.clear()
         return True
 
     def _m_getupdates(self, params: dict[str, Any], files: Any) -> Any:

@@ -1,6 +1,6 @@
 """The fake Telegram's wire: Telegram's HTML as its servers parse it, request parameters
-(query string, JSON, form or multipart) and the HTTP handler. The fake itself, and how tests use it,
-is in ``tests.fakes.telegram_server``.
+(query string, JSON, form or multipart), the HTTP handler, and the webhook pusher. The fake
+itself, and how tests use it, is in ``tests.fakes.telegram_server``.
 """
 
 from __future__ import annotations
@@ -272,3 +272,27 @@ class Handler(BaseHTTPRequestHandler):
             self._json(400, {"ok": False, "error_code": 400, "description": str(exc)})
             return
         self._json(200, {"ok": True, "result": result})
+
+
+# --- webhook mode: Telegram POSTs updates ------------------------------------------------------
+
+def push_updates(fake: FakeTelegram) -> None:
+    """POST queued updates to ``fake.push_to`` one at a time, as Telegram delivers to a webhook:
+    an update is forgotten on a 2xx answer, else tried again after ``fake.retry_delay``."""
+    import httpx
+
+    with httpx.Client(timeout=10) as client:
+        while not fake.stopped.is_set():
+            job = fake.next_push()
+            if job is None:
+                fake.stopped.wait(0.02)
+                continue
+            address, secret, update = job
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+            try:
+                status = client.post(address, json=update, headers=headers).status_code
+            except httpx.HTTPError:
+                status = 0
+            fake.pushed(update, status)
+            if not 200 <= status < 300:
+                fake.stopped.wait(fake.retry_delay)

@@ -91,7 +91,7 @@ def status(as_json: bool) -> None:
     settings, config = _settings_and_config()
     ledger = _ledger(settings)
     try:
-        data = gateway_status(ledger, config.channels)
+        data = gateway_status(ledger, config.channels, configs=config.configs)
     finally:
         ledger.store.close()
     if as_json:
@@ -103,6 +103,8 @@ def status(as_json: bool) -> None:
     click.echo(f"gateway: {'running, pid ' + str(data['pid']) if data['running'] else 'not running'}")
     for row in data["channels"]:
         state = "connected" if row["connected"] else "not connected"
+        if row.get("mode"):
+            state += f" ({' '.join(filter(None, (row['mode'], row.get('webhook_url'))))})"
         line = f"  {row['name']}: {state}, {row['undelivered']} undelivered, {row['failed']} failed"
         click.echo(line + (f"; last error: {row['last_error']}" if row["last_error"] else ""))
     for chat, depth in sorted(data["queues"].items()):

@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ember.agent.door import Door, Unattended
 from ember.gateway import relay
@@ -432,7 +432,7 @@ class Gateway:
     # --- status ---------------------------------------------------------------------------------
 
     def status(self) -> dict:
-        return gateway_status(self.ledger, list(self.channels), self.channels)
+        return gateway_status(self.ledger, list(self.channels), self.channels, self.config.configs)
 
 
 OWNER = "owner"  # `ember gateway link ... --person owner`: the terminal's user, with its memory
@@ -457,8 +457,13 @@ def running_gateway(ledger: Ledger, stale_after: float = HEARTBEAT_EVERY * 4) ->
     return beat
 
 
-def gateway_status(ledger: Ledger, configured: list[str], channels: dict[str, Channel] | None = None) -> dict:
-    """What ``ember gateway status`` shows: channels, queue depths, undelivered items, last errors."""
+def gateway_status(ledger: Ledger, configured: list[str], channels: dict[str, Channel] | None = None,
+                   configs: Mapping[str, Any] | None = None) -> dict:
+    """What ``ember gateway status`` shows: channels, queue depths, undelivered items, last errors.
+
+    A channel whose configuration has ``receiving()`` (Telegram: ``{"mode": "webhook",
+    "webhook_url": ...}`` or ``{"mode": "polling"}``) adds those keys to its row.
+    """
     counts = ledger.outbox_counts()
     errors = ledger.last_errors()
     beat = running_gateway(ledger) if channels is None else None
@@ -474,6 +479,9 @@ def gateway_status(ledger: Ledger, configured: list[str], channels: dict[str, Ch
             "undelivered": counts.get(name, {}).get("pending", 0),
             "failed": counts.get(name, {}).get("failed", 0),
         })
+        receiving = getattr((configs or {}).get(name), "receiving", None)
+        if callable(receiving):
+            rows[-1].update(receiving())
     return {"running": channels is not None or beat is not None, "pid": (beat or {}).get("pid"),
             "channels": rows, "queues": ledger.queue_depths(), "outbox": counts}
 

@@ -11,14 +11,17 @@ neither replays nor skips a message; a repeat after a crash between the two carr
 ``event_id`` (``telegram:<update_id>``) and the gateway drops it. Network errors and 5xx back
 off and retry; a refused token (401) stops polling with an error that says what to do.
 
+With ``webhook_url`` configured, Telegram POSTs each update to us instead (``telegram_webhook``):
+the channel calls ``setWebhook`` at start (retrying like the poll) and serves the POSTs; each
+update takes the same path as a polled one (``_record_update``), and is answered 200 once
+recorded. Several gateway workers may serve one bot this way, where only one may poll.
+
 The bot token is part of every URL (``/bot<token>/<method>``), and httpx logs request URLs: a
-filter on httpx's and httpcore's loggers masks it, and the channel's own errors never hold it.
+filter on httpx's and httpcore's loggers masks it (``telegram_tokens.py``), and the channel's own
+errors never hold it.
 
 Updates become ``Inbound`` messages in ``telegram_updates.py``; replies are converted from
 Markdown to Telegram's HTML in ``markdown_html.py``.
-
-Webhook mode (Telegram pushing updates to a public HTTPS URL) is future work; polling needs no
-public address and works behind NAT.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from ember.gateway.channel import ChannelStatus, Inbound, KeyValue, Outbound, SendError
 from ember.gateway.channels.markdown_html import to_telegram_html
-from ember.gateway.channels.telegram_updates import callback_data, inbound_from_update
+from ember.gateway.channels.telegram_tokens import guard_logs, redact_token
+from ember.gateway.channels.telegram_updates import ALLOWED_UPDATES, callback_data, inbound_from_update
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ember.config import Settings
+    from ember.gateway.channels.push_server import PushServer
     from ember.gateway.config import TelegramConfig
 
 log = logging.getLogger("ember.gateway.telegram")
@@ -50,7 +55,6 @@ OFFSET_KEY = "telegram:offset"
 MAX_TEXT, MAX_CAPTION = 4096, 1024
 MAX_PHOTO, MAX_UPLOAD = 10 * 1024 * 1024, 50 * 1024 * 1024
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-ALLOWED_UPDATES = ["message", "callback_query"]
 TOKEN_HELP = ("Telegram refused the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in EMBER_HOME/.env "
               "(BotFather's /mybots > API Token shows it; a token revoked with /revoke stops working), "
               "then restart the gateway")
@@ -72,51 +76,6 @@ class _Failure(Exception):
         self.retry_after, self.migrate_to = retry_after, migrate_to
 
 
-# --- keeping the token out of logs -------------------------------------------------------------
-
-_BOT_PATH = re.compile(r"(/(?:file/)?bot)\d+:[\w-]+")
-
-
-def redact_token(text: str, token: str | None = None) -> str:
-    """``text`` with the bot token (and any ``/bot<id>:<secret>`` path) masked."""
-    if token and token in text:
-        text = text.replace(token, "[REDACTED]")
-    return _BOT_PATH.sub(r"\1[REDACTED]", text)
-
-
-class _TokenFilter(logging.Filter):
-    """Masks bot tokens in the records of the loggers it is attached to (httpx logs each URL)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tokens: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is the logging module's to report
-            return True
-        clean = message
-        for token in list(self.tokens):
-            clean = redact_token(clean, token)
-        clean = redact_token(clean)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
-
-
-_FILTER = _TokenFilter()
-_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
-
-
-def _guard_logs(token: str) -> None:
-    _FILTER.tokens.add(token)
-    for name in _HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
 # --- the channel -------------------------------------------------------------------------------
 
 class TelegramChannel:
@@ -125,7 +84,7 @@ class TelegramChannel:
     ``client`` (injected by tests or shared) carries sends and downloads; the long poll has its
     own connection, which ``stop()`` cuts so the thread ends at once. ``poll_timeout`` is the
     long poll's length in seconds, ``timeout`` each other call's, ``backoff`` the first wait after
-    a failed poll (doubling up to a minute).
+    a failed poll or ``setWebhook`` (doubling up to a minute).
     """
 
     name = "telegram"
@@ -149,9 +108,11 @@ class TelegramChannel:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._server: PushServer | None = None  # webhook mode's HTTP server
+        self._order = threading.Lock()  # webhook mode: updates recorded one at a time, in arrival order
         self._status = ChannelStatus()
         self._me: dict[str, Any] | None = None
-        _guard_logs(self._token)
+        guard_logs(self._token)
 
     # --- HTTP ------------------------------------------------------------------------------------
 
@@ -217,9 +178,12 @@ class TelegramChannel:
     # --- receiving -------------------------------------------------------------------------------
 
     def start(self, on_inbound: Callable[[Inbound], None]) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if (self._thread is not None and self._thread.is_alive()) or self._server is not None:
             return
         self._stopping.clear()
+        if self.config.webhook:
+            self._start_webhook(on_inbound)
+            return
         self._poll_socket = None
         httpx = self._http()
         # One connection, for the poll alone: stop() can then cut exactly the request that waits.
@@ -227,8 +191,17 @@ class TelegramChannel:
         self._thread = threading.Thread(target=self._poll, args=(on_inbound,), name="telegram-poll", daemon=True)
         self._thread.start()
 
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook server listens on (when ``webhook_port`` was 0, the one picked)."""
+        return self._server.port if self._server is not None else None
+
     def stop(self) -> None:
+        """Stop receiving. A webhook stays set: other workers may still serve it."""
         self._stopping.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         with self._lock:
             sock = self._poll_socket
         if sock is not None:
@@ -273,21 +246,10 @@ class TelegramChannel:
                 updates = self._call("getUpdates", params, timeout=self.poll_timeout + 15, client=self._poller,
                                      extensions={"trace": self._trace})
             except _Failure as failure:
-                if self._stopping.is_set():
-                    break
-                if failure.code in (401, 404):  # 404: Telegram's answer to a malformed token
-                    self._set_status(False, TOKEN_HELP)
-                    log.error("telegram: %s; polling stopped", TOKEN_HELP)
-                    return
-                failures += 1
                 self._me = None
-                delay = min(self.backoff * 2 ** (failures - 1), 60.0)
-                if failure.code == 429 and failure.retry_after:
-                    delay = float(failure.retry_after)
-                reason = f"{failure.description}: {CONFLICT_HELP}" if failure.code == 409 else failure.description
-                self._set_status(False, f"getUpdates failed ({reason}); retrying in {delay:g} s")
-                log.warning("telegram: getUpdates failed (%s); retrying in %g s", reason, delay)
-                self._stopping.wait(delay)
+                failures += 1
+                if not self._retry_after(failure, failures, "getUpdates", "polling"):
+                    return
                 continue
             failures = 0
             self._set_status(True, None)
@@ -300,28 +262,109 @@ class TelegramChannel:
                     break
                 offset = next_offset
 
+    def _retry_after(self, failure: _Failure, failures: int, method: str, what: str) -> bool:
+        """After a failed ``method``: say so, wait (backing off, or as long as Telegram asks), and
+        True to try again; False when the token was refused, or when stopping."""
+        if self._stopping.is_set():
+            return False
+        if failure.code in (401, 404):  # 404: Telegram's answer to a malformed token
+            self._set_status(False, TOKEN_HELP)
+            log.error("telegram: %s; %s stopped", TOKEN_HELP, what)
+            return False
+        delay = min(self.backoff * 2 ** (failures - 1), 60.0)
+        if failure.code == 429 and failure.retry_after:
+            delay = float(failure.retry_after)
+        reason = f"{failure.description}: {CONFLICT_HELP}" if failure.code == 409 else failure.description
+        self._set_status(False, f"{method} failed ({reason}); retrying in {delay:g} s")
+        log.warning("telegram: %s failed (%s); retrying in %g s", method, reason, delay)
+        self._stopping.wait(delay)
+        return not self._stopping.is_set()
+
     def _deliver(self, update: dict[str, Any], on_inbound: Callable[[Inbound], None]) -> int | None:
-        """Hand one update to the gateway, then advance the offset; the new offset, or None."""
+        """Hand one polled update to the gateway, then advance the offset; the new offset, or None."""
         update_id = int(update["update_id"])
         try:
-            inbound = inbound_from_update(update, self._me or {}, self.state, self._fetch)
-        except Exception:  # a shape we do not understand: skip it rather than stop receiving
-            log.exception("telegram: skipping update %s that could not be read", update_id)
-            inbound = None
-        try:
-            if inbound is not None:
-                on_inbound(inbound)
+            self._record_update(update, on_inbound)
             self.state.set_meta(OFFSET_KEY, str(update_id + 1))
         except Exception as exc:
             self._set_status(True, f"could not record update {update_id}: {exc}")
             log.exception("telegram: could not record update %s; it will be received again", update_id)
             return None
-        if "callback_query" in update:
-            try:  # stops the button's spinner; best effort
-                self._call("answerCallbackQuery", {"callback_query_id": update["callback_query"]["id"]})
-            except _Failure as failure:
-                log.debug("telegram: answerCallbackQuery failed: %s", failure.description)
+        self._answer_press(update)
         return update_id + 1
+
+    def _record_update(self, update: dict[str, Any], on_inbound: Callable[[Inbound], None]) -> None:
+        """One update, polled or pushed, into the gateway: returns once it is recorded (raises when
+        not, and Telegram gives it again); an update that cannot be read is skipped."""
+        try:
+            inbound = inbound_from_update(update, self._me or {}, self.state, self._fetch)
+        except Exception:  # a shape we do not understand: skip it rather than stop receiving
+            log.exception("telegram: skipping update %s that could not be read", update.get("update_id"))
+            return
+        if inbound is not None:
+            on_inbound(inbound)
+
+    def _answer_press(self, update: dict[str, Any]) -> None:
+        """Stop a pressed button's spinner (best effort, once the press is recorded)."""
+        if "callback_query" in update:
+            try:
+                self._call("answerCallbackQuery", {"callback_query_id": update["callback_query"]["id"]})
+            except (_Failure, KeyError, TypeError) as failure:
+                log.debug("telegram: answerCallbackQuery failed: %s", failure)
+
+    # --- receiving: webhook mode -----------------------------------------------------------------
+
+    def _start_webhook(self, on_inbound: Callable[[Inbound], None]) -> None:
+        """Serve the webhook at once (binding its port here: a port in use fails the start), and
+        set it with Telegram in the background, retrying until Telegram takes it."""
+        from ember.gateway.channels.telegram_webhook import webhook_server
+
+        self._server = webhook_server(self.config, lambda update: self._pushed(update, on_inbound))
+        self._server.start()
+        log.info("telegram: webhook mode, listening on %s:%s for %s", self.config.webhook_host, self._server.port,
+                 self.config.webhook_url)
+        self._thread = threading.Thread(target=self._set_webhook, name="telegram-webhook-setup", daemon=True)
+        self._thread.start()
+
+    def _set_webhook(self) -> None:
+        from ember.gateway.channels.telegram_webhook import set_webhook_params
+
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if self._me is None:
+                    self._me = self._call("getMe", {})
+                self._call("setWebhook", set_webhook_params(self.config))
+            except _Failure as failure:
+                failures += 1
+                if not self._retry_after(failure, failures, failure.method, "webhook setup"):
+                    return
+                continue
+            self._set_status(True, None)
+            log.info("telegram: Telegram sends updates to %s", self.config.webhook_url)
+            return
+
+    def _pushed(self, update: dict[str, Any], on_inbound: Callable[[Inbound], None]) -> None:
+        """One update POSTed by Telegram (its secret checked): recorded before the 200 goes back."""
+        from ember.gateway.channels.push_server import BadRequest
+
+        if isinstance(update.get("update_id"), bool) or not isinstance(update.get("update_id"), int):
+            raise BadRequest("not a Telegram update: it has no update_id")
+        if self._me is None:  # a group message is read against the bot's name: without it, Telegram sends again
+            try:
+                self._me = self._call("getMe", {})
+            except _Failure as failure:
+                raise RuntimeError(f"the bot's name is not known yet ({failure.description})") from None
+        with self._order:
+            try:
+                self._record_update(update, on_inbound)
+            except Exception as exc:
+                self._set_status(self.status().connected, f"could not record update {update['update_id']}: {exc}")
+                raise
+        status = self.status()
+        if (status.last_error or "").startswith("could not record"):  # recording works again
+            self._set_status(status.connected, None)
+        self._answer_press(update)
 
     def _fetch(self, file_id: str, name: str) -> bytes:
         """Download a file: ``getFile`` names its path, the file route serves it (up to 20 MB)."""

@@ -21,6 +21,7 @@ from typing import Any
 from ember.gateway.channel import ButtonPress, Inbound, InboundFile, KeyValue
 
 MAX_CALLBACK_DATA = 64
+ALLOWED_UPDATES = ["message", "callback_query"]  # what getUpdates and setWebhook ask Telegram for
 
 # (message field, name suffix, MIME type when Telegram gives none)
 _FILE_KINDS = (("document", "", "application/octet-stream"), ("voice", ".ogg", "audio/ogg"),
