@@ -312,8 +312,19 @@ def http_channel(make: Callable[..., SlackChannel], inbox: Inbox) -> SlackChanne
 def test_events_api_answers_the_url_challenge(http_channel: SlackChannel) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
     answer = _post(http_channel, body.encode())
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     assert answer.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"{not json", "application/json"), (b"[1, 2]", "application/json"),
+    (b"text=no+command+nor+payload", "application/x-www-form-urlencoded"),
+    (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
+])
+def test_events_api_a_signed_body_that_is_not_an_event_gets_400(http_channel: SlackChannel, inbox: Inbox,
+                                                                 body: bytes, content_type: str) -> None:
+    assert _post(http_channel, body, content_type=content_type).status_code == 400
+    assert inbox.items == []
 
 
 def test_events_api_takes_a_signed_event(http_channel: SlackChannel, inbox: Inbox) -> None:

@@ -1,14 +1,16 @@
-"""The HTTP server for platforms that push their events to us: WhatsApp's and Telegram's webhooks.
+"""The HTTP server platforms push their events to: WhatsApp's and Telegram's webhooks, Slack's Events API.
 
-The platform POSTs each event, as JSON, to a public HTTPS address; a reverse proxy with TLS
-forwards it here (127.0.0.1 by default). Every POST is checked by ``authentic`` (a signature of
-the body, a secret header) before anything in it is read: one that fails gets 401 and goes no
-further. A checked JSON object goes to ``handle``, and 200 is answered only after it returned,
-so what the event holds is recorded before the platform forgets it. A handler that raises
-``BadRequest`` gets 400 (the body will never be understood); any other exception gets 500, and
-the platform sends the event again later. A body that is not a JSON object gets 400, one over
-``max_body`` 413. Any path is served, so the proxy may forward ``/whatsapp`` or ``/`` alike. GET
-is the platform's own (WhatsApp's subscription check, ``answer_get``) or 405.
+The platform POSTs each event to a public HTTPS address; a reverse proxy with TLS forwards it
+here (127.0.0.1 by default). Every POST is checked by ``authentic`` (a signature of the body, a
+secret header) before anything in it is read: one that fails gets 401 and goes no further. A
+checked body is made an event by ``read`` (by default it must be a JSON object; Slack also
+posts forms) and goes to ``handle``, and 200 is answered only after it returned, so what the
+event holds is recorded before the platform forgets it; a JSON object ``handle`` returns is the
+answer's body (Slack's challenge). ``read`` or ``handle`` raising ``BadRequest`` gets 400 (the
+body will never be understood); any other exception gets 500, and the platform sends the event
+again later. A body over ``max_body`` gets 413. Any path is served, so the proxy may forward
+``/whatsapp`` or ``/`` alike. GET is the platform's own (WhatsApp's subscription check,
+``answer_get``) or 405.
 
 Requests are served on threads of their own; a handler that must take events one at a time
 holds its own lock.
@@ -27,12 +29,24 @@ from typing import Any
 log = logging.getLogger("ember.gateway")
 
 Authentic = Callable[[Message, bytes], bool]  # (headers, body): was this POST sent by the platform?
-Handle = Callable[[dict[str, Any]], None]  # returns once the event is recorded; raises when not
+Read = Callable[[Message, bytes], dict[str, Any]]  # (headers, body) of an authentic POST -> the event
+Handle = Callable[[dict[str, Any]], dict[str, Any] | None]  # returns once recorded (what to answer); raises when not
 AnswerGet = Callable[[str, str], tuple[int, bytes]]  # (path with its query, client address) -> (status, body)
 
 
 class BadRequest(ValueError):
     """An authentic body that is not an event of the platform: 400, and no retry can help."""
+
+
+def json_object(headers: Message, body: bytes) -> dict[str, Any]:
+    """The default ``read``: the body is the event, as a JSON object."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        raise BadRequest("not an event: a JSON object is expected")
+    return event
 
 
 class _Server(ThreadingHTTPServer):
@@ -74,14 +88,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._answer(401, b"not authentic\n")
             return
         try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            self._answer(400, f"not a {push.name} event: a JSON object is expected\n".encode())
-            return
-        try:
-            push.handle(payload)
+            answer = push.handle(push.read(self.headers, body))
         except BadRequest as exc:
             log.warning("%s: a webhook POST that is not an event was refused: %s", push.name, exc)
             self._answer(400, f"{exc}\n".encode())
@@ -91,12 +98,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
                         type(exc).__name__, exc)
             self._answer(500, b"not recorded, try again\n")
             return
-        self._answer(200, b"")
+        if answer is None:
+            self._answer(200, b"")
+        else:
+            self._answer(200, json.dumps(answer).encode(), "application/json")
 
-    def _answer(self, status: int, body: bytes) -> None:
+    def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -112,9 +122,11 @@ class PushServer:
     """
 
     def __init__(self, name: str, authentic: Authentic, handle: Handle, host: str = "127.0.0.1", port: int = 0,
-                 *, max_body: int = 4 * 1024 * 1024, answer_get: AnswerGet | None = None) -> None:
+                 *, max_body: int = 4 * 1024 * 1024, read: Read = json_object,
+                 answer_get: AnswerGet | None = None) -> None:
         self.name = name
         self.authentic = authentic
+        self.read = read
         self.handle = handle
         self.max_body = max_body
         self.answer_get = answer_get

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ember.config import Settings
-    from ember.gateway.channels.slack_http import EventsServer
+    from ember.gateway.channels.push_server import PushServer
     from ember.gateway.channels.slack_socket import SocketModeClient
     from ember.gateway.config import SlackConfig
 
@@ -71,7 +71,7 @@ class SlackChannel:
         self._status = ChannelStatus()
         self._on_inbound: Callable[[Inbound], None] | None = None
         self._socket: SocketModeClient | None = None
-        self._events: EventsServer | None = None
+        self._events: PushServer | None = None
         self._channels: dict[str, str] = {}  # "team" -> "C0123", from conversations.list
         self._dms: dict[str, str] = {}  # "U0123" -> "D0456", from conversations.open
         self._names: dict[str, str] = {}  # user id -> display name
@@ -84,10 +84,10 @@ class SlackChannel:
         self._on_inbound = on_inbound
         self._identify()
         if self.config.events_port is not None:
-            from ember.gateway.channels.slack_http import EventsServer
+            from ember.gateway.channels.slack_http import events_server
 
             host = getattr(self.config, "events_host", None) or "127.0.0.1"
-            self._events = EventsServer(self.config.signing_secret, self._handle, host, self.config.events_port)
+            self._events = events_server(self.config.signing_secret, self._handle, host, self.config.events_port)
             self._events.start()
             self._set_state(True, self._status.last_error)
             log.info("slack: Events API listening on %s:%s", host, self._events.port)

@@ -6,7 +6,7 @@ POST must carry the secret in ``X-Telegram-Bot-Api-Secret-Token`` (compared in c
 else 401 and nothing is read. The body is one Update; it goes the way a polled update goes, and
 200 is answered only once it is recorded, so Telegram sends again what a crash lost, and the
 gateway drops a repeat by its ``event_id`` (``telegram:<update_id>``). The server itself is
-``push_server``, shared with WhatsApp.
+``push_server``, shared with WhatsApp and Slack.
 
 Every worker of a bot may serve the webhook behind one load balancer: each calls ``setWebhook``
 with the same address and secret (configured, or derived from the token: ``TelegramConfig``).

@@ -4,7 +4,7 @@
 when the verify token matches, 403 otherwise. A ``POST`` must carry ``X-Hub-Signature-256:
 sha256=`` + the hex HMAC-SHA256 of the raw body with the app secret; anything else gets 401 and
 goes no further. The server itself (size limit, 200 only once recorded, 500 so Meta sends again)
-is ``push_server``, shared with Telegram's webhook.
+is ``push_server``, shared with Telegram's webhook and Slack's Events API.
 """
 
 from __future__ import annotations
