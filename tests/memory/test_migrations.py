@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from ember.store.records import NewerSchemaError
-from ember.store.sqlite.migrations import APPLICATION_ID, MIGRATIONS
+from ember.store.sqlite.migrations import APPLICATION_ID, MIGRATIONS, gateway_workers
 from ember.store.sqlite.opening import applied_migrations, apply_migrations, unknown_migrations
 from ember.store.sqlite.store import open_store
 
@@ -88,3 +88,14 @@ def test_a_failing_migration_leaves_the_schema_as_it_was(db_path):
 def test_duplicate_migration_names_are_rejected(tmp_path):
     with _raw(tmp_path / "x.db") as db, pytest.raises(ValueError, match="duplicate"):
         apply_migrations(db, [*MIGRATIONS, MIGRATIONS[0]])
+
+
+def test_the_single_gateway_heartbeat_gives_way_to_one_per_worker(db_path):
+    previous = MIGRATIONS[:MIGRATIONS.index(gateway_workers)]
+    db_path.parent.mkdir(parents=True)
+    with _raw(db_path) as db:
+        apply_migrations(db, previous)
+        db.execute("INSERT INTO meta (key, value) VALUES ('gateway:status', '{\"pid\": 4242}'), ('telegram:offset', '7')")
+    with open_store(db_path) as store:
+        assert store.get_meta("gateway:status") is None and store.get_meta("telegram:offset") == "7"
+        assert store.gateway.workers(0) == []

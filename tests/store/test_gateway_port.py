@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ember.gateway.channel import Button, Inbound
-from ember.gateway.ledger import DELIVERED, DONE, PENDING, QUEUED, RUNNING, UNDELIVERABLE, Ledger, OutboxPart
+from ember.gateway.ledger import (
+    DELIVERED,
+    DONE,
+    PENDING,
+    QUEUED,
+    RUNNING,
+    UNDELIVERABLE,
+    ChannelState,
+    GatewayWorker,
+    Ledger,
+    OutboxPart,
+)
+from ember.gateway.workers import FORGET_AFTER
 
 KEY = "sk_live_8dKLzdocJ2isAjIhKtJ0RlgL"
 
@@ -120,3 +133,31 @@ def test_outbox_items_go_out_from_one_sender_in_each_chats_order(store):
     ledger.undeliverable(a2, "gone")
     ledger.delivered(b1, "ts-2")
     assert store.gateway.claimants() == [] and ledger.claim_due("slack", one, 60) == []
+
+
+def test_each_worker_keeps_its_own_heartbeat_until_it_stops_or_is_silent_for_a_day(store):
+    ledger = Ledger(store)
+    now = time.time()
+    one = GatewayWorker("host-a:11:aa", "host-a", 11, now - 60, now, 5.0,
+                        {"telegram": ChannelState(True), "slack": ChannelState(False, f"refused {KEY}")})
+    two = GatewayWorker("host-b:22:bb", "host-b", 22, now - 30, now - 10, 1.0, {"slack": ChannelState(True)})
+    ledger.beat(one, FORGET_AFTER)
+    ledger.beat(two, FORGET_AFTER)
+    assert ledger.workers(now - 100) == [replace(one, channels={"telegram": ChannelState(True),
+                                                                "slack": ChannelState(False, "refused [REDACTED]")}),
+                                         two]  # the latest heartbeat first, errors masked
+    assert [w.id for w in ledger.workers(now - 5)] == [one.id]
+
+    ledger.beat(replace(two, beat_at=now + 1, channels={}), FORGET_AFTER)  # a worker's next beat writes over it
+    assert [(w.id, w.beat_at, w.channels) for w in ledger.workers(now - 100)] == [
+        (two.id, now + 1, {}), (one.id, now, one.channels | {"slack": ChannelState(False, "refused [REDACTED]")})]
+
+    silent = GatewayWorker("host-c:33:cc", "host-c", 33, now - 3 * FORGET_AFTER, now - 2 * FORGET_AFTER, 5.0)
+    store.gateway.beat(silent, forget_before=now - 3 * FORGET_AFTER)
+    assert ledger.workers(0)[-1] == silent and ledger.workers(now - FORGET_AFTER)[-1].id == one.id
+    ledger.beat(replace(one, beat_at=now + 2), FORGET_AFTER)  # any worker's beat forgets a day's silence
+    assert [w.id for w in ledger.workers(0)] == [one.id, two.id]
+
+    ledger.forget_worker(one.id)  # it stopped cleanly
+    ledger.forget_worker("host-z:99:zz")  # one that was never there
+    assert [w.id for w in ledger.workers(0)] == [two.id]

@@ -229,7 +229,7 @@ def _scheduler(settings):
 
 def _deliver_now(outbox, reports, wait: float) -> None:
     """Deliver the results of this tick before exiting (a system timer has no gateway running)."""
-    from ember.gateway.service import running_gateway
+    from ember.gateway.status import running_gateway
 
     ids = [i for r in reports for i in (r.outbox_ids or [])]
     if not ids or running_gateway(outbox.ledger) is not None:

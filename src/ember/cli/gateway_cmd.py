@@ -85,8 +85,8 @@ def run() -> None:
 @gateway.command("status")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 def status(as_json: bool) -> None:
-    """Channels and whether they are connected, queues per chat, undelivered messages, last errors."""
-    from ember.gateway.service import gateway_status
+    """Workers and their channels, queues per chat, undelivered messages, last errors."""
+    from ember.gateway.status import gateway_status
 
     settings, config = _settings_and_config()
     ledger = _ledger(settings)
@@ -100,7 +100,11 @@ def status(as_json: bool) -> None:
     if not config.channels:
         click.echo(f"{NO_CHANNEL[0]}: {NO_CHANNEL[1]}")
         return
-    click.echo(f"gateway: {'running, pid ' + str(data['pid']) if data['running'] else 'not running'}")
+    running = [w for w in data["workers"] if w["live"]]
+    if len(running) > 1:
+        click.echo(f"gateway: running, {len(running)} workers")
+    else:
+        click.echo(f"gateway: {'running, pid ' + str(data['pid']) if data['running'] else 'not running'}")
     for row in data["channels"]:
         state = "connected" if row["connected"] else "not connected"
         if row.get("mode"):
@@ -109,6 +113,34 @@ def status(as_json: bool) -> None:
         click.echo(line + (f"; last error: {row['last_error']}" if row["last_error"] else ""))
     for chat, depth in sorted(data["queues"].items()):
         click.echo(f"  queue {chat}: {depth}")
+    if data["workers"]:
+        click.echo("workers:")
+    now = time.time()
+    for worker in data["workers"]:
+        click.echo(f"  {worker['id']}: {_worker_line(worker, now)}")
+
+
+def _worker_line(worker: dict, now: float) -> str:
+    """One worker of ``gateway status``: since when it runs and its channels, or when it was last seen."""
+    if not worker["live"]:
+        return f"not seen since {_when(worker['last_heartbeat'], now)}"
+    channels = ", ".join(f"{c['name']} {'connected' if c['connected'] else 'not connected'}"
+                         + (f" ({c['last_error']})" if c["last_error"] else "") for c in worker["channels"])
+    return (f"running since {_when(worker['started'], now)}, last heartbeat {_ago(now - worker['last_heartbeat'])}"
+            + (f"; {channels}" if channels else ""))
+
+
+def _when(at: float, now: float) -> str:
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} ({_ago(now - at)})"
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
 
 
 @gateway.command("pair")
@@ -163,7 +195,7 @@ def send(target: str, text: tuple[str, ...], wait: float, as_json: bool) -> None
     from ember.gateway.channels import build_channels
     from ember.gateway.ledger import DELIVERED
     from ember.gateway.outbox import Outbox
-    from ember.gateway.service import running_gateway
+    from ember.gateway.status import running_gateway
 
     message = " ".join(text).strip()
     if text == ("-",):

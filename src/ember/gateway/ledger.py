@@ -1,4 +1,5 @@
-"""The gateway's durable records: inbox, outbox, which session a chat is, who may talk, pairing codes.
+"""The gateway's durable records: inbox, outbox, which session a chat is, who may talk, pairing codes,
+which workers run.
 
 Every inbound message is recorded before any work starts (a repeat of an ``event_id`` is
 dropped); every outbound one is recorded before it is sent and marked delivered only with the
@@ -28,6 +29,8 @@ from ember.store.gateway_records import (
     REFUSED,
     RUNNING,
     UNDELIVERABLE,
+    ChannelState,
+    GatewayWorker,
     InboxItem,
     OutboxItem,
     OutboxPart,
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from ember.store.ports import Store
 
 __all__ = ["ANSWER", "DELIVERED", "DONE", "FAILED", "PENDING", "QUEUED", "REFUSED", "RUNNING", "UNDELIVERABLE",
-           "InboxItem", "Ledger", "OutboxItem", "OutboxPart"]
+           "ChannelState", "GatewayWorker", "InboxItem", "Ledger", "OutboxItem", "OutboxPart"]
 
 
 class Ledger:
@@ -179,3 +182,20 @@ class Ledger:
     def use_pairing_code(self, code: str, by: str) -> bool:
         """Spend ``code`` (once, before it expires) for the sender ``by``; True when it was valid."""
         return self.store.gateway.use_pairing_code(code.strip().upper(), by)
+
+    # --- workers' heartbeats ----------------------------------------------------------------------
+
+    def beat(self, worker: GatewayWorker, forget_after: float) -> None:
+        """Keep ``worker``'s heartbeat (its channels' errors masked), and forget every worker silent
+        for more than ``forget_after`` seconds."""
+        channels = {name: ChannelState(state.connected, self.store.redact(state.last_error) if state.last_error
+                                       else None) for name, state in worker.channels.items()}
+        self.store.gateway.beat(replace(worker, channels=channels), forget_before=worker.beat_at - forget_after)
+
+    def workers(self, since: float) -> list[GatewayWorker]:
+        """The workers that beat at ``since`` or later, the latest first."""
+        return self.store.gateway.workers(since)
+
+    def forget_worker(self, worker_id: str) -> None:
+        """The worker stopped cleanly: it is no longer listed."""
+        self.store.gateway.forget_worker(worker_id)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ember.agent.door import Door, Unattended
 from ember.gateway import relay
@@ -35,7 +35,9 @@ from ember.gateway.config import GatewayConfig
 from ember.gateway.door import CHOICES, ChatDoor, Waiting
 from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
 from ember.gateway.outbox import Outbox
-from ember.gateway.workers import new_owner, owner_gone
+from ember.gateway.status import channel_states, gateway_status
+from ember.gateway.workers import FORGET_AFTER, HOST, new_owner, owner_gone
+from ember.store.gateway_records import GatewayWorker
 
 if TYPE_CHECKING:
     from ember.runtime import Runtime
@@ -48,8 +50,7 @@ HELP = """I'm Ember. Send me a task and I'll work on it here.
 {prefix}help this list"""
 COMMAND_PREFIX = {"slack": "/ember "}  # Slack keeps messages that start with "/" for its own commands
 TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
-HEARTBEAT_EVERY = 5.0  # seconds between writes of the running gateway's channel states (and claim renewals)
-HEARTBEAT_KEY = "gateway:status"
+HEARTBEAT_EVERY = 5.0  # seconds between a worker's heartbeats (and claim renewals), at most a third of its lease
 POLL = 1.0  # seconds an idle turn thread waits before looking for messages another worker received
 
 
@@ -63,6 +64,8 @@ class Gateway:
         self.ledger = Ledger(runtime.store)
         self.owner = new_owner()  # this worker's name on its claims
         self.lease = config.claim_seconds
+        self.beat_every = min(HEARTBEAT_EVERY, self.lease / 3)
+        self.started_at = time.time()  # for `ember gateway status`: since when this worker runs
         self.outbox = outbox or Outbox(self.ledger, channels, redact=runtime.agent.redact, owner=self.owner,
                                        lease=self.lease)
         self.access = Access(self.ledger, config)
@@ -109,22 +112,22 @@ class Gateway:
         self.indexer = BackgroundIndexer(settings.store_location, home=settings.home).start()  # embeddings, off the hot path
 
     def _heartbeat(self) -> None:
-        """The channels' states in the store, for `ember gateway status` from another process."""
-        import json
+        """Every ``beat_every`` seconds: this worker's claims renewed, a dead local worker's given
+        back, and this worker's heartbeat (its channels' states) in the store, for `ember gateway
+        status` from another process."""
         import os
 
         while not self.stopping.is_set():
-            states = {name: {"connected": c.status().connected, "last_error": c.status().last_error}
-                      for name, c in self.channels.items()}
             try:
                 self.ledger.renew(self.owner, self.lease)  # this worker's claims: still working on them
                 if self.ledger.release_gone(owner_gone):  # a worker of this host died: its items are free
                     self._arrive()
-                self.runtime.store.set_meta(HEARTBEAT_KEY, json.dumps(
-                    {"pid": os.getpid(), "at": time.time(), "channels": states}))
+                self.ledger.beat(GatewayWorker(id=self.owner, host=HOST, pid=os.getpid(), started_at=self.started_at,
+                                               beat_at=time.time(), beat_every=self.beat_every,
+                                               channels=channel_states(self.channels)), FORGET_AFTER)
             except Exception:
                 log.debug("could not write the gateway heartbeat", exc_info=True)
-            self.stopping.wait(min(HEARTBEAT_EVERY, self.lease / 3))
+            self.stopping.wait(self.beat_every)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
@@ -147,6 +150,10 @@ class Gateway:
             self.ledger.release(self.owner)
         except Exception:
             log.debug("could not give back the gateway's claims", exc_info=True)
+        try:  # stopped: off `ember gateway status`'s list at once, rather than "not seen since"
+            self.ledger.forget_worker(self.owner)
+        except Exception:
+            log.debug("could not remove the gateway's heartbeat", exc_info=True)
 
     def _idle(self, seen: int) -> None:
         """Wait until a message is recorded here (after ``seen`` arrivals), or ``POLL`` seconds for
@@ -441,47 +448,3 @@ OWNER = "owner"  # `ember gateway link ... --person owner`: the terminal's user,
 def memory_person(person: str) -> str:
     """The person a session belongs to in memory: "" (the owner) for the owner's linked accounts."""
     return "" if person == OWNER else person
-
-
-def running_gateway(ledger: Ledger, stale_after: float = HEARTBEAT_EVERY * 4) -> dict | None:
-    """The running gateway's last heartbeat (pid, time, channel states), or None when none runs."""
-    import json
-
-    raw = ledger.store.get_meta(HEARTBEAT_KEY)
-    try:
-        beat = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    if not isinstance(beat, dict) or time.time() - float(beat.get("at", 0)) > stale_after:
-        return None
-    return beat
-
-
-def gateway_status(ledger: Ledger, configured: list[str], channels: dict[str, Channel] | None = None,
-                   configs: Mapping[str, Any] | None = None) -> dict:
-    """What ``ember gateway status`` shows: channels, queue depths, undelivered items, last errors.
-
-    A channel whose configuration has ``receiving()`` (Telegram: ``{"mode": "webhook",
-    "webhook_url": ...}`` or ``{"mode": "polling"}``) adds those keys to its row.
-    """
-    counts = ledger.outbox_counts()
-    errors = ledger.last_errors()
-    beat = running_gateway(ledger) if channels is None else None
-    live = {name: {"connected": c.status().connected, "last_error": c.status().last_error}
-            for name, c in (channels or {}).items()} or (beat or {}).get("channels", {})
-    rows = []
-    for name in configured:
-        state = live.get(name, {})
-        rows.append({
-            "name": name,
-            "connected": bool(state.get("connected")),
-            "last_error": state.get("last_error") or errors.get(name),
-            "undelivered": counts.get(name, {}).get("pending", 0),
-            "failed": counts.get(name, {}).get("failed", 0),
-        })
-        receiving = getattr((configs or {}).get(name), "receiving", None)
-        if callable(receiving):
-            rows[-1].update(receiving())
-    return {"running": channels is not None or beat is not None, "pid": (beat or {}).get("pid"),
-            "channels": rows, "queues": ledger.queue_depths(), "outbox": counts}
-

@@ -1,4 +1,5 @@
-"""The gateway's records, as the store keeps them: inbox items, outbox items, allowed senders.
+"""The gateway's records, as the store keeps them: inbox items, outbox items, allowed senders,
+the workers' heartbeats.
 
 The gateway decides what they mean (``ember.gateway.ledger``, ``service``); the store keeps them
 durable. ``Button`` lives here because an outbox item carries its buttons until it is delivered;
@@ -76,3 +77,28 @@ class AllowedSender:
     user_id: str
     person: str
     how: str
+
+
+@dataclass
+class ChannelState:
+    """A channel as one worker last saw it."""
+
+    connected: bool
+    last_error: str | None = None
+
+
+@dataclass
+class GatewayWorker:
+    """One ``ember gateway run`` process, as its latest heartbeat described it.
+
+    ``beat_every`` is kept with it because workers may be configured differently
+    (``[gateway] claim_seconds``): whether a worker missed its heartbeats is judged by its own pace.
+    """
+
+    id: str  # its owner name on claims: host:pid:token
+    host: str
+    pid: int
+    started_at: float
+    beat_at: float
+    beat_every: float  # seconds between its heartbeats
+    channels: dict[str, ChannelState] = field(default_factory=dict)

@@ -11,7 +11,7 @@ SQL string; the rest of Ember types against these protocols and speaks the recor
   ``store.lessons``, ``store.skill_stats``, ``store.learning``, ``store.index`` (the text index
   of messages and the lexical and time candidates of a search), ``store.vectors`` (embeddings
   and the embedding index's claims), ``store.archive`` (import, export, forget),
-  ``store.gateway`` (inbox, outbox, chats, senders, pairing), ``store.cron`` (jobs and runs) and
+  ``store.gateway`` (inbox, outbox, chats, senders, pairing, workers), ``store.cron`` (jobs and runs) and
   ``store.tables`` (every table's rows as they are, for ``ember db copy``).
 
 Every write commits before the method returns. Texts are stored as they are given, except where
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ember.models.base import Message, Usage
     from ember.security.redact import Redactor
     from ember.store.cron_records import JobRecord, Run
-    from ember.store.gateway_records import AllowedSender, InboxItem, OutboxItem, OutboxPart
+    from ember.store.gateway_records import AllowedSender, GatewayWorker, InboxItem, OutboxItem, OutboxPart
     from ember.store.learning_records import Episode, LearningEvent, Lesson, SkillStats
     from ember.store.records import SearchHit, SessionInfo, StoredMessage, UsageTotals
     from ember.store.search_records import (
@@ -324,8 +324,8 @@ class MessageArchive(Protocol):
 
 
 class GatewayStore(Protocol):
-    """The gateway's inbox, outbox, chat sessions, allowed senders and pairing codes
-    (``ember.gateway.ledger``). Statuses are those of ``gateway_records``.
+    """The gateway's inbox, outbox, chat sessions, allowed senders, pairing codes and its workers'
+    heartbeats (``ember.gateway.ledger``). Statuses are those of ``gateway_records``.
 
     Several gateway workers (processes, on one machine or many) may share one store: each takes
     work with a claim (``claim_inbound``, ``claim_due``) held by its ``owner`` until a time it
@@ -389,6 +389,16 @@ class GatewayStore(Protocol):
         """Keep a new one-time code, forgetting the expired ones."""
         ...
     def use_pairing_code(self, code: str, by: str) -> bool: ...
+    def beat(self, worker: GatewayWorker, *, forget_before: float) -> None:
+        """Keep ``worker``'s latest heartbeat (one row per worker id, written over), and forget the
+        workers whose latest heartbeat is older than ``forget_before``, in one transaction."""
+        ...
+    def workers(self, since: float) -> list[GatewayWorker]:
+        """The workers whose latest heartbeat is at ``since`` or later, the latest first."""
+        ...
+    def forget_worker(self, worker_id: str) -> None:
+        """The worker stopped: its heartbeat is no longer kept."""
+        ...
 
 
 class CronStore(Protocol):

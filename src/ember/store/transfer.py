@@ -4,7 +4,8 @@ the copy itself, through the ``TableTransfer`` port of both stores.
 Every backend keeps the same tables with the same columns (the SQLite schema's), so rows travel as
 they are, ids included: a lesson still points at its episode, a vector at its message. What is
 derived is not copied but rebuilt by the destination (the full-text indexes, the search index's
-text and periods, its marks), and neither are the embedders' claims of the moment. A row whose
+text and periods, its marks), and neither are the embedders' claims of the moment nor the gateway
+workers' heartbeats (workers of the source, which is stopped while it is copied). A row whose
 key the destination has already is left as it is there, so copying again adds nothing.
 """
 

@@ -1,6 +1,6 @@
-"""The gateway's records on PostgreSQL (tables of migrations ``gateway_inbox_outbox`` and
-``gateway_claims``): the ``GatewayStore`` port, shared by any number of gateway workers. A turn's
-replies are queued in the same transaction that closes its inbox item.
+"""The gateway's records on PostgreSQL (tables of migrations ``gateway_inbox_outbox``,
+``gateway_claims`` and ``gateway_workers``): the ``GatewayStore`` port, shared by any number of
+gateway workers. A turn's replies are queued in the same transaction that closes its inbox item.
 
 Workers take items with ``SELECT ... FOR UPDATE SKIP LOCKED``: a row another worker is claiming
 is passed over, never waited for, and the claim is checked again on the row as it was committed.
@@ -21,6 +21,8 @@ from ember.store.gateway_records import (
     UNDELIVERABLE,
     AllowedSender,
     Button,
+    ChannelState,
+    GatewayWorker,
     InboxItem,
     OutboxItem,
     OutboxPart,
@@ -51,6 +53,18 @@ def _outbox(row: Any) -> OutboxItem:
         inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
         last_error=row["last_error"], ack=row["ack"],
     )
+
+
+def _worker(row: Any) -> GatewayWorker:
+    channels = {name: ChannelState(bool(state.get("connected")), state.get("last_error"))
+                for name, state in json.loads(row["channels"] or "{}").items()}
+    return GatewayWorker(id=row["id"], host=row["host"], pid=row["pid"], started_at=row["started_at"],
+                         beat_at=row["beat_at"], beat_every=row["beat_every"], channels=channels)
+
+
+def _channels(worker: GatewayWorker) -> str:
+    return json.dumps({name: {"connected": state.connected, "last_error": state.last_error}
+                       for name, state in worker.channels.items()})
 
 
 def _set_status(db: Any, inbox_id: int, status: str, error: str | None, now: float) -> None:
@@ -289,3 +303,24 @@ class PostgresGateway:
             cursor = db.execute("UPDATE gateway_pairing SET used_by = %s WHERE code = %s AND used_by IS NULL"
                                 " AND expires_at >= %s", (by, code, time.time()))
             return cursor.rowcount == 1
+
+    # --- workers' heartbeats ---------------------------------------------------------------------------
+
+    def beat(self, worker: GatewayWorker, *, forget_before: float) -> None:
+        with self._db._write() as db:
+            db.execute("INSERT INTO gateway_workers (id, host, pid, started_at, beat_at, beat_every, channels)"
+                       " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET host = excluded.host,"
+                       " pid = excluded.pid, started_at = excluded.started_at, beat_at = excluded.beat_at,"
+                       " beat_every = excluded.beat_every, channels = excluded.channels",
+                       (worker.id, worker.host, worker.pid, worker.started_at, worker.beat_at, worker.beat_every,
+                        _channels(worker)))
+            db.execute("DELETE FROM gateway_workers WHERE beat_at < %s", (forget_before,))
+
+    def workers(self, since: float) -> list[GatewayWorker]:
+        rows = self._db._read("SELECT id, host, pid, started_at, beat_at, beat_every, channels FROM gateway_workers"
+                              " WHERE beat_at >= %s ORDER BY beat_at DESC, id", (since,))
+        return [_worker(r) for r in rows]
+
+    def forget_worker(self, worker_id: str) -> None:
+        with self._db._write() as db:
+            db.execute("DELETE FROM gateway_workers WHERE id = %s", (worker_id,))

@@ -403,6 +403,27 @@ def gateway_claims(db: Any) -> None:
     )
 
 
+def gateway_workers(db: Any) -> None:
+    # Each gateway worker's latest heartbeat (id: its "host:pid:token" owner name), for
+    # `ember gateway status`: when it started, when it last beat, how often it beats, and its
+    # channels' states as JSON. A worker that stops deletes its row; a row silent for a day is
+    # deleted by the next heartbeat of any worker. The single "gateway:status" meta key this
+    # replaces is dropped.
+    _run(
+        db,
+        """CREATE TABLE gateway_workers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            beat_at DOUBLE PRECISION NOT NULL,
+            beat_every DOUBLE PRECISION NOT NULL,
+            channels TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "DELETE FROM meta WHERE key = 'gateway:status'",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     learning_episodes_lessons_skills,
@@ -410,11 +431,12 @@ MIGRATIONS: list[Migration] = [
     gateway_inbox_outbox,
     cron_jobs_and_runs,
     gateway_claims,
+    gateway_workers,
     # Append new migrations here.
 ]
 
 TABLES = ("sessions", "messages", "summaries", "usage", "allowed_commands", "meta", "episodes", "lessons",
           "skill_stats", "learning_events", "search_docs", "search_stats", "search_df", "search_vectors", "search_times",
           "search_terms", "search_claims", "gateway_inbox", "gateway_outbox", "gateway_chats", "gateway_senders",
-          "gateway_pairing", "cron_jobs", "cron_runs")
+          "gateway_pairing", "cron_jobs", "cron_runs", "gateway_workers")
 """Ember's tables: a database that has one of them but no ``schema_migrations`` is not Ember's."""

@@ -1,6 +1,6 @@
-"""The gateway's records in SQLite (tables of migrations ``gateway_inbox_outbox`` and
-``gateway_claims``): the ``GatewayStore`` port. A turn's replies are queued in the same
-transaction that closes its inbox item.
+"""The gateway's records in SQLite (tables of migrations ``gateway_inbox_outbox``,
+``gateway_claims`` and ``gateway_workers``): the ``GatewayStore`` port. A turn's replies are
+queued in the same transaction that closes its inbox item.
 
 Workers claim items in a ``BEGIN IMMEDIATE`` transaction (one writer at a time: two workers never
 see the same item free); an idle worker only reads, so it takes no write lock."""
@@ -20,6 +20,8 @@ from ember.store.gateway_records import (
     UNDELIVERABLE,
     AllowedSender,
     Button,
+    ChannelState,
+    GatewayWorker,
     InboxItem,
     OutboxItem,
     OutboxPart,
@@ -45,6 +47,18 @@ def _outbox(row: Any) -> OutboxItem:
         inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
         last_error=row["last_error"], ack=row["ack"],
     )
+
+
+def _worker(row: Any) -> GatewayWorker:
+    channels = {name: ChannelState(bool(state.get("connected")), state.get("last_error"))
+                for name, state in json.loads(row["channels"] or "{}").items()}
+    return GatewayWorker(id=row["id"], host=row["host"], pid=row["pid"], started_at=row["started_at"],
+                         beat_at=row["beat_at"], beat_every=row["beat_every"], channels=channels)
+
+
+def _channels(worker: GatewayWorker) -> str:
+    return json.dumps({name: {"connected": state.connected, "last_error": state.last_error}
+                       for name, state in worker.channels.items()})
 
 
 def _set_status(db: sqlite3.Connection, inbox_id: int, status: str, error: str | None, now: float) -> None:
@@ -266,3 +280,20 @@ class SQLiteGateway:
             cursor = db.execute("UPDATE gateway_pairing SET used_by = ? WHERE code = ? AND used_by IS NULL"
                                 " AND expires_at >= ?", (by, code, time.time()))
             return cursor.rowcount == 1
+
+    # --- workers' heartbeats ---------------------------------------------------------------------------
+
+    def beat(self, worker: GatewayWorker, *, forget_before: float) -> None:
+        with self._db._write() as db:
+            db.execute("INSERT OR REPLACE INTO gateway_workers (id, host, pid, started_at, beat_at, beat_every, channels)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (worker.id, worker.host, worker.pid, worker.started_at,
+                                                         worker.beat_at, worker.beat_every, _channels(worker)))
+            db.execute("DELETE FROM gateway_workers WHERE beat_at < ?", (forget_before,))
+
+    def workers(self, since: float) -> list[GatewayWorker]:
+        rows = self._db._read("SELECT * FROM gateway_workers WHERE beat_at >= ? ORDER BY beat_at DESC, id", (since,))
+        return [_worker(r) for r in rows]
+
+    def forget_worker(self, worker_id: str) -> None:
+        with self._db._write() as db:
+            db.execute("DELETE FROM gateway_workers WHERE id = ?", (worker_id,))

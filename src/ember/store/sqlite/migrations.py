@@ -399,6 +399,27 @@ def gateway_claims(db: sqlite3.Connection) -> None:
     )
 
 
+def gateway_workers(db: sqlite3.Connection) -> None:
+    # Each gateway worker's latest heartbeat (id: its "host:pid:token" owner name), for
+    # `ember gateway status`: when it started, when it last beat, how often it beats, and its
+    # channels' states as JSON. A worker that stops deletes its row; a row silent for a day is
+    # deleted by the next heartbeat of any worker. The single "gateway:status" meta key this
+    # replaces is dropped.
+    _run(
+        db,
+        """CREATE TABLE gateway_workers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            beat_at REAL NOT NULL,
+            beat_every REAL NOT NULL,
+            channels TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "DELETE FROM meta WHERE key = 'gateway:status'",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -413,5 +434,6 @@ MIGRATIONS: list[Migration] = [
     cron_jobs_and_runs,
     people,
     gateway_claims,
+    gateway_workers,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]
