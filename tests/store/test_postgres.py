@@ -87,3 +87,28 @@ def test_a_connection_the_server_dropped_is_opened_again(postgres_server):
         assert store.get_session(session).title == "before"  # a read opens it again at once
         store.add_message(session, Message("user", "after"))
         assert [m.message.content for m in store.get_messages(session)] == ["after"]
+
+
+def test_a_common_words_newest_matches_are_scored_alike(postgres_server, tmp_path):
+    lines = [json.dumps({"id": f"D1:{n}", "session": f"S{n // 20}", "speaker": "Ann",
+                         "content": f"the garden again, note {n}" + (" with a heron" if n % 50 == 0 else ""),
+                         "timestamp": "2023-05-08T10:00:00"}) for n in range(200)]
+    stores = [open_backend(tmp_path / "ember.db"), open_backend(postgres_server.url(postgres_server.new_database()))]
+    try:
+        for store in stores:
+            report = ImportReport()
+            import_messages(store, read_jsonl(lines, report), report)
+            index.refresh(store)
+        every = [s.index.lexical(["garden"], (None, None), limit=500, weights=(1.0, 0.4)) for s in stores]
+        assert len(every[0]) == len(every[1]) == 200
+        newest = sorted(every[0])[-20:]
+        sqlite, postgres = (s.index.lexical(["garden"], (None, None), limit=500, weights=(1.0, 0.4), newest=20)
+                            for s in stores)
+        assert sorted(sqlite) == sorted(postgres) == newest
+        for message_id, score in sqlite.items():
+            assert postgres[message_id] == pytest.approx(score, rel=1e-9)
+        assert stores[1].index.lexical(["heron"], (None, None), limit=500, weights=(1.0, 0.4), newest=20).keys() \
+            == stores[0].index.lexical(["heron"], (None, None), limit=500, weights=(1.0, 0.4)).keys()
+    finally:
+        for store in stores:
+            store.close()

@@ -238,13 +238,12 @@ class SearchIndex(Protocol):
     def match_count(self, word: str, cap: int) -> int:
         """How many indexed messages contain ``word`` (counting stops at ``cap``)."""
         ...
-    def nth_newest_match(self, words: list[str], n: int) -> int:
-        """The id of the ``n``-th newest message (0-based) containing any of ``words``; 0 if fewer."""
-        ...
     def lexical(self, words: list[str], scope: Scope, *, limit: int, weights: tuple[float, float],
-                since: int = 0) -> dict[int, float]:
-        """BM25 of the messages (id >= ``since``) containing any of ``words``: message id -> score
-        (higher is better), the best ``limit``; ``weights`` of the message and of its neighbours."""
+                newest: int = 0) -> dict[int, float]:
+        """BM25 of the messages containing any of ``words``: message id -> score (higher is
+        better), the best ``limit``; ``weights`` of the message and of its neighbours. With
+        ``newest``, only the ``newest`` most recent matches are scored (a bound on the work for
+        a word found in much of a long history)."""
         ...
     def message_ids(self, scope: Scope) -> set[int]: ...
     def said_between(self, start: float, end: float, scope: Scope, roles: tuple[str, ...], limit: int) -> list[int]: ...

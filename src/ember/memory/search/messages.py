@@ -257,10 +257,8 @@ class MessageSearcher:
         kept, total = self._affordable(words, budget)
         if not any(kept):
             return {}
-        since = 0
-        if total > budget:  # one very common word: score only its most recent matches
-            since = self.store.index.nth_newest_match(kept, budget)
-        return self.store.index.lexical(kept, scope, limit=limit, weights=(BODY_WEIGHT, CONTEXT_WEIGHT), since=since)
+        newest = budget if total > budget else 0  # one very common word: score its most recent matches
+        return self.store.index.lexical(kept, scope, limit=limit, weights=(BODY_WEIGHT, CONTEXT_WEIGHT), newest=newest)
 
     def _affordable(self, words: list[str], budget: int) -> tuple[list[str], int]:
         """The rarest words whose matches add up to at most ``budget`` (at least one), and how many

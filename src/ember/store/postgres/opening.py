@@ -96,8 +96,12 @@ def connect(location: Location) -> psycopg.Connection[Any]:
     from psycopg.rows import dict_row
 
     try:
+        # prepare_threshold=None: every statement is planned with its values. Search's plans
+        # hang on them (a word in most messages wants another plan than a rare one), and a
+        # prepared statement's generic plan would fit neither; it also keeps Ember usable
+        # behind a transaction-pooling PgBouncer.
         conn = psycopg.connect(location.url, autocommit=True, row_factory=dict_row, connect_timeout=10,
-                               application_name="ember")
+                               application_name="ember", prepare_threshold=None)
     except psycopg.Error as e:
         reason = location.mask(str(e).strip()).rstrip(".")
         if "does not exist" in reason and "database" in reason:

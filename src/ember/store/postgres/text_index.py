@@ -66,23 +66,35 @@ ORDER BY q.lexeme
 """
 
 K1, B = 1.2, 0.75
+NEWEST_MARGIN = 1.3  # how many more ids than the matches' share ``_newest_floor`` takes in
 
 
-def _lexical_query(stems: int) -> str:
+def _lexical_query(stems: int, *, newest: bool = False) -> str:
     """BM25 (FTS5's ``bm25()``) of the docs holding any of ``stems`` stems (%(s0)s, %(s1)s...), each
     with its IDF (%(i0)s...): the matches' counts are read (and decompressed) once per doc, and the
-    score is one expression per doc."""
+    score is one expression per doc. With ``newest``, only the %(newest)s most recent matches with
+    ids from %(floor)s are scored (see ``_newest_floor``)."""
     counts = ", ".join(f"COALESCE((x.t ->> %(s{n})s)::integer, 0) AS n{n}" for n in range(stems))
     terms = " + ".join(
         f"%(i{n})s * ((c.n{n} / 1000) * %(body)s + (c.n{n} %% 1000) * %(context)s) * {K1 + 1}"
         f" / ((c.n{n} / 1000) * %(body)s + (c.n{n} %% 1000) * %(context)s + k.k)" for n in range(stems))
+    matching = ("SELECT message_id, session_id, tf, body_len, context_len FROM search_docs"
+                " WHERE doc @@ ember_any_stem(%(stems)s)")
+    # "+ 0": ordered by the id's value, not by its index, so that the planner reads the matches
+    # through the GIN index (ANDed with the id range) instead of walking the ids back and testing
+    # every doc it passes, which a LIMIT makes look cheap and a cold cache makes slow.
+    # The newest are chosen by id alone (a narrow sort that stays in memory), then read.
+    newest_ids = ("SELECT message_id FROM search_docs WHERE doc @@ ember_any_stem(%(stems)s)"
+                  " AND message_id >= %(floor)s ORDER BY message_id + 0 DESC LIMIT %(newest)s")
+    source = (f"(SELECT s.message_id, s.session_id, s.tf, s.body_len, s.context_len FROM ({newest_ids}) AS n"
+              " JOIN search_docs s ON s.message_id = n.message_id)" if newest else f"({matching})")
     return f"""
 SELECT d.message_id, {terms} AS score
-FROM search_docs d
+FROM {source} d
 CROSS JOIN LATERAL (SELECT d.tf || '{{}}'::jsonb AS t OFFSET 0) AS x
 CROSS JOIN LATERAL (SELECT {counts}) AS c
 CROSS JOIN LATERAL (SELECT {K1} * ({1 - B} + {B} * (d.body_len + d.context_len) / %(avgdl)s) AS k) AS k
-WHERE d.doc @@ ember_any_stem(%(stems)s) AND d.message_id >= %(since)s AND {IN_SCOPE}
+WHERE {IN_SCOPE}
 ORDER BY score DESC, d.message_id DESC LIMIT %(limit)s
 """
 
@@ -211,31 +223,42 @@ class PostgresSearchIndex:
                 LEFT JOIN search_df df ON df.lexeme = l.stem""", (word,))
         return min(int(found or 0), cap)
 
-    def nth_newest_match(self, words: list[str], n: int) -> int:
-        if not words:
-            return 0
-        found = self._db._value(
-            f"SELECT message_id FROM search_docs WHERE doc @@ {words_query(CONFIG, '|')}"
-            " ORDER BY message_id DESC LIMIT 1 OFFSET %(n)s",
-            {"q_words": list(words), "q_prefix": [False] * len(words), "n": n})
-        return int(found or 0)
-
     def lexical(self, words: list[str], scope: Scope, *, limit: int, weights: tuple[float, float],
-                since: int = 0) -> dict[int, float]:
+                newest: int = 0) -> dict[int, float]:
         if not any(words):
             return {}
+        # The stems are looked up first and passed as values: with the query built inside the
+        # statement, the planner cannot tell a common word from a rare one, and for the newest
+        # matches of a word in most messages it would read every match (260 ms at 300,000
+        # messages) where walking the ids back from the newest takes 3 ms.
         stems = self._db._read(_STEMS, {"words": list(words)}, plain=True)
         stems = [row for row in stems if row[1] > 0]  # a stem no doc holds adds nothing
         if not stems:
             return {}
         docs, tokens = stems[0][2], stems[0][3]
-        params = _scope(scope, stems=[row[0] for row in stems], since=since, body=weights[0], context=weights[1],
+        params = _scope(scope, stems=[row[0] for row in stems], newest=newest, body=weights[0], context=weights[1],
                         limit=limit, avgdl=max(tokens / docs, 1e-9) if docs > 0 else 1.0)
         for n, (stem, hits, _, _) in enumerate(stems):
             params[f"s{n}"] = stem
             params[f"i{n}"] = max(math.log((0.5 + docs - hits) / (0.5 + hits)), 1e-6)  # FTS5's IDF
-        rows = self._db._read(_lexical_query(len(stems)), params, plain=True)
+        if newest:
+            params["floor"] = self._newest_floor(newest, sum(row[1] for row in stems))
+        rows = self._db._read(_lexical_query(len(stems), newest=newest > 0), params, plain=True)
         return {int(r[0]): max(float(r[1]), 0.0) for r in rows}
+
+    def _newest_floor(self, newest: int, matches: int) -> int:
+        """The lowest id among about the ``newest`` most recent of ``matches`` matching docs, guessed
+        with a margin as if the matches were spread evenly over the ids.
+
+        The GIN index's matches ANDed with this id range are the only rows read. Walking the ids
+        back from the newest and testing each doc reads every doc in between, matching or not:
+        for a word in 8% of 300,000 messages, 60 ms where the range takes 13 ms.
+        """
+        share = NEWEST_MARGIN * newest / max(matches, 1)
+        if share > 0.5:  # all the matches cost at most about twice the newest: no range needed
+            return 0
+        low, high = self._db._read("SELECT min(message_id), max(message_id) FROM search_docs", plain=True)[0]
+        return 0 if low is None else int(high - (high - low) * share)
 
     def message_ids(self, scope: Scope) -> set[int]:
         return {int(r[0]) for r in self._db._read(f"SELECT id FROM messages WHERE {IN_SCOPE}", _scope(scope),

@@ -136,19 +136,16 @@ class SQLiteSearchIndex:
                               (fts_any([word]), cap))
         return int(rows[0][0])
 
-    def nth_newest_match(self, words: list[str], n: int) -> int:
-        match = fts_any(words)
-        if not match:
-            return 0
-        found = self._db._read("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                               (match, n))
-        return found[0][0] if found else 0
-
     def lexical(self, words: list[str], scope: Scope, *, limit: int, weights: tuple[float, float],
-                since: int = 0) -> dict[int, float]:
+                newest: int = 0) -> dict[int, float]:
         match = fts_any(words)
         if not match:
             return {}
+        since = 0
+        if newest:  # FTS5 walks a word's matches newest first cheaply; bm25() runs on those after it
+            found = self._db._read("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC"
+                                   " LIMIT 1 OFFSET ?", (match, newest - 1))
+            since = found[0][0] if found else 0
         body, context = weights
         rows = self._db._read(
             f"""SELECT rowid, -rank FROM search_fts
