@@ -180,6 +180,8 @@ WRITES: dict[tuple[str, str], str] = {
     ("store/sqlite/gateway.py", "gateway_pairing"): "one-time pairing codes",
     ("store/sqlite/gateway.py", "gateway_workers"): "gateway/ledger.py beat: store.redact(last_error)",
     ("store/sqlite/cron.py", "cron_runs"): "statuses, times, counts and errors",
+    ("store/sqlite/inbox_files.py", "gateway_files"):
+        "gateway/ledger.py keep_file: store.redact(name), store.redact(problem); a file's bytes as sent",
     ("store/sqlite/archive.py", "messages"): "memory/importer.py: store.redact(content)",
     ("store/sqlite/tables.py", "{"): "ember db copy: rows another store kept (masked when it kept them)",
     # The PostgreSQL backend writes the same tables, masked the same way.
@@ -215,6 +217,8 @@ WRITES: dict[tuple[str, str], str] = {
     ("store/postgres/gateway.py", "gateway_workers"): "gateway/ledger.py beat: store.redact(last_error)",
     ("store/postgres/cron.py", "cron_jobs"): "scheduler/jobs.py: store.redact(task), store.redact(name)",
     ("store/postgres/cron.py", "cron_runs"): "statuses, times, counts and errors",
+    ("store/postgres/inbox_files.py", "gateway_files"):
+        "gateway/ledger.py keep_file: store.redact(name), store.redact(problem); a file's bytes as sent",
     ("store/postgres/tables.py", "{"): "ember db copy: rows another store kept (masked when it kept them)",
 }
 

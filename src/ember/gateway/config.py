@@ -30,7 +30,8 @@ from ember.config import ConfigError, Settings, read_dotenv
 
 TELEGRAM_API = "https://api.telegram.org"
 SLACK_API = "https://slack.com/api"
-GATEWAY_KEYS = ("max_parallel", "approval_timeout", "rate_limit", "max_message_chars", "claim_seconds")
+GATEWAY_KEYS = ("max_parallel", "approval_timeout", "rate_limit", "max_message_chars", "claim_seconds", "max_file_mb",
+                "file_wait_seconds")
 # + one table per channel
 TELEGRAM_KEYS = ("token", "api_base", "allow", "webhook_url", "webhook_port", "webhook_host", "webhook_secret")
 TELEGRAM_WEBHOOK_PORT = 8790  # beside the webhook channel's 8788 and WhatsApp's 8789
@@ -99,6 +100,8 @@ class GatewayConfig:
     rate_limit: int = 20  # messages per sender per minute
     max_message_chars: int = 20_000  # a longer message is refused with a short reply
     claim_seconds: float = 60.0  # how long another worker waits for a silent worker's claim (several workers)
+    max_file_mb: float = 25.0  # a file that came with a message and is bigger is not kept (the model is told)
+    file_wait_seconds: float = 60.0  # how long a turn waits for its message's files to be fetched (by any worker)
 
     @property
     def channels(self) -> list[str]:

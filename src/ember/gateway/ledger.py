@@ -31,6 +31,7 @@ from ember.store.gateway_records import (
     UNDELIVERABLE,
     ChannelState,
     GatewayWorker,
+    InboxFile,
     InboxItem,
     OutboxItem,
     OutboxPart,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ember.store.ports import Store
 
 __all__ = ["ANSWER", "DELIVERED", "DONE", "FAILED", "PENDING", "QUEUED", "REFUSED", "RUNNING", "UNDELIVERABLE",
-           "ChannelState", "GatewayWorker", "InboxItem", "Ledger", "OutboxItem", "OutboxPart"]
+           "ChannelState", "GatewayWorker", "InboxFile", "InboxItem", "Ledger", "OutboxItem", "OutboxPart"]
 
 
 class Ledger:
@@ -82,6 +83,28 @@ class Ledger:
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting or running per ``platform:chat``."""
         return self.store.gateway.queue_depths()
+
+    # --- files that came with inbox items ------------------------------------------------------
+
+    def keep_file(self, inbox_id: int, number: int, name: str, data: bytes | None, problem: str | None = None) -> None:
+        """Keep a message's file for whichever worker runs its turn: its bytes, or (``data`` None) the
+        problem that kept them away. Its name and problem are masked; its bytes are kept as they are."""
+        self.store.inbox_files.put_file(InboxFile(inbox_id, number, self.store.redact(name), data,
+                                                  self.store.redact(problem) if problem else None), time.time())
+
+    def files_settled(self, inbox_id: int) -> int:
+        """How many of the item's files are kept, with their bytes or without."""
+        return self.store.inbox_files.settled(inbox_id)
+
+    def files(self, inbox_id: int) -> list[InboxFile]:
+        return self.store.inbox_files.files(inbox_id)
+
+    def drop_files(self, inbox_id: int) -> None:
+        self.store.inbox_files.drop_files(inbox_id)
+
+    def prune_files(self, max_age: float) -> int:
+        """Drop the files of items whose turn is over (or will never run), and any older than ``max_age``."""
+        return self.store.inbox_files.prune_files(time.time() - max_age)
 
     # --- outbox ---------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from ember.gateway.access import Access
 from ember.gateway.channel import Channel, Inbound
 from ember.gateway.config import GatewayConfig
 from ember.gateway.door import CHOICES, ChatDoor, Waiting
+from ember.gateway.files import IncomingFiles
 from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
 from ember.gateway.outbox import Outbox
 from ember.gateway.status import channel_states, gateway_status
@@ -52,6 +53,7 @@ COMMAND_PREFIX = {"slack": "/ember "}  # Slack keeps messages that start with "/
 TYPING_EVERY = 4.0  # seconds between typing indicators while a turn runs
 HEARTBEAT_EVERY = 5.0  # seconds between a worker's heartbeats (and claim renewals), at most a third of its lease
 POLL = 1.0  # seconds an idle turn thread waits before looking for messages another worker received
+PRUNE_EVERY = 60.0  # seconds between prunings of files kept for turns that will not take them
 
 
 class Gateway:
@@ -72,14 +74,15 @@ class Gateway:
         self._arrived = threading.Condition()  # wakes idle turn threads when a message is recorded here
         self._arrivals = 0
         self.waiting: dict[str, Waiting] = {}  # request id or question key -> what a turn waits for
-        self._files: dict[int, Inbound] = {}  # inbox id -> the message whose files are not fetched yet
         self.running: dict[str, threading.Event] = {}  # chat key -> the cancel of its running turn
         self.stopping = threading.Event()
         self._workers: list[threading.Thread] = []
         from ember.scheduler.runner import Scheduler
 
         self.scheduler = Scheduler(runtime, self.outbox)  # jobs run inside the gateway
-        self.files_dir = runtime.settings.workspace_dir / "incoming"
+        self.files = IncomingFiles(self.ledger, runtime.settings.workspace_dir, owner=self.owner,
+                                   max_mb=config.max_file_mb, wait=config.file_wait_seconds,
+                                   stopping=self.stopping)
 
     # --- keys -----------------------------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class Gateway:
         status` from another process."""
         import os
 
+        pruned = 0.0
         while not self.stopping.is_set():
             try:
                 self.ledger.renew(self.owner, self.lease)  # this worker's claims: still working on them
@@ -125,6 +129,9 @@ class Gateway:
                 self.ledger.beat(GatewayWorker(id=self.owner, host=HOST, pid=os.getpid(), started_at=self.started_at,
                                                beat_at=time.time(), beat_every=self.beat_every,
                                                channels=channel_states(self.channels)), FORGET_AFTER)
+                if time.monotonic() - pruned >= PRUNE_EVERY:
+                    pruned = time.monotonic()
+                    self.files.prune()
             except Exception:
                 log.debug("could not write the gateway heartbeat", exc_info=True)
             self.stopping.wait(self.beat_every)
@@ -136,6 +143,7 @@ class Gateway:
                 channel.stop()
             except Exception:
                 log.exception("stopping the %s channel", channel.name)
+        self.files.stop()
         for cancel in list(self.running.values()):
             cancel.set()
         self._arrive()
@@ -247,12 +255,13 @@ class Gateway:
         payload: dict = {"person": verdict.person}
         if message.files:
             payload["files_expected"] = [f.name for f in message.files]
+            payload["files_from"] = self.owner  # fetching them: a turn elsewhere waits for them while it lives
         if message.platform == "webhook":
             payload["target"] = message.reply_url or "http"
         inbox_id = self.ledger.record(message, payload=payload)
         if inbox_id is not None:  # None: a repeat of an event already recorded
-            if message.files:  # fetched by the worker: the platform's ack does not wait for a download
-                self._files[inbox_id] = message
+            if message.files:  # fetched in the background: the platform's ack does not wait for a download
+                self.files.fetch(inbox_id, message)
             self._arrive()
 
     def _refusal(self, message: Inbound, person: str) -> str | None:
@@ -266,21 +275,6 @@ class Gateway:
         if not message.text.strip() and not message.files:
             return ""
         return None
-
-    def _save_files(self, message: Inbound) -> list[str]:
-        """Incoming files into the workspace (``incoming/``), so the tools (vision, read_file) reach them."""
-        saved = []
-        for number, file in enumerate(message.files):
-            name = "".join(c if c.isalnum() or c in "._-" else "_" for c in file.name)[:80] or "file"
-            target = self.files_dir / f"{message.platform}-{message.event_id.rsplit(':', 1)[-1]}-{number}-{name}"
-            try:
-                self.files_dir.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(file.fetch())
-            except Exception as exc:  # the message still runs; the model is told the file is missing
-                log.warning("could not fetch %s from %s: %s", file.name, message.platform, exc)
-                continue
-            saved.append(str(target.relative_to(self.runtime.settings.workspace_dir)))
-        return saved
 
     def _answered_by_text(self, message: Inbound) -> bool:
         """An approval answered with a word or a number, where the platform has no buttons."""
@@ -372,8 +366,6 @@ class Gateway:
         self.outbox.wake()
 
     def _run(self, chat: str, item: InboxItem) -> None:
-        from ember.models.base import Cancelled
-
         command = item.text.strip().split(maxsplit=1)[:1]
         if command == ["/help"]:
             self._reply(item, HELP.format(prefix=COMMAND_PREFIX.get(item.platform, "/")))
@@ -390,14 +382,19 @@ class Gateway:
         self.running[chat] = cancel
         typing = threading.Thread(target=self._typing, args=(item, cancel), daemon=True)
         typing.start()
+        try:
+            self._turn(chat, item, session, cancel)
+        finally:
+            cancel.set()
+            self.running.pop(chat, None)
+
+    def _turn(self, chat: str, item: InboxItem, session: str, cancel: threading.Event) -> None:
+        from ember.models.base import Cancelled
+
         text = item.text
-        pending = self._files.pop(item.id, None)
-        files = self._save_files(pending) if pending is not None else []
-        lines = [f"[file received: {path}]" for path in files]
-        missing = len(item.payload.get("files_expected") or []) - len(files)
-        if missing > 0:
-            lines.append(f"[{missing} file(s) came with this message but could not be fetched; ask the person to "
-                         "send them again if they matter]")
+        lines = self.files.for_turn(item)  # its files into incoming/, from whichever worker fetched them
+        if self.stopping.is_set():
+            return  # picked up again after the restart, files and all
         if lines:
             text = (text + "\n\n" if text else "") + "\n".join(lines)
         door: Door = ChatDoor(self, item, cancel) if item.platform != "webhook" else Unattended()
@@ -413,9 +410,7 @@ class Gateway:
             self._reply(item, f"Sorry, that failed: {message}", status=FAILED, error=message)
         else:
             self._reply(item, finished.answer.strip() or "(I finished without an answer.)")
-        finally:
-            cancel.set()
-            self.running.pop(chat, None)
+        self.files.drop(item.id)  # the turn is over (a turn cut off keeps them, to run again)
 
     def _typing(self, item: InboxItem, cancel: threading.Event) -> None:
         """While the turn runs: the typing indicator, and a /stop another worker received."""

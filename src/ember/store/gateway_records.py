@@ -102,3 +102,18 @@ class GatewayWorker:
     beat_at: float
     beat_every: float  # seconds between its heartbeats
     channels: dict[str, ChannelState] = field(default_factory=dict)
+
+
+@dataclass
+class InboxFile:
+    """A file that came with an inbox item, kept in the store until the item's turn has it, so any
+    worker can run the turn, not only the one that received the message (and fetched the file).
+
+    ``data`` is None when the file is settled without its bytes: ``problem`` says why (it could
+    not be fetched, it is over the size limit), for the line the model reads instead."""
+
+    inbox_id: int
+    number: int  # its place among the message's files, from 0
+    name: str
+    data: bytes | None
+    problem: str | None = None

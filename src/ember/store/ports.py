@@ -11,7 +11,8 @@ SQL string; the rest of Ember types against these protocols and speaks the recor
   ``store.lessons``, ``store.skill_stats``, ``store.learning``, ``store.index`` (the text index
   of messages and the lexical and time candidates of a search), ``store.vectors`` (embeddings
   and the embedding index's claims), ``store.archive`` (import, export, forget),
-  ``store.gateway`` (inbox, outbox, chats, senders, pairing, workers), ``store.cron`` (jobs and runs) and
+  ``store.gateway`` (inbox, outbox, chats, senders, pairing, workers), ``store.inbox_files``
+  (files that came with inbox items, until their turn has them), ``store.cron`` (jobs and runs) and
   ``store.tables`` (every table's rows as they are, for ``ember db copy``).
 
 Every write commits before the method returns. Texts are stored as they are given, except where
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
     from ember.models.base import Message, Usage
     from ember.security.redact import Redactor
     from ember.store.cron_records import JobRecord, Run
-    from ember.store.gateway_records import AllowedSender, GatewayWorker, InboxItem, OutboxItem, OutboxPart
+    from ember.store.gateway_records import (
+        AllowedSender,
+        GatewayWorker,
+        InboxFile,
+        InboxItem,
+        OutboxItem,
+        OutboxPart,
+    )
     from ember.store.learning_records import Episode, LearningEvent, Lesson, SkillStats
     from ember.store.records import SearchHit, SessionInfo, StoredMessage, UsageTotals
     from ember.store.search_records import (
@@ -400,6 +408,28 @@ class GatewayStore(Protocol):
         ...
 
 
+class InboxFileStore(Protocol):
+    """The files that came with inbox items (``ember.gateway.ledger``), bytes as they are, names
+    as given (the ledger masks them), from the moment the worker that received a message has
+    fetched them until the worker running its turn (any worker) has them in its workspace."""
+
+    def put_file(self, file: InboxFile, now: float) -> None:
+        """Keep ``file`` (written over when its item and number are kept already): settled, with
+        its bytes or with the problem that kept them away."""
+        ...
+    def settled(self, inbox_id: int) -> int:
+        """How many files of ``inbox_id`` are settled (kept, or kept as missing), without reading them."""
+        ...
+    def files(self, inbox_id: int) -> list[InboxFile]:
+        """The files of ``inbox_id``, by number."""
+        ...
+    def drop_files(self, inbox_id: int) -> None: ...
+    def prune_files(self, before: float) -> int:
+        """Drop the files kept before ``before``, and those of items that are neither queued nor
+        running (their turn is over, or will never run); how many were dropped."""
+        ...
+
+
 class CronStore(Protocol):
     """Scheduled jobs and their runs (``ember.scheduler.jobs``)."""
 
@@ -507,10 +537,13 @@ class Store(SessionStore, MetaStore, AllowedCommandStore, Protocol):
     @property
     def gateway(self) -> GatewayStore: ...
     @property
+    def inbox_files(self) -> InboxFileStore: ...
+    @property
     def cron(self) -> CronStore: ...
     @property
     def tables(self) -> TableTransfer: ...
 
 
-PORTS = ("episodes", "lessons", "skill_stats", "learning", "index", "vectors", "archive", "gateway", "cron", "tables")
+PORTS = ("episodes", "lessons", "skill_stats", "learning", "index", "vectors", "archive", "gateway", "inbox_files",
+         "cron", "tables")
 """The domain ports every ``Store`` exposes, by attribute name."""

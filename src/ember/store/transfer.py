@@ -5,8 +5,10 @@ Every backend keeps the same tables with the same columns (the SQLite schema's),
 they are, ids included: a lesson still points at its episode, a vector at its message. What is
 derived is not copied but rebuilt by the destination (the full-text indexes, the search index's
 text and periods, its marks), and neither are the embedders' claims of the moment nor the gateway
-workers' heartbeats (workers of the source, which is stopped while it is copied). A row whose
-key the destination has already is left as it is there, so copying again adds nothing.
+workers' heartbeats (workers of the source, which is stopped while it is copied), nor the files
+kept for messages whose turn has not run yet (``gateway_files``: bytes of the moment, dropped once
+the turn has them; such a message runs in the destination and is told its files are missing). A
+row whose key the destination has already is left as it is there, so copying again adds nothing.
 """
 
 from __future__ import annotations

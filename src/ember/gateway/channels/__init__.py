@@ -97,6 +97,12 @@ def gateway_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
     if not isinstance(claim, int | float) or isinstance(claim, bool) or claim < 3:
         raise ConfigError(f"config.toml: [gateway].claim_seconds must be a number of seconds >= 3, got {claim!r}")
     config.claim_seconds = float(claim)
+    for key, zero_ok in (("max_file_mb", False), ("file_wait_seconds", True)):
+        value = gw.get(key, getattr(config, key))
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0 or (value == 0 and not zero_ok):
+            raise ConfigError(f"config.toml: [gateway].{key} must be a number {'>=' if zero_ok else '>'} 0,"
+                              f" got {value!r}")
+        setattr(config, key, float(value))
     for name, module in modules.items():
         channel_config = module.configure(table_of(gw, name), env, settings)
         if channel_config is not None:

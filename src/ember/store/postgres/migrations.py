@@ -424,6 +424,26 @@ def gateway_workers(db: Any) -> None:
     )
 
 
+def gateway_files(db: Any) -> None:
+    # The files that came with an inbox item (a photo, a document, a voice note), fetched by the
+    # worker that received the message and kept here until the worker that runs its turn (any
+    # worker) has written them into its workspace: one row per file, by its place in the message;
+    # data is NULL when the file is settled without its bytes (problem says why: it could not be
+    # fetched, it is over [gateway] max_file_mb). Rows of items whose turn is over are pruned.
+    _run(
+        db,
+        """CREATE TABLE gateway_files (
+            inbox_id BIGINT NOT NULL,
+            number INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            data BYTEA,
+            problem TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (inbox_id, number)
+        )""",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     learning_episodes_lessons_skills,
@@ -432,11 +452,12 @@ MIGRATIONS: list[Migration] = [
     cron_jobs_and_runs,
     gateway_claims,
     gateway_workers,
+    gateway_files,
     # Append new migrations here.
 ]
 
 TABLES = ("sessions", "messages", "summaries", "usage", "allowed_commands", "meta", "episodes", "lessons",
           "skill_stats", "learning_events", "search_docs", "search_stats", "search_df", "search_vectors", "search_times",
           "search_terms", "search_claims", "gateway_inbox", "gateway_outbox", "gateway_chats", "gateway_senders",
-          "gateway_pairing", "cron_jobs", "cron_runs", "gateway_workers")
+          "gateway_pairing", "cron_jobs", "cron_runs", "gateway_workers", "gateway_files")
 """Ember's tables: a database that has one of them but no ``schema_migrations`` is not Ember's."""

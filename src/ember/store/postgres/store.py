@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         CronStore,
         EpisodeStore,
         GatewayStore,
+        InboxFileStore,
         LearningLog,
         LessonStore,
         MessageArchive,
@@ -306,6 +307,12 @@ class PostgresStore(Database):
         from ember.store.postgres.gateway import PostgresGateway
 
         return PostgresGateway(self)
+
+    @cached_property
+    def inbox_files(self) -> InboxFileStore:
+        from ember.store.postgres.inbox_files import PostgresInboxFiles
+
+        return PostgresInboxFiles(self)
 
     @cached_property
     def cron(self) -> CronStore:

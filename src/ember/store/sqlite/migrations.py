@@ -420,6 +420,26 @@ def gateway_workers(db: sqlite3.Connection) -> None:
     )
 
 
+def gateway_files(db: sqlite3.Connection) -> None:
+    # The files that came with an inbox item (a photo, a document, a voice note), fetched by the
+    # worker that received the message and kept here until the worker that runs its turn (any
+    # worker) has written them into its workspace: one row per file, by its place in the message;
+    # data is NULL when the file is settled without its bytes (problem says why: it could not be
+    # fetched, it is over [gateway] max_file_mb). Rows of items whose turn is over are pruned.
+    _run(
+        db,
+        """CREATE TABLE gateway_files (
+            inbox_id INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            data BLOB,
+            problem TEXT,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (inbox_id, number)
+        )""",
+    )
+
+
 MIGRATIONS: list[Migration] = [
     create_sessions_and_messages,
     create_message_search,
@@ -435,5 +455,6 @@ MIGRATIONS: list[Migration] = [
     people,
     gateway_claims,
     gateway_workers,
+    gateway_files,
     # Append new migrations here (episodes, lessons, skill stats, jobs, outbox, ...).
 ]

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         CronStore,
         EpisodeStore,
         GatewayStore,
+        InboxFileStore,
         LearningLog,
         LessonStore,
         MessageArchive,
@@ -330,6 +331,12 @@ class SQLiteStore(Database):
         from ember.store.sqlite.gateway import SQLiteGateway
 
         return SQLiteGateway(self)
+
+    @cached_property
+    def inbox_files(self) -> InboxFileStore:
+        from ember.store.sqlite.inbox_files import SQLiteInboxFiles
+
+        return SQLiteInboxFiles(self)
 
     @cached_property
     def cron(self) -> CronStore:
