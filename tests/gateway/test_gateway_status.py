@@ -14,7 +14,8 @@ import pytest
 
 from ember.gateway.ledger import ChannelState, GatewayWorker, Ledger
 from ember.gateway.status import gateway_status, running_gateway
-from ember.gateway.workers import FORGET_AFTER, HOST, MISSED_BEATS
+from ember.gateway.workers import FORGET_AFTER, MISSED_BEATS
+from ember.owners import HOST
 from tests.e2e.conftest import EmberRunner
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gateway.test_webhook_gateway import free_port, wait_for_port

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from ember.gateway.workers import HOST
+from ember.owners import HOST
 from ember.store.backends import open_backend
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.gateway.load import EMBER, TOKEN, _answer, _Watcher

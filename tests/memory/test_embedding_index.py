@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ember import owners
 from ember.memory.importer import ImportReport, import_messages, read_jsonl
 from ember.memory.search import embedding_index, embeddings, index
 from ember.memory.search.embedding_index import BackgroundIndexer, embed_missing, embedding_state
@@ -139,14 +140,14 @@ def test_claims_keep_indexers_apart_and_a_dead_ones_claims_are_taken_over(db_pat
         load(one, chat_lines(50))
         embedding_index._use_model(one, embedder.name)
         mine = embedding_index._claim(one, "elsewhere:1:a", 0, 20)
-        theirs = embedding_index._claim(two, embedding_index._new_owner(), 0, 20)
+        theirs = embedding_index._claim(two, owners.new_owner(), 0, 20)
         assert len(mine) == len(theirs) == 20 and not set(mine) & set(theirs)
         # A claim of a process that no longer exists on this host is free again.
         done = _dead_pid()
         with one._write() as db:
             db.execute(f"UPDATE search_claims SET owner = ? WHERE message_id IN ({','.join('?' * 20)})",
-                       (f"{embedding_index._HOST}:{done}:x", *theirs))
-        again = embedding_index._claim(one, embedding_index._new_owner(), 0, 50)
+                       (f"{owners.HOST}:{done}:x", *theirs))
+        again = embedding_index._claim(one, owners.new_owner(), 0, 50)
         assert set(theirs) <= set(again) and not set(mine) & set(again)  # the other host's claim stays
 
 
@@ -200,7 +201,7 @@ def test_a_forgotten_message_gets_no_vector(store, embedder):
 
     load(store, chat_lines(10))
     embedding_index._use_model(store, embedder.name)
-    claimed = embedding_index._claim(store, embedding_index._new_owner(), 0, 10)
+    claimed = embedding_index._claim(store, owners.new_owner(), 0, 10)
     assert inventory.forget(store, "S1:3")
     written, _ = embedding_index._embed_batch(store, embedder, "me", claimed, lambda f: None)
     assert written == 9 and len(vector_rows(store)) == 9

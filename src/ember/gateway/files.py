@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ember.gateway.channel import Inbound, InboundFile
 from ember.gateway.ledger import InboxItem, Ledger
-from ember.gateway.workers import owner_gone
+from ember.owners import owner_gone
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ class Outbox:
         max_attempts: int = MAX_ATTEMPTS, redact: Callable[[str], str] | None = None, parallel_sends: int = 4,
         owner: str | None = None, lease: float = LEASE,
     ) -> None:
-        from ember.gateway.workers import new_owner
+        from ember.owners import new_owner
 
         self.ledger = ledger
         self.owner = owner or new_owner()  # whose claims this outbox's sends are

@@ -37,7 +37,8 @@ from ember.gateway.files import IncomingFiles
 from ember.gateway.ledger import ANSWER, DONE, FAILED, QUEUED, REFUSED, RUNNING, InboxItem, Ledger
 from ember.gateway.outbox import Outbox
 from ember.gateway.status import channel_states, gateway_status
-from ember.gateway.workers import FORGET_AFTER, HOST, new_owner, owner_gone
+from ember.gateway.workers import FORGET_AFTER
+from ember.owners import HOST, new_owner, owner_gone
 from ember.store.gateway_records import GatewayWorker
 
 if TYPE_CHECKING:

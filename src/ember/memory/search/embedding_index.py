@@ -26,8 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
-import socket
 import sys
 import threading
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ember.memory.search import index, textproc
+from ember.owners import new_owner, owner_gone
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,7 +51,6 @@ BATCH = 512
 CLAIM_TTL = 600.0  # seconds after which any claim is taken over, even one of a live process
 INLINE_LIMIT = 64  # search embeds a backlog this small itself (well under a second)
 
-_HOST = socket.gethostname()
 
 
 @dataclass
@@ -103,33 +101,9 @@ def _use_model(store: Store, model: str) -> None:
 
 # --- claims ----------------------------------------------------------------------------------------
 
-def _new_owner() -> str:
-    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: gone for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _owner_gone(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    return host == _HOST and pid.isdigit() and not _process_alive(int(pid))
-
-
 def _stale(owner: str, oldest: float, now: float) -> bool:
     """A claim to take over: older than ``CLAIM_TTL``, or of a process of this host that is gone."""
-    return now - oldest > CLAIM_TTL or _owner_gone(owner)
+    return now - oldest > CLAIM_TTL or owner_gone(owner)
 
 
 def _claim(store: Store, owner: str, after: int, size: int) -> list[int]:
@@ -217,7 +191,7 @@ def embed_missing(store: Store, embedder: Embedder, *, progress: index.Progress 
     total = embedding_state(store, embedder.name).missing
     if total == 0:
         return report
-    owner = _new_owner()
+    owner = new_owner()
     done = size = 0  # messages embedded so far (by anyone); size of the batch under way
 
     def stopped() -> bool:
