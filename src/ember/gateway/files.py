@@ -14,17 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ember.gateway.channel import Inbound, InboundFile
 from ember.gateway.ledger import InboxItem, Ledger
+from ember.gateway.workers import FORGET_AFTER, seen_lately
 from ember.owners import owner_gone
 
 log = logging.getLogger(__name__)
 
 FETCHERS = 4  # downloads at once, per worker
 SETTLED_POLL = 0.2  # seconds between looks at whether a message's files are settled
+SILENCE_POLL = 2.0  # seconds between looks at whether the worker fetching them still beats
 KEEP_AT_MOST = 86_400.0  # seconds a file waits for its turn before it is pruned anyway
 FETCH_FAILED = "could not be fetched"  # the problem kept for a file the platform did not give
 
@@ -43,16 +45,35 @@ class IncomingFiles:
         self.wait = wait
         self.stopping = stopping
         self._fetchers = ThreadPoolExecutor(FETCHERS, thread_name_prefix="gateway-files")
+        self._lock = threading.Lock()
+        self._waiting: dict[Future[None], tuple[int, Inbound]] = {}  # downloads not finished
 
     def stop(self) -> None:
-        """Downloads not started are dropped: their message's turn is told they are missing."""
+        """Downloads not started are dropped, and kept as missing, so that the worker running their
+        turn is told at once instead of waiting for files that will not come."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for future, (inbox_id, message) in waiting.items():
+            if future.cancel():
+                for number, file in enumerate(message.files):
+                    try:
+                        self.ledger.keep_file(inbox_id, number, file.name, None, f"{FETCH_FAILED}: the gateway stopped")
+                    except Exception:
+                        log.debug("could not mark %s of inbox item %s missing", file.name, inbox_id, exc_info=True)
         self._fetchers.shutdown(wait=False, cancel_futures=True)
 
     # --- the receiving worker ---------------------------------------------------------------------
 
     def fetch(self, inbox_id: int, message: Inbound) -> None:
         """Fetch ``message``'s files in the background and keep them for its turn."""
-        self._fetchers.submit(self._fetch_all, inbox_id, message)
+        future = self._fetchers.submit(self._fetch_all, inbox_id, message)
+        with self._lock:
+            self._waiting[future] = (inbox_id, message)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._waiting.pop(future, None)
 
     def _fetch_all(self, inbox_id: int, message: Inbound) -> None:
         for number, file in enumerate(message.files):
@@ -114,10 +135,24 @@ class IncomingFiles:
         is known to be gone (an item recorded without ``files_from`` has no one fetching it)."""
         fetcher = str(item.payload.get("files_from") or "")
         deadline = time.monotonic() + self.wait
+        looked = time.monotonic()
         while self.ledger.files_settled(item.id) < expected:
             if not fetcher or owner_gone(fetcher) or time.monotonic() >= deadline or self.stopping.is_set():
                 return
+            if time.monotonic() - looked >= SILENCE_POLL:
+                looked = time.monotonic()
+                if self._fell_silent(fetcher):
+                    return
             time.sleep(SETTLED_POLL)
+
+    def _fell_silent(self, fetcher: str) -> bool:
+        """Whether ``fetcher``, a worker of any host, missed its heartbeats: it died, or lost the
+        store, so what it has not fetched yet will not come."""
+        now = time.time()
+        for worker in self.ledger.workers(now - FORGET_AFTER):
+            if worker.id == fetcher:
+                return not seen_lately(worker, now)
+        return False  # no heartbeat yet (it is starting), or it stopped cleanly after fetching
 
     def drop(self, inbox_id: int) -> None:
         """The turn is over: its files leave the store (they stay in the workspace)."""
