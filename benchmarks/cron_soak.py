@@ -98,11 +98,12 @@ def main() -> None:
             outbox.deliver_due("slack")
             time.sleep(0.05)
 
-        rows = runtime.store._read("SELECT job_id, due_at, status, outbox_ids FROM cron_runs")
-        made = sum(1 for r in rows if r["status"] == "ran")
-        keys = [(r["job_id"], r["due_at"]) for r in rows if r["status"] == "ran"]
+        cron = runtime.store.cron
+        runs = [run for job in cron.jobs() for run in cron.runs(job.id, limit=1_000_000)]
+        made = sum(1 for run in runs if run.status == "ran")
+        keys = [(run.job_id, run.due_at) for run in runs if run.status == "ran"]
         duplicated_runs = len(keys) - len(set(keys))
-        outbox_ids = [i for r in rows for i in json.loads(r["outbox_ids"] or "[]")]
+        outbox_ids = [i for run in runs for i in run.outbox_ids]
         delivered = sum(1 for i in outbox_ids if (item := outbox.ledger.outbox_item(i)) and item.status == "delivered")
         posted = [p for p in slack.posted if p.get("channel") == channel_id]
         runtime.close()

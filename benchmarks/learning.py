@@ -58,12 +58,11 @@ def runtime():
 
 
 def learning_usage(home: Path) -> tuple[int, int]:
-    from ember.store.sqlite.store import open_store
+    from ember.store.backends import open_backend
 
-    with open_store(home / "ember.db") as store:
-        rows = store._read("SELECT COUNT(*) AS n, COALESCE(SUM(input_tokens + output_tokens), 0) AS t "
-                           "FROM usage WHERE kind = 'learning'")
-    return rows[0]["n"], rows[0]["t"]
+    with open_backend(home / "ember.db") as store:
+        totals = store.usage_totals(kind="learning")
+    return totals.calls, totals.input_tokens + totals.output_tokens
 
 
 def skill_scenario() -> None:

@@ -279,3 +279,16 @@ def test_threads_share_one_store(store):
         t.join()
     assert errors == []
     assert store.get_session(sid).message_count == 400
+
+
+def test_usage_totals_of_one_kind_of_call(store):
+    sid = store.create_session().id
+    store.record_usage(sid, model="big", usage=Usage(100, 20), cost=0.5)
+    store.record_usage(None, model="small", usage=Usage(30, 5), kind="learning")
+    store.record_usage(sid, model="small", usage=Usage(10, 2), kind="learning")
+    learning = store.usage_totals(kind="learning")
+    assert (learning.calls, learning.input_tokens, learning.output_tokens) == (2, 40, 7)
+    assert set(learning.by_model) == {"small"}
+    assert store.usage_totals(sid, kind="learning").calls == 1
+    assert store.usage_totals(kind="chat").cost == 0.5
+    assert store.usage_totals().calls == 3

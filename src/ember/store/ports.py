@@ -86,7 +86,9 @@ class SessionStore(Protocol):
     def record_usage(
         self, session_id: str | None, *, model: str, usage: Usage, cost: float = 0.0, kind: str = "chat"
     ) -> None: ...
-    def usage_totals(self, session_id: str | None = None) -> UsageTotals: ...
+    def usage_totals(self, session_id: str | None = None, *, kind: str | None = None) -> UsageTotals:
+        """Summed usage of one session (or all), of one kind of call ("chat", "learning") or all."""
+        ...
 
 
 class MetaStore(Protocol):

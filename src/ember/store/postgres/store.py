@@ -216,13 +216,14 @@ class PostgresStore(Database):
                 (session_id, model, kind, usage.input_tokens, usage.output_tokens, cost, time.time()),
             )
 
-    def usage_totals(self, session_id: str | None = None) -> UsageTotals:
+    def usage_totals(self, session_id: str | None = None, *, kind: str | None = None) -> UsageTotals:
         rows = self._read(
             """SELECT model, count(*) AS calls, sum(input_tokens) AS input_tokens,
                       sum(output_tokens) AS output_tokens, sum(cost) AS cost
                FROM usage WHERE (%(session)s::text IS NULL OR session_id = %(session)s)
+                 AND (%(kind)s::text IS NULL OR kind = %(kind)s)
                GROUP BY model ORDER BY model""",
-            {"session": session_id},
+            {"session": session_id, "kind": kind},
         )
         totals = UsageTotals()
         for r in rows:

@@ -240,13 +240,15 @@ class SQLiteStore(Database):
                 (session_id, model, kind, usage.input_tokens, usage.output_tokens, cost, time.time()),
             )
 
-    def usage_totals(self, session_id: str | None = None) -> UsageTotals:
-        """Totals over one session, or over everything when ``session_id`` is None."""
+    def usage_totals(self, session_id: str | None = None, *, kind: str | None = None) -> UsageTotals:
+        """Totals over one session, or over everything when ``session_id`` is None; of one kind of
+        call ("chat", "learning", ...) when ``kind`` is given."""
         rows = self._read(
             """SELECT model, COUNT(*) AS calls, SUM(input_tokens) AS input_tokens,
                       SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
-               FROM usage WHERE (?1 IS NULL OR session_id = ?1) GROUP BY model ORDER BY model""",
-            (session_id,),
+               FROM usage WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR kind = ?2)
+               GROUP BY model ORDER BY model""",
+            (session_id, kind),
         )
         totals = UsageTotals()
         for r in rows:
