@@ -17,9 +17,17 @@ from ember.cli.group import DefaultGroup
 
 NO_CHANNEL = (
     "no channel is configured",
-    "set TELEGRAM_BOT_TOKEN (and EMBER_TELEGRAM_ALLOW), or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (and "
-    "EMBER_SLACK_ALLOW), or EMBER_WEBHOOK_SECRET in EMBER_HOME/.env, or the [gateway.*] tables of "
-    "config.toml; see docs/gateway.md",
+    "set one chat app's settings, with who may talk to Ember, in EMBER_HOME/.env (or its [gateway.*] "
+    "table in config.toml):\n"
+    "      Telegram  TELEGRAM_BOT_TOKEN, EMBER_TELEGRAM_ALLOW\n"
+    "      Slack     SLACK_BOT_TOKEN, SLACK_APP_TOKEN, EMBER_SLACK_ALLOW\n"
+    "      Discord   DISCORD_BOT_TOKEN, EMBER_DISCORD_ALLOW\n"
+    "      WhatsApp  WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, "
+    "EMBER_WHATSAPP_ALLOW\n"
+    "      Signal    EMBER_SIGNAL_RPC, EMBER_SIGNAL_ACCOUNT, EMBER_SIGNAL_ALLOW\n"
+    "      Email     EMBER_IMAP_URL, EMBER_SMTP_URL, EMBER_EMAIL_ADDRESS, EMBER_EMAIL_PASSWORD, EMBER_EMAIL_ALLOW\n"
+    "      Webhooks  EMBER_WEBHOOK_SECRET\n"
+    "    each app's page under docs/ (gateway-telegram.md, ...) walks through it; see docs/gateway.md",
 )
 
 
