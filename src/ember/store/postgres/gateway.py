@@ -20,13 +20,12 @@ from ember.store.gateway_records import (
     RUNNING,
     UNDELIVERABLE,
     AllowedSender,
-    Button,
-    ChannelState,
     GatewayWorker,
     InboxItem,
     OutboxItem,
     OutboxPart,
 )
+from ember.store.gateway_rows import channels_json, gateway_worker, inbox_item, outbox_item
 
 if TYPE_CHECKING:
     from ember.store.postgres.database import Database
@@ -35,36 +34,6 @@ _INBOX = ("id, event_id, platform, chat, thread, user_id, user_name, text, paylo
           " error, received_at, updated_at")
 _OUTBOX = ("id, platform, chat, thread, text, buttons, request_id, file, kind, inbox_id, part, status, attempts,"
            " next_at, last_error, ack, created_at, delivered_at")
-
-
-def _inbox(row: Any) -> InboxItem:
-    return InboxItem(
-        id=row["id"], event_id=row["event_id"], platform=row["platform"], chat=row["chat"], thread=row["thread"],
-        user_id=row["user_id"], user_name=row["user_name"], text=row["text"], status=row["status"],
-        session_id=row["session_id"], attempts=row["attempts"], payload=json.loads(row["payload"] or "{}"),
-    )
-
-
-def _outbox(row: Any) -> OutboxItem:
-    buttons = [Button(b["label"], b["value"]) for b in json.loads(row["buttons"] or "[]")]
-    return OutboxItem(
-        id=row["id"], platform=row["platform"], chat=row["chat"], thread=row["thread"], text=row["text"],
-        buttons=buttons, request_id=row["request_id"], file=row["file"], kind=row["kind"],
-        inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
-        last_error=row["last_error"], ack=row["ack"],
-    )
-
-
-def _worker(row: Any) -> GatewayWorker:
-    channels = {name: ChannelState(bool(state.get("connected")), state.get("last_error"))
-                for name, state in json.loads(row["channels"] or "{}").items()}
-    return GatewayWorker(id=row["id"], host=row["host"], pid=row["pid"], started_at=row["started_at"],
-                         beat_at=row["beat_at"], beat_every=row["beat_every"], channels=channels)
-
-
-def _channels(worker: GatewayWorker) -> str:
-    return json.dumps({name: {"connected": state.connected, "last_error": state.last_error}
-                       for name, state in worker.channels.items()})
 
 
 def _set_status(db: Any, inbox_id: int, status: str, error: str | None, now: float) -> None:
@@ -118,7 +87,7 @@ class PostgresGateway:
 
     def inbox_item(self, inbox_id: int) -> InboxItem | None:
         rows = self._db._read(f"SELECT {_INBOX} FROM gateway_inbox WHERE id = %s", (inbox_id,))
-        return _inbox(rows[0]) if rows else None
+        return inbox_item(rows[0]) if rows else None
 
     def start(self, inbox_id: int, session_id: str) -> None:
         with self._db._write() as db:
@@ -132,7 +101,7 @@ class PostgresGateway:
     def unfinished(self) -> list[InboxItem]:
         rows = self._db._read(f"SELECT {_INBOX} FROM gateway_inbox WHERE status IN (%s, %s) ORDER BY id",
                               (QUEUED, RUNNING))
-        return [_inbox(r) for r in rows]
+        return [inbox_item(r) for r in rows]
 
     def claim_inbound(self, owner: str, now: float, until: float) -> InboxItem | None:
         with self._db._write() as db:
@@ -141,7 +110,7 @@ class PostgresGateway:
                 return None
             claimed = db.execute(f"UPDATE gateway_inbox SET claimed_by = %s, claimed_until = %s WHERE id = %s"
                                  f" RETURNING {_INBOX}", (owner, until, row["id"])).fetchone()
-        return _inbox(claimed)
+        return inbox_item(claimed)
 
     def queue_depths(self) -> dict[str, int]:
         rows = self._db._read(
@@ -178,7 +147,7 @@ class PostgresGateway:
             " JOIN (SELECT min(id) AS id FROM gateway_outbox WHERE status = %s AND platform = %s GROUP BY chat) first"
             " ON first.id = o.id WHERE o.next_at <= %s ORDER BY o.id LIMIT %s",
             (PENDING, platform, now, limit))
-        return [_outbox(r) for r in rows]
+        return [outbox_item(r) for r in rows]
 
     def claim_due(self, platform: str, owner: str, now: float, until: float, limit: int) -> list[OutboxItem]:
         with self._db._write() as db:
@@ -189,7 +158,7 @@ class PostgresGateway:
                 return []
             rows = db.execute(f"UPDATE gateway_outbox SET claimed_by = %s, claimed_until = %s WHERE id = ANY(%s)"
                               f" RETURNING {_OUTBOX}", (owner, until, ids)).fetchall()
-        return sorted((_outbox(r) for r in rows), key=lambda item: item.id)
+        return sorted((outbox_item(r) for r in rows), key=lambda item: item.id)
 
     def next_due_at(self, platform: str, now: float | None = None) -> float | None:
         return self._db._value(f"SELECT min(o.next_at) {_SENDABLE}",
@@ -237,7 +206,7 @@ class PostgresGateway:
 
     def outbox_item(self, outbox_id: int) -> OutboxItem | None:
         rows = self._db._read(f"SELECT {_OUTBOX} FROM gateway_outbox WHERE id = %s", (outbox_id,))
-        return _outbox(rows[0]) if rows else None
+        return outbox_item(rows[0]) if rows else None
 
     def outbox_statuses(self, outbox_ids: list[int]) -> list[str]:
         if not outbox_ids:
@@ -313,13 +282,13 @@ class PostgresGateway:
                        " pid = excluded.pid, started_at = excluded.started_at, beat_at = excluded.beat_at,"
                        " beat_every = excluded.beat_every, channels = excluded.channels",
                        (worker.id, worker.host, worker.pid, worker.started_at, worker.beat_at, worker.beat_every,
-                        _channels(worker)))
+                        channels_json(worker)))
             db.execute("DELETE FROM gateway_workers WHERE beat_at < %s", (forget_before,))
 
     def workers(self, since: float) -> list[GatewayWorker]:
         rows = self._db._read("SELECT id, host, pid, started_at, beat_at, beat_every, channels FROM gateway_workers"
                               " WHERE beat_at >= %s ORDER BY beat_at DESC, id", (since,))
-        return [_worker(r) for r in rows]
+        return [gateway_worker(r) for r in rows]
 
     def forget_worker(self, worker_id: str) -> None:
         with self._db._write() as db:

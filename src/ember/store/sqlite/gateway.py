@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ember.store.gateway_records import (
     DELIVERED,
@@ -19,46 +19,15 @@ from ember.store.gateway_records import (
     RUNNING,
     UNDELIVERABLE,
     AllowedSender,
-    Button,
-    ChannelState,
     GatewayWorker,
     InboxItem,
     OutboxItem,
     OutboxPart,
 )
+from ember.store.gateway_rows import channels_json, gateway_worker, inbox_item, outbox_item
 
 if TYPE_CHECKING:
     from ember.store.sqlite.database import Database
-
-
-def _inbox(row: Any) -> InboxItem:
-    return InboxItem(
-        id=row["id"], event_id=row["event_id"], platform=row["platform"], chat=row["chat"], thread=row["thread"],
-        user_id=row["user_id"], user_name=row["user_name"], text=row["text"], status=row["status"],
-        session_id=row["session_id"], attempts=row["attempts"], payload=json.loads(row["payload"] or "{}"),
-    )
-
-
-def _outbox(row: Any) -> OutboxItem:
-    buttons = [Button(b["label"], b["value"]) for b in json.loads(row["buttons"] or "[]")]
-    return OutboxItem(
-        id=row["id"], platform=row["platform"], chat=row["chat"], thread=row["thread"], text=row["text"],
-        buttons=buttons, request_id=row["request_id"], file=row["file"], kind=row["kind"],
-        inbox_id=row["inbox_id"], status=row["status"], attempts=row["attempts"], next_at=row["next_at"],
-        last_error=row["last_error"], ack=row["ack"],
-    )
-
-
-def _worker(row: Any) -> GatewayWorker:
-    channels = {name: ChannelState(bool(state.get("connected")), state.get("last_error"))
-                for name, state in json.loads(row["channels"] or "{}").items()}
-    return GatewayWorker(id=row["id"], host=row["host"], pid=row["pid"], started_at=row["started_at"],
-                         beat_at=row["beat_at"], beat_every=row["beat_every"], channels=channels)
-
-
-def _channels(worker: GatewayWorker) -> str:
-    return json.dumps({name: {"connected": state.connected, "last_error": state.last_error}
-                       for name, state in worker.channels.items()})
 
 
 def _set_status(db: sqlite3.Connection, inbox_id: int, status: str, error: str | None, now: float) -> None:
@@ -103,7 +72,7 @@ class SQLiteGateway:
 
     def inbox_item(self, inbox_id: int) -> InboxItem | None:
         rows = self._db._read("SELECT * FROM gateway_inbox WHERE id = ?", (inbox_id,))
-        return _inbox(rows[0]) if rows else None
+        return inbox_item(rows[0]) if rows else None
 
     def start(self, inbox_id: int, session_id: str) -> None:
         with self._db._write() as db:
@@ -116,7 +85,7 @@ class SQLiteGateway:
 
     def unfinished(self) -> list[InboxItem]:
         rows = self._db._read("SELECT * FROM gateway_inbox WHERE status IN (?, ?) ORDER BY id", (QUEUED, RUNNING))
-        return [_inbox(r) for r in rows]
+        return [inbox_item(r) for r in rows]
 
     def claim_inbound(self, owner: str, now: float, until: float) -> InboxItem | None:
         if not self._db._read(_CLAIMABLE, (now,)):
@@ -160,7 +129,7 @@ class SQLiteGateway:
             "SELECT o.* FROM gateway_outbox o JOIN (SELECT MIN(id) AS id FROM gateway_outbox WHERE status = ?"
             " AND platform = ? GROUP BY chat) first ON first.id = o.id WHERE o.next_at <= ? ORDER BY o.id LIMIT ?",
             (PENDING, platform, now, limit))
-        return [_outbox(r) for r in rows]
+        return [outbox_item(r) for r in rows]
 
     def claim_due(self, platform: str, owner: str, now: float, until: float, limit: int) -> list[OutboxItem]:
         query = f"SELECT o.id {_SENDABLE} AND o.next_at <= ?1 ORDER BY o.id LIMIT ?3"
@@ -172,7 +141,7 @@ class SQLiteGateway:
                            [(owner, until, i) for i in ids])
             rows = db.execute(f"SELECT * FROM gateway_outbox WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id",
                               ids).fetchall()
-        return [_outbox(r) for r in rows]
+        return [outbox_item(r) for r in rows]
 
     def next_due_at(self, platform: str, now: float | None = None) -> float | None:
         rows = self._db._read(f"SELECT MIN(o.next_at) AS t {_SENDABLE}",
@@ -220,7 +189,7 @@ class SQLiteGateway:
 
     def outbox_item(self, outbox_id: int) -> OutboxItem | None:
         rows = self._db._read("SELECT * FROM gateway_outbox WHERE id = ?", (outbox_id,))
-        return _outbox(rows[0]) if rows else None
+        return outbox_item(rows[0]) if rows else None
 
     def outbox_statuses(self, outbox_ids: list[int]) -> list[str]:
         if not outbox_ids:
@@ -287,12 +256,12 @@ class SQLiteGateway:
         with self._db._write() as db:
             db.execute("INSERT OR REPLACE INTO gateway_workers (id, host, pid, started_at, beat_at, beat_every, channels)"
                        " VALUES (?, ?, ?, ?, ?, ?, ?)", (worker.id, worker.host, worker.pid, worker.started_at,
-                                                         worker.beat_at, worker.beat_every, _channels(worker)))
+                                                         worker.beat_at, worker.beat_every, channels_json(worker)))
             db.execute("DELETE FROM gateway_workers WHERE beat_at < ?", (forget_before,))
 
     def workers(self, since: float) -> list[GatewayWorker]:
         rows = self._db._read("SELECT * FROM gateway_workers WHERE beat_at >= ? ORDER BY beat_at DESC, id", (since,))
-        return [_worker(r) for r in rows]
+        return [gateway_worker(r) for r in rows]
 
     def forget_worker(self, worker_id: str) -> None:
         with self._db._write() as db:
